@@ -1,0 +1,3 @@
+from .sqlite import AgentSession, Store
+
+__all__ = ["AgentSession", "Store"]

@@ -1,0 +1,50 @@
+# ari-app: call-center controller for Asterisk.  `make run` / `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config/example.toml
+
+.PHONY: venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+provision:
+	scripts/pbx provision
+
+pbx-up: provision
+	scripts/pbx up
+
+pbx-down:
+	scripts/pbx down
+
+pbx-status:
+	scripts/pbx status
+
+check-config: venv
+	$(VENV)/bin/ari-app check-config $(CONFIG)
+
+# Provision the PBX, make the venv, start the service against it with the example config.
+run: venv pbx-up
+	$(VENV)/bin/ari-app run --config $(CONFIG)
+
+# Unit tests, then e2e tests against the real Asterisk (started by the tests' fixtures).
+test: venv provision
+	$(PY) -m pytest --junitxml=junit.xml $(PYTEST_ARGS)
+
+unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+e2e: venv provision
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+
+clean:
+	rm -rf $(VENV) junit.xml .pytest_cache

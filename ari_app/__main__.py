@@ -1,0 +1,63 @@
+"""The ``ari-app`` command: ``ari-app run --config FILE`` and ``ari-app check-config FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import structlog
+
+from . import config as config_mod
+
+__all__ = ["main"]
+
+
+def _run(path: str) -> int:
+    from .app import Service
+    from .events.logging import configure
+    from .store import Store
+
+    cfg = config_mod.load(path)
+    configure(cfg.service.log_level)
+
+    async def go() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        store = Store(cfg.service.store)
+        try:
+            await Service(cfg, store=store).run()
+        finally:
+            store.close()
+
+    try:
+        asyncio.run(go())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ari-app", description="Call-center controller for Asterisk (ARI).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the service")
+    run.add_argument("--config", "-c", required=True, help="TOML config file")
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check-config":
+            cfg = config_mod.load(args.file)
+            print(f"{args.file}: ok ({len(cfg.queues)} queues, {len(cfg.agents)} agents)")
+            return 0
+        return _run(args.config)
+    except config_mod.ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Wiring: the ARI stream, the per-call dispatcher, the core's task, the store.
+
+* The ARI event stream routes each event by call (``flows.inbound.call_key``)
+  to an ``OrderedDispatcher``: one call's events and the core's actions for
+  that call are handled in order by one worker; different calls run in
+  parallel.
+* The core (``core.acd.Acd``) is owned by one task that takes events from an
+  inbox, arms one timer at ``get_timer()`` and hands the actions back to the
+  calls' workers. No locks.
+* On every (re)connect, before any event of the new connection, the service
+  resyncs its view from Asterisk (``flows.resync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+import structlog
+from structlog.contextvars import bound_contextvars
+
+from .ari import AriClient, AriConfig, AriError, EventStream, OrderedDispatcher, StasisStart
+from .config import Config
+from .core import acd
+from .core.agents import Agent, AgentState
+from .flows import resync
+from .flows.inbound import CallCommand, InboundCall, call_key
+from .store import AgentSession, Store
+
+__all__ = ["Service"]
+
+log = structlog.get_logger()
+
+# Agent states that survive a restart as they are; the rest are rebuilt from Asterisk.
+_DURABLE = {AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.PAUSED, AgentState.UNREACHABLE}
+
+
+class Service:
+    def __init__(self, cfg: Config, *, store: Store, ari: AriClient | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg, self.store, self.clock = cfg, store, clock
+        a = cfg.ari
+        self.ari_config = AriConfig(url=a.url, username=a.username, password=a.password, app=a.app,
+                                    request_timeout_s=a.request_timeout_s, reconnect_min_s=a.reconnect_min_s,
+                                    reconnect_max_s=a.reconnect_max_s)
+        self.ari = ari or AriClient(self.ari_config)
+        self.acd = acd.Acd(
+            [acd.QueueRules(name=q.name, ring_target_s=q.ring_target_s, originate_timeout_s=q.originate_timeout_s,
+                            wrap_up_s=q.wrap_up_s, strategy=q.strategy) for q in cfg.queues.values()],
+            self._load_agents(),
+        )
+        self.inbox: asyncio.Queue[acd.Event] = asyncio.Queue()
+        self.calls: dict[str, InboundCall] = {}
+        self.dispatcher = OrderedDispatcher(self._on_item, key=self._key)
+        self.stream = EventStream(self.ari_config, on_event=self.dispatcher.dispatch, on_connect=self._resync)
+
+    # -- start-up ------------------------------------------------------------------
+    def _load_agents(self) -> list[Agent]:
+        sessions = self.store.agents()
+        agents = []
+        now = self.clock()
+        for ac in self.cfg.agents.values():
+            agent = Agent(agent_id=ac.agent_id, interface=ac.interface, queues=ac.queues)
+            s = sessions.get(ac.agent_id)
+            if s is not None:
+                state = AgentState(s.state)
+                agent.state = state if state in _DURABLE else AgentState.AVAILABLE
+                agent.since = s.since if state in _DURABLE else now
+                agent.reason, agent.last_call_end, agent.calls_taken = s.reason, s.last_call_end, s.calls_taken
+            agents.append(agent)
+        return agents
+
+    async def run(self) -> None:
+        log.info("service.starting", app=self.cfg.ari.app, ari=self.cfg.ari.url, queues=sorted(self.cfg.queues),
+                 agents=len(self.cfg.agents))
+        for ac in self.cfg.agents.values():
+            if ac.auto_login and self.acd.agents[ac.agent_id].state == AgentState.LOGGED_OUT:
+                self.inbox.put_nowait(acd.AgentLogin(agent_id=ac.agent_id))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.stream.run(), name="ari-stream")
+                tg.create_task(self._run_core(), name="core")
+        finally:
+            await self.dispatcher.aclose()
+            await self.ari.aclose()
+            log.info("service.stopped")
+
+    # -- routing -----------------------------------------------------------------------
+    @staticmethod
+    def _key(item: Any) -> str | None:
+        if isinstance(item, CallCommand):
+            return item.call_id
+        ids = getattr(item, "channel_ids", ())
+        if ids:
+            return call_key(ids[0])
+        bridge = getattr(item, "bridge_id", None)
+        return call_key(bridge) if bridge else None
+
+    async def _on_item(self, key: str, item: Any) -> None:
+        with bound_contextvars(call_id=key):
+            if isinstance(item, CallCommand):
+                flow = self.calls.get(item.call_id)
+                if flow is not None:
+                    await flow.do(item.action)
+            elif isinstance(item, StasisStart) and item.channel.id == key and key not in self.calls:
+                await self._new_call(item)
+            elif isinstance(item, StasisStart) and key not in self.calls:
+                log.info("call.orphan_hungup", channel=item.channel.id, args=list(item.args))
+                await resync.hangup_quietly(self.ari, item.channel.id)
+            else:
+                flow = self.calls.get(key)
+                if flow is not None:
+                    await flow.on_event(item)
+            flow = self.calls.get(key)
+            if flow is not None and flow.finished:
+                del self.calls[key]
+
+    async def _new_call(self, ev: StasisStart) -> None:
+        args = list(ev.args)
+        if len(args) < 2 or args[0] != "queue" or args[1] not in self.cfg.queues:
+            # Malformed dialplan or unknown queue: never dead air, hand the caller to the fallback.
+            log.warning("call.bad_stasis_args", channel=ev.channel.id, args=args)
+            try:
+                await self.ari.continue_in_dialplan(ev.channel.id, context="callcenter-fallback", extension="s",
+                                                    priority=1)
+            except AriError as e:
+                log.warning("call.fallback_failed", error=str(e))
+            return
+        priority = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else 0
+        flow = self._flow(ev.channel.id)
+        with bound_contextvars(queue=args[1]):
+            await flow.start(ev.channel, args[1], priority)
+
+    def _flow(self, call_id: str) -> InboundCall:
+        flow = InboundCall(call_id, ari=self.ari, report=self.inbox.put_nowait, app=self.cfg.ari.app,
+                           moh_class=self.cfg.service.moh_class, clock=self.clock)
+        self.calls[call_id] = flow
+        return flow
+
+    # -- the core's task -------------------------------------------------------------------
+    async def _run_core(self) -> None:
+        while True:
+            deadline = self.acd.get_timer()
+            try:
+                async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.clock())):
+                    ev = await self.inbox.get()
+            except TimeoutError:
+                self._apply(lambda: self.acd.handle_timer(max(deadline, self.clock())))  # never early
+            else:
+                with bound_contextvars(call_id=getattr(ev, "call_id", None)):
+                    self._apply(lambda: self.acd.handle(ev, self.clock()))
+
+    def _apply(self, step: Callable[[], list[acd.Action]]) -> None:
+        try:
+            actions = step()
+        except Exception:  # a bug in the core must not take every call down
+            log.exception("core.error")
+            return
+        for action in actions:
+            match action:
+                case acd.Publish(event=name, fields=fields):
+                    log.info(name, **fields)
+                case _:
+                    self.dispatcher.dispatch(CallCommand(action.call_id, action))
+        self.store.append_facts(self.acd.drain_facts())
+        for agent in self.acd.drain_changed_agents():
+            self.store.save_agent(AgentSession(agent_id=agent.agent_id, state=agent.state.value, since=agent.since,
+                                               reason=agent.reason, interface=agent.interface,
+                                               last_call_end=agent.last_call_end, calls_taken=agent.calls_taken))
+
+    # -- resync on every (re)connect ------------------------------------------------------------
+    async def _resync(self) -> None:
+        now = self.clock()
+        app = self.cfg.ari.app
+        calls, untagged, stale = await resync.read_calls(self.ari, app)
+        rebuilt: list[acd.CallArrived | acd.CallRestored] = []
+        live: dict[str, InboundCall] = {}
+        for snap in calls.values():
+            if snap.caller is None:
+                for leg in snap.agent_legs:
+                    log.info("call.orphan_hungup", call_id=snap.call_id, channel=leg)
+                    await resync.hangup_quietly(self.ari, leg)
+                for bridge in snap.bridges:
+                    await resync.destroy_quietly(self.ari, bridge)
+                continue
+            ev = resync.to_core_event(snap, now)
+            flow = InboundCall(snap.call_id, ari=self.ari, report=self.inbox.put_nowait, app=app,
+                               moh_class=self.cfg.service.moh_class, clock=self.clock)
+            flow.caller_number = snap.caller.caller_number
+            if isinstance(ev, acd.CallRestored):
+                flow.adopt_connected(snap.connected_leg() or "", ev.agent_id)
+            else:
+                for leg in snap.agent_legs:  # a ringing leg we lost track of: ring again from the core
+                    await resync.hangup_quietly(self.ari, leg)
+                await resync.destroy_quietly(self.ari, flow.talk_bridge)
+                try:
+                    await flow.hold()
+                except AriError as e:
+                    log.warning("call.resync_failed", call_id=snap.call_id, error=str(e))
+                    continue
+            live[snap.call_id] = flow
+            rebuilt.append(ev)  # type: ignore[arg-type]
+            log.info("call.resynced", call_id=snap.call_id, queue=ev.queue if ev else None,
+                     state="connected" if isinstance(ev, acd.CallRestored) else "waiting")
+        for bridge in stale:
+            await resync.destroy_quietly(self.ari, bridge)
+        self.calls = live
+        self.inbox.put_nowait(acd.Resynced(calls=tuple(rebuilt)))
+        for ch in untagged:  # entered Stasis while we were away
+            args = resync.stasis_args(ch)
+            await self._on_item(ch.id, StasisStart(type="StasisStart", channel=ch, args=tuple(args)))
+        log.info("ari.resynced", calls=len(rebuilt), untagged=len(untagged), stale_bridges=len(stale))

@@ -1,0 +1,223 @@
+"""The inbound queue call, carried out through ARI (R-RING, R-HANGUP).
+
+One ``InboundCall`` per queue call. It receives, in order, the ARI events
+of all the call's legs (caller, agent legs) and the core's actions for the
+call, from one dispatcher key, so nothing about one call ever races.
+It never decides: it reports facts to the core's inbox and performs what
+the core returns.
+
+Naming: the call id is the caller channel's id; every other object of the
+call is named ``<call id>~<role>`` (``~a2`` = agent leg of attempt 2,
+``~hold``, ``~talk``), so any event can be routed by ``call_key()`` and a
+restarted service finds a call's parts again (resync).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import structlog
+
+from ..ari import (
+    AriClient, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
+    StasisEnd, StasisStart,
+)
+from ..core import acd
+
+__all__ = ["CallCommand", "InboundCall", "LEG_SEP", "call_key", "TAGS"]
+
+log = structlog.get_logger()
+
+LEG_SEP = "~"
+# Channel variables the service tags each call's channels with (resync reads them).
+TAGS = ("CC_CALL_ID", "CC_ROLE", "CC_QUEUE", "CC_ENTERED_AT", "CC_PRIORITY", "CC_AGENT", "CC_ANSWERED_AT")
+
+# Hangup causes that mean the phone could not be reached at all (R-RING: agent.unreachable, not a miss).
+UNREACHABLE_CAUSES = frozenset({1, 3, 17, 20, 27, 34, 38, 66})
+
+
+def call_key(obj_id: str) -> str:
+    return obj_id.partition(LEG_SEP)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CallCommand:
+    """A core action for one call, queued behind that call's ARI events."""
+    call_id: str
+    action: acd.Action
+
+
+@dataclass(slots=True)
+class _Leg:
+    agent_id: str
+    attempt: int
+    cancelled: bool = False  # we hung it up (ring target passed, caller left)
+    answered: bool = False
+
+
+class InboundCall:
+    def __init__(self, call_id: str, *, ari: AriClient, report: Callable[[acd.Event], None], app: str,
+                 moh_class: str, clock: Callable[[], float] = time.time) -> None:
+        self.call_id = call_id
+        self.ari, self.report, self.app, self.moh_class, self.clock = ari, report, app, moh_class, clock
+        self.caller_number = ""
+        self.legs: dict[str, _Leg] = {}
+        self.hold_bridge = f"{call_id}{LEG_SEP}hold"
+        self.talk_bridge = f"{call_id}{LEG_SEP}talk"
+        self.connected_leg: str | None = None
+        self.ended_by: str | None = None
+        self.finished = False  # every channel and bridge of the call is gone
+
+    # -- start -----------------------------------------------------------------
+    async def start(self, caller: Channel, queue: str, priority: int, entered_at: float | None = None) -> None:
+        """A caller entered Stasis from the queue extension: answer, hold with music, queue it."""
+        self.caller_number = caller.caller_number
+        entered = entered_at if entered_at is not None else self.clock()
+        log.info("call.entered", queue=queue, caller=caller.caller_number, priority=priority)
+        try:
+            await self.ari.answer(self.call_id)
+            for name, value in (("CC_CALL_ID", self.call_id), ("CC_ROLE", "caller"), ("CC_QUEUE", queue),
+                                ("CC_ENTERED_AT", f"{entered:.3f}"), ("CC_PRIORITY", str(priority))):
+                await self.ari.set_var(self.call_id, name, value)
+            await self.hold()
+        except AriError as e:
+            log.warning("call.setup_failed", error=str(e))
+            await self._teardown()
+            return
+        self.report(acd.CallArrived(call_id=self.call_id, queue=queue, priority=priority, entered_at=entered,
+                                    resynced=entered_at is not None))
+
+    async def hold(self) -> None:
+        """Caller into the call's holding bridge, with music on hold."""
+        try:
+            await self.ari.create_bridge(self.hold_bridge, type="holding", name=self.hold_bridge)
+        except AriError:
+            pass  # exists already (resync)
+        await self.ari.add_channel(self.hold_bridge, self.call_id, role="participant")
+        await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+
+    def adopt_connected(self, agent_leg: str, agent_id: str) -> None:
+        """Resync: the caller is already talking to ``agent_id`` on ``agent_leg``."""
+        self.legs[agent_leg] = _Leg(agent_id=agent_id, attempt=0, answered=True)
+        self.connected_leg = agent_leg
+
+    # -- ARI events ----------------------------------------------------------------
+    async def on_event(self, ev: object) -> None:
+        match ev:
+            case StasisStart(channel=ch) if ch.id in self.legs:
+                leg = self.legs[ch.id]
+                if leg.cancelled:
+                    await self._hangup(ch.id)
+                else:
+                    leg.answered = True
+                    self.report(acd.OfferAnswered(call_id=self.call_id, agent_id=leg.agent_id))
+            case ChannelHangupRequest(channel=ch) | ChannelDestroyed(channel=ch) | StasisEnd(channel=ch):
+                await self._gone(ch, getattr(ev, "cause", 0) or 0, getattr(ev, "cause_txt", "") or "")
+            case ChannelDtmfReceived(channel=ch, digit=digit):
+                role = "caller" if ch.id == self.call_id else "agent"
+                agent = self.legs[ch.id].agent_id if ch.id in self.legs else None
+                log.info("call.dtmf", digit=digit, role=role, agent=agent, channel=ch.id)
+
+    async def _gone(self, ch: Channel, cause: int, cause_txt: str) -> None:
+        if ch.id == self.call_id:
+            await self._party_left("caller")
+            return
+        leg = self.legs.get(ch.id)
+        if leg is None:
+            return
+        if ch.id == self.connected_leg:
+            await self._party_left("agent")
+        elif not leg.cancelled and not leg.answered:
+            leg.cancelled = True
+            unreachable = cause in UNREACHABLE_CAUSES
+            self.report(acd.OfferFailed(call_id=self.call_id, agent_id=leg.agent_id,
+                                        reason=cause_txt or f"cause {cause}", unreachable=unreachable))
+        elif leg.answered and self.connected_leg is None and not leg.cancelled:
+            # answered but hung up before we bridged: the offer failed
+            leg.cancelled = True
+            self.report(acd.OfferFailed(call_id=self.call_id, agent_id=leg.agent_id, reason="agent_left"))
+
+    async def _party_left(self, who: str) -> None:
+        """R-HANGUP: the first side to hang up is recorded; the other side is hung up."""
+        if self.ended_by is not None:
+            return
+        self.ended_by = who
+        self.report(acd.CallEnded(call_id=self.call_id, by=who))
+        await self._teardown()
+
+    # -- core actions ----------------------------------------------------------------
+    async def do(self, action: acd.Action) -> None:
+        if self.ended_by is not None:
+            return
+        match action:
+            case acd.Ring():
+                await self._ring(action)
+            case acd.StopRinging():
+                for leg_id, leg in self.legs.items():
+                    if leg.agent_id == action.agent_id and leg.attempt == action.attempt and not leg.cancelled:
+                        leg.cancelled = True
+                        await self._hangup(leg_id)
+            case acd.Connect():
+                await self._connect(action.agent_id)
+
+    async def _ring(self, ring: acd.Ring) -> None:
+        leg_id = f"{self.call_id}{LEG_SEP}a{ring.attempt}"
+        self.legs[leg_id] = _Leg(agent_id=ring.agent_id, attempt=ring.attempt)
+        try:
+            await self.ari.originate(
+                ring.interface, app=self.app, app_args=f"agent,{self.call_id}", channel_id=leg_id,
+                timeout_s=math.ceil(ring.timeout_s), caller_id=self.caller_number or None,
+                variables={"CC_CALL_ID": self.call_id, "CC_ROLE": "agent", "CC_AGENT": ring.agent_id},
+            )
+        except AriError as e:
+            self.legs[leg_id].cancelled = True
+            log.info("agent.originate_failed", agent=ring.agent_id, error=str(e))
+            self.report(acd.OfferFailed(call_id=self.call_id, agent_id=ring.agent_id, reason="originate_failed",
+                                        unreachable=True))
+
+    async def _connect(self, agent_id: str) -> None:
+        leg_id = next((i for i, leg in self.legs.items() if leg.agent_id == agent_id and leg.answered
+                       and not leg.cancelled), None)
+        if leg_id is None:
+            return
+        try:
+            await self.ari.set_var(leg_id, "CC_ANSWERED_AT", f"{self.clock():.3f}")
+            await self.ari.create_bridge(self.talk_bridge, name=self.talk_bridge)  # mixing,dtmf_events
+            await self.ari.add_channel(self.talk_bridge, self.call_id)
+            await self.ari.add_channel(self.talk_bridge, leg_id, absorb_dtmf=True)
+            self.connected_leg = leg_id
+            await self._destroy_bridge(self.hold_bridge)
+        except AriError as e:
+            log.warning("call.bridge_failed", agent=agent_id, error=str(e))
+            await self._party_left("system")
+            return
+        self.report(acd.CallBridged(call_id=self.call_id, agent_id=agent_id))
+
+    # -- teardown ------------------------------------------------------------------
+    async def _teardown(self) -> None:
+        for leg_id, leg in self.legs.items():
+            leg.cancelled = True
+            await self._hangup(leg_id)
+        await self._hangup(self.call_id)
+        await self._destroy_bridge(self.talk_bridge)
+        await self._destroy_bridge(self.hold_bridge)
+        self.finished = True
+
+    async def _hangup(self, channel_id: str) -> None:
+        try:
+            await self.ari.hangup(channel_id)
+        except AriNotFound:
+            pass
+        except AriError as e:
+            log.warning("ari.hangup_failed", channel=channel_id, error=str(e))
+
+    async def _destroy_bridge(self, bridge_id: str) -> None:
+        try:
+            await self.ari.destroy_bridge(bridge_id)
+        except AriNotFound:
+            pass
+        except AriError as e:
+            log.warning("ari.bridge_destroy_failed", bridge=bridge_id, error=str(e))

@@ -1,0 +1,132 @@
+"""Resync after every (re)connect: rebuild the view of live calls from Asterisk.
+
+Asterisk keeps no events while the websocket is down, so the service reads
+its Stasis app's channels and bridges and the channel variables it tagged
+each call with (``flows.inbound.TAGS``) and decides, per call:
+
+* caller bridged with an answered agent leg → restored as connected;
+* caller alone (waiting, or its agent leg was still ringing) → ringing legs
+  are hung up and the caller goes back into its holding bridge, keeping the
+  time it entered the queue (so its place in line is kept);
+* a caller that was never tagged (entered Stasis while we were away) → a
+  new call, from the Stasis arguments in its dialplan;
+* agent legs whose caller is gone (orphans) and bridges of no live call →
+  hung up / destroyed.
+
+Everything it decides is logged (``call.resynced``, ``call.orphan_hungup``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+
+from ..ari import AriClient, AriError, AriNotFound, Channel
+from ..core import acd
+from .inbound import LEG_SEP, TAGS, call_key
+
+__all__ = ["CallSnapshot", "read_calls"]
+
+log = structlog.get_logger()
+
+
+@dataclass(kw_only=True, slots=True)
+class CallSnapshot:
+    call_id: str
+    caller: Channel | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # the caller's tags
+    agent_legs: dict[str, dict[str, str]] = field(default_factory=dict)  # leg id -> its tags
+    leg_states: dict[str, str] = field(default_factory=dict)
+    bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bridge id -> channel ids
+
+    def connected_leg(self) -> str | None:
+        talk = self.bridges.get(f"{self.call_id}{LEG_SEP}talk", ())
+        if self.caller is None or self.caller.id not in talk:
+            return None
+        return next((leg for leg in self.agent_legs if leg in talk and self.leg_states.get(leg) == "Up"), None)
+
+
+def stasis_args(ch: Channel) -> list[str]:
+    """``Stasis(callcenter,queue,support,0)`` → ``['queue', 'support', '0']``."""
+    return ch.app_data.split(",")[1:] if ch.app_name == "Stasis" and ch.app_data else []
+
+
+async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot], list[Channel], list[str]]:
+    """Returns (calls by id, untagged channels in our app, bridge ids of no live call)."""
+    application = await ari.get_application(app)
+    ours = set(application.get("channel_ids", []))
+    channels = [c for c in await ari.list_channels() if c.id in ours]
+    calls: dict[str, CallSnapshot] = {}
+    untagged: list[Channel] = []
+    for ch in channels:
+        tags = {}
+        for name in TAGS:
+            try:
+                value = await ari.get_var(ch.id, name)
+            except AriNotFound:
+                value = None
+            if value:
+                tags[name] = value
+        call_id = tags.get("CC_CALL_ID")
+        if not call_id:
+            untagged.append(ch)
+            continue
+        snap = calls.setdefault(call_id, CallSnapshot(call_id=call_id))
+        if tags.get("CC_ROLE") == "caller":
+            snap.caller, snap.tags = ch, tags
+        else:
+            snap.agent_legs[ch.id] = tags
+            snap.leg_states[ch.id] = ch.state
+    stale: list[str] = []
+    for bridge in await ari.list_bridges():
+        key = call_key(bridge.id)
+        if LEG_SEP not in bridge.id:
+            continue  # not one of ours
+        if key in calls:
+            calls[key].bridges[bridge.id] = tuple(bridge.channels)
+        else:
+            stale.append(bridge.id)
+    return calls, untagged, stale
+
+
+def to_core_event(snap: CallSnapshot, now: float) -> acd.CallArrived | acd.CallRestored | None:
+    if snap.caller is None:
+        return None
+    queue = snap.tags.get("CC_QUEUE", "")
+    priority = _int(snap.tags.get("CC_PRIORITY"), 0)
+    entered = _float(snap.tags.get("CC_ENTERED_AT"), now)
+    leg = snap.connected_leg()
+    if leg is not None:
+        return acd.CallRestored(call_id=snap.call_id, queue=queue, priority=priority, entered_at=entered,
+                                agent_id=snap.agent_legs[leg].get("CC_AGENT", ""),
+                                answered_at=_float(snap.agent_legs[leg].get("CC_ANSWERED_AT"), now))
+    return acd.CallArrived(call_id=snap.call_id, queue=queue, priority=priority, entered_at=entered, resynced=True)
+
+
+async def hangup_quietly(ari: AriClient, channel_id: str) -> None:
+    try:
+        await ari.hangup(channel_id)
+    except AriError:
+        pass
+
+
+async def destroy_quietly(ari: AriClient, bridge_id: str) -> None:
+    try:
+        await ari.destroy_bridge(bridge_id)
+    except AriError:
+        pass
+
+
+def _int(s: str | None, default: int) -> int:
+    try:
+        return int(s) if s is not None else default
+    except ValueError:
+        return default
+
+
+def _float(s: str | None, default: float) -> float:
+    try:
+        return float(s) if s is not None else default
+    except ValueError:
+        return default

@@ -1,0 +1,113 @@
+#!/bin/sh
+# Entrypoint of the Asterisk container (docker/asterisk/Dockerfile).
+#
+# At every start, like scripts/pbx install_config:
+#   1. renders /etc/asterisk from the image's pristine copy of asterisk-config/
+#      and dialplan/, with @PBX_BIND@ in pjsip.conf replaced by $PBX_BIND;
+#   2. installs the generated secrets (scripts/setup-secrets; mounted read-only
+#      at /run/secrets by docker-compose.yml) over the development ones:
+#      ari_users.conf, manager_users.conf, pjsip_phones.conf;
+#   3. refuses to start if any config file still holds a development password
+#      (callcenter-dev, dev-1001, dev-caller1, ...), if a secrets file is
+#      missing, or if ARI_PASSWORD / AMI_SECRET (when set) do not match them;
+#   4. umask 027 (voicemails and recordings are not world-readable), then
+#      exec the command: asterisk -f -U asterisk -G asterisk (the image's CMD).
+#
+# Environment:
+#   PBX_BIND                  required: PJSIP bind address (network_mode host:
+#                             the host's own address)
+#   ARI_PASSWORD, AMI_SECRET  optional: checked against the secrets files
+#   ARI_APP_ROOT              tests only: a directory prefixed to every path
+set -eu
+
+R=${ARI_APP_ROOT:-}
+TEMPLATE=$R/usr/share/ari-app/asterisk-etc
+ETC=$R/etc/asterisk
+SECRETS=$R/run/secrets
+SECRET_FILES="ari_users.conf manager_users.conf pjsip_phones.conf"
+# Development passwords as in asterisk-config/: callcenter-dev, dev-1001,
+# dev-caller1; and any password/secret whose value starts with "dev-" or
+# ends with "-dev".
+DEV_RE='callcenter-dev|(^|[^[:alnum:]_])dev-(caller)?[0-9]+|^[[:space:]]*(password|secret)[[:space:]]*=>?[[:space:]]*(dev-|[^[:space:];]*-dev([[:space:];]|$))'
+
+log() { printf 'asterisk-entrypoint: %s\n' "$*" >&2; }
+die() { log "error: $*"; log "refusing to start Asterisk"; exit 1; }
+
+# conf_has FILE KEY VALUE: some "KEY = VALUE" (or "KEY => VALUE") line, comments
+# stripped, has exactly VALUE. The value is compared as a string, never a pattern.
+conf_has() {
+  K=$2 V=$3 awk '
+    { line = $0; sub(/;.*/, "", line); i = index(line, "="); if (!i) next
+      k = substr(line, 1, i - 1); v = substr(line, i + 1); sub(/^>/, "", v)
+      gsub(/^[ \t]+|[ \t\r]+$/, "", k); gsub(/^[ \t]+|[ \t\r]+$/, "", v)
+      if (k == ENVIRON["K"] && v == ENVIRON["V"]) found = 1 }
+    END { exit !found }' "$1"
+}
+
+# conf_values FILE KEY: every value of KEY, one a line.
+conf_values() {
+  K=$2 awk '
+    { line = $0; sub(/;.*/, "", line); i = index(line, "="); if (!i) next
+      k = substr(line, 1, i - 1); v = substr(line, i + 1); sub(/^>/, "", v)
+      gsub(/^[ \t]+|[ \t\r]+$/, "", k); gsub(/^[ \t]+|[ \t\r]+$/, "", v)
+      if (k == ENVIRON["K"]) print v }' "$1"
+}
+
+# --- 0. settings and secrets present ------------------------------------------
+PBX_BIND=${PBX_BIND:-}
+[ -n "$PBX_BIND" ] || die "PBX_BIND is not set (the host address for SIP): run scripts/setup-secrets, or set it in .env"
+# (also keeps the sed substitution below safe: no '/', '&' or '\')
+[ -z "$(printf '%s' "$PBX_BIND" | sed 's/[][0-9A-Za-z.:_-]//g')" ] \
+  || die "PBX_BIND '$PBX_BIND' is not an address (IPv4, [IPv6] or host name)"
+[ -d "$TEMPLATE" ] || die "no config template at $TEMPLATE (not the ari-app Asterisk image?)"
+for f in $SECRET_FILES; do
+  [ -f "$SECRETS/$f" ] && [ -s "$SECRETS/$f" ] \
+    || die "secrets file $SECRETS/$f is missing or empty: run scripts/setup-secrets on the host (writes ./secrets/)"
+done
+
+# --- 1. render /etc/asterisk -------------------------------------------------
+mkdir -p "$ETC"
+find "$ETC" -mindepth 1 -delete
+cp -R "$TEMPLATE/." "$ETC/"
+sed -i "s/@PBX_BIND@/$PBX_BIND/g" "$ETC/pjsip.conf"
+if grep -q '@PBX_BIND@' "$ETC/pjsip.conf"; then die "@PBX_BIND@ left in pjsip.conf"; fi
+
+# --- 2. production secrets over the development ones ------------------------
+for f in $SECRET_FILES; do
+  cat "$SECRETS/$f" >"$ETC/$f"
+done
+
+# --- 3. no development password anywhere; secrets match the environment -------
+bad=$(grep -rlE "$DEV_RE" "$ETC" || true)
+[ -z "$bad" ] || die "development password(s) in: $(echo $bad) (regenerate with scripts/setup-secrets --force)"
+[ -n "$(conf_values "$ETC/ari_users.conf" password | head -n1)" ] || die "ari_users.conf defines no password"
+[ -n "$(conf_values "$ETC/manager_users.conf" secret | head -n1)" ] || die "manager_users.conf defines no secret"
+conf_values "$ETC/ari_users.conf" password | grep -q '^$' && die "ari_users.conf has an empty password"
+conf_values "$ETC/manager_users.conf" secret | grep -q '^$' && die "manager_users.conf has an empty secret"
+conf_values "$ETC/pjsip_phones.conf" password | grep -q '^$' && die "pjsip_phones.conf has an empty password"
+if [ -n "${ARI_PASSWORD:-}" ] && ! conf_has "$ETC/ari_users.conf" password "$ARI_PASSWORD"; then
+  die "ARI_PASSWORD (.env) does not match secrets/ari_users.conf: ari-app could not log in"
+fi
+if [ -n "${AMI_SECRET:-}" ] && ! conf_has "$ETC/manager_users.conf" secret "$AMI_SECRET"; then
+  die "AMI_SECRET (.env) does not match secrets/manager_users.conf: ari-app could not log in"
+fi
+
+# --- ownership: config readable, not writable, by asterisk; its own dirs ------
+if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1; then
+  chown -R root:asterisk "$ETC"
+  find "$ETC" -type d -exec chmod 0750 {} +
+  find "$ETC" -type f -exec chmod 0640 {} +
+  # Volumes may be new (or from an older image): the same layout as scripts/pbx.
+  mkdir -p "$R/var/spool/asterisk/callcenter/voicemail" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
+  chown asterisk:asterisk "$R/var/spool/asterisk" "$R/var/spool/asterisk/callcenter" \
+    "$R/var/spool/asterisk/callcenter/voicemail" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
+  # R-PRIVACY: recordings (voicemails) are not world-readable.
+  chmod 0750 "$R/var/spool/asterisk" "$R/var/spool/asterisk/callcenter" "$R/var/spool/asterisk/callcenter/voicemail"
+fi
+
+log "config rendered (PBX_BIND=$PBX_BIND, production secrets from $SECRETS)"
+
+# --- 4. run ------------------------------------------------------------------
+umask 027
+[ $# -gt 0 ] || set -- asterisk -f -U asterisk -G asterisk
+exec "$@"
