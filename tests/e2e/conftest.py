@@ -1,0 +1,184 @@
+"""e2e fixtures: the real Asterisk 22 (scripts/pbx) and the service as a real process.
+
+Never a mocked PBX here. The PBX is provisioned and started once per
+session (PBX_E2E=1 adds the test-only dialplan); each test gets a fresh
+service process with its own working directory (store, log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PBX = REPO / "scripts" / "pbx"
+PBX_ROOT = Path(os.environ.get("PBX_ROOT", "/var/lib/ari-app/pbx"))
+E2E_CONFIG = REPO / "tests" / "e2e" / "config.toml"
+ARI_URL = "http://127.0.0.1:8088/ari"
+ARI_AUTH = ("callcenter", "callcenter-dev")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def pbx(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PBX_E2E": "1"}
+    return subprocess.run([str(PBX), *args], env=env, check=check, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def asterisk():
+    """Asterisk 22 running in its chroot, with the test dialplan."""
+    r = pbx("provision", check=False)
+    assert r.returncode == 0, f"scripts/pbx provision failed:\n{r.stderr[-3000:]}"
+    r = pbx("up", check=False)
+    assert r.returncode == 0, f"scripts/pbx up failed:\n{r.stderr[-3000:]}"
+    yield PBX_ROOT
+    pbx("down", check=False)
+
+
+class Ari:
+    """A small ARI client for the tests' own checks (not the service's client)."""
+
+    def __init__(self) -> None:
+        self.http = httpx.AsyncClient(base_url=ARI_URL, auth=ARI_AUTH, timeout=10)
+
+    async def get(self, path: str, **params: Any) -> Any:
+        r = await self.http.get(path, params=params)
+        r.raise_for_status()
+        return r.json()
+
+    async def post(self, path: str, json_body: Any = None, **params: Any) -> Any:
+        r = await self.http.post(path, params=params, json=json_body)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    async def delete(self, path: str) -> None:
+        await self.http.delete(path)
+
+    async def channels(self) -> list[dict]:
+        return await self.get("/channels")
+
+    async def bridges(self) -> list[dict]:
+        return await self.get("/bridges")
+
+    async def call_queue(self, queue: str, *, talk_s: int = 30, context: str = "e2e-caller", exten: str = "talk",
+                         variables: dict[str, str] | None = None) -> dict:
+        """A Local-channel caller: ;2 runs the queue dialplan, ;1 runs the given test context."""
+        return await self.post("/channels", {"variables": {"E2E_TALK_S": str(talk_s), **(variables or {})}},
+                               endpoint=f"Local/{queue}@callcenter-queue", context=context, extension=exten,
+                               priority=1)
+
+    async def hangup_all(self) -> None:
+        for ch in await self.channels():
+            await self.delete(f"/channels/{ch['id']}")
+        for br in await self.bridges():
+            await self.delete(f"/bridges/{br['id']}")
+
+    async def wait_empty(self, timeout: float) -> tuple[list, list]:
+        end = time.monotonic() + timeout
+        while True:
+            chans, bridges = await self.channels(), await self.bridges()
+            if (not chans and not bridges) or time.monotonic() > end:
+                return chans, bridges
+            await asyncio.sleep(0.1)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@pytest.fixture
+async def ari(asterisk):
+    client = Ari()
+    await client.hangup_all()
+    yield client
+    await client.hangup_all()
+    await client.aclose()
+
+
+class Service:
+    """The service as a real process; its JSON log lines are the observable facts."""
+
+    def __init__(self, workdir: Path, config: Path = E2E_CONFIG) -> None:
+        self.workdir, self.config = workdir, config
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / "service.log"
+        self._log = None
+
+    def start(self) -> "Service":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "ari_app", "run", "--config", str(self.config)],
+                                     cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def lines(self) -> list[dict]:
+        out = []
+        for raw in self.log_path.read_bytes().splitlines():
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                out.append({"event": "<not json>", "raw": raw.decode(errors="replace")})
+        return out
+
+    def events(self, name: str, **match: Any) -> list[dict]:
+        return [e for e in self.lines() if e.get("event") == name and all(e.get(k) == v for k, v in match.items())]
+
+    async def wait_for(self, name: str, timeout: float = 15, count: int = 1, **match: Any) -> dict:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            found = self.events(name, **match)
+            if len(found) >= count:
+                return found[count - 1]
+            if not self.alive():
+                break
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {count}x {name} {match} within {timeout}s (alive={self.alive()}); log tail:\n"
+                             + self.tail())
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.alive():
+            self.proc.send_signal(sig)  # type: ignore[union-attr]
+            try:
+                self.proc.wait(10)  # type: ignore[union-attr]
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # type: ignore[union-attr]
+                self.proc.wait()  # type: ignore[union-attr]
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def errors(self) -> list[dict]:
+        return [e for e in self.lines() if e.get("level") in ("error", "critical") or e.get("event") == "<not json>"]
+
+
+@pytest.fixture
+async def service(asterisk, ari, tmp_path):
+    svc = Service(tmp_path).start()
+    await svc.wait_for("ari.resynced")
+    yield svc
+    svc.stop()
+    assert not svc.errors(), f"service logged errors: {svc.errors()[:3]}"
