@@ -85,6 +85,6 @@ class OrderedDispatcher:
                     self._pending -= 1
         finally:
             self._pending -= queue.qsize()  # non-zero only when cancelled by aclose()
-            if False:
+            if self._queues.get(key) is queue:
                 del self._queues[key]
                 del self._workers[key]
