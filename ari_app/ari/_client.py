@@ -25,7 +25,7 @@ _ERRORS: dict[int, type[AriHTTPError]] = {
     422: AriBadRequest,
 }
 
-Params = Mapping[str, str | int | bool | Sequence[str] | None]
+Params = Mapping[str, str | int | float | Sequence[str] | None]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,9 +44,9 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _query(params: Params | None) -> dict[str, str | int]:
+def _query(params: Params | None) -> dict[str, str | int | float]:
     """Drop None, booleans as "true"/"false", lists comma-joined (ARI splits allowMultiple on ',')."""
-    out: dict[str, str | int] = {}
+    out: dict[str, str | int | float] = {}
     for key, value in (params or {}).items():
         match value:
             case None:
@@ -166,7 +166,8 @@ class AriClient:
         self, channel_id: str, media: str | Sequence[str], playback_id: str | None = None
     ) -> Playback:
         params: Params = {"media": media, "playbackId": playback_id}
-        return Playback.from_json(await self.request("POST", f"/channels/{_seg(channel_id)}/play", params=params))
+        res = await self.request("POST", f"/channels/{_seg(channel_id)}/play", params=params)
+        return Playback.from_json(res)
 
     async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/moh", params={"mohClass": moh_class})
@@ -210,8 +211,11 @@ class AriClient:
         snoop_id: str | None = None,
         app_args: str = "",
     ) -> Channel:
-        params: Params = {"app": app, "spy": spy, "whisper": whisper, "snoopId": snoop_id, "appArgs": app_args or None}
-        return Channel.from_json(await self.request("POST", f"/channels/{_seg(channel_id)}/snoop", params=params))
+        params: Params = {
+            "app": app, "spy": spy, "whisper": whisper, "snoopId": snoop_id, "appArgs": app_args or None
+        }
+        res = await self.request("POST", f"/channels/{_seg(channel_id)}/snoop", params=params)
+        return Channel.from_json(res)
 
     async def record(
         self,
@@ -283,7 +287,8 @@ class AriClient:
         self, bridge_id: str, media: str | Sequence[str], playback_id: str | None = None
     ) -> Playback:
         params: Params = {"media": media, "playbackId": playback_id}
-        return Playback.from_json(await self.request("POST", f"/bridges/{_seg(bridge_id)}/play", params=params))
+        res = await self.request("POST", f"/bridges/{_seg(bridge_id)}/play", params=params)
+        return Playback.from_json(res)
 
     # ------------------------------------------------------------------ misc resources
 

@@ -1,13 +1,13 @@
-"""`OrderedDispatcher`: events of one key are handled in order, different keys in parallel."""
+"""`OrderedDispatcher`: items (ARI events, or anything else) of one key are handled in order,
+different keys in parallel."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import structlog
-
-from ._events import Event
 
 __all__ = ["GLOBAL_KEY", "OrderedDispatcher"]
 
@@ -15,8 +15,10 @@ log = structlog.get_logger()
 
 GLOBAL_KEY = "global"  # key for events whose key function returns None
 
+T = TypeVar("T")  # usually Event; the service also routes its own commands
 
-class OrderedDispatcher:
+
+class OrderedDispatcher(Generic[T]):
     """One queue and (while it has work) one worker task per key.
 
     A worker exits as soon as its queue is empty and removes its key in the same
@@ -27,17 +29,17 @@ class OrderedDispatcher:
 
     def __init__(
         self,
-        handler: Callable[[str, Event], Awaitable[None]],
-        key: Callable[[Event], str | None],
+        handler: Callable[[str, T], Awaitable[None]],
+        key: Callable[[T], str | None],
     ) -> None:
         self._handler = handler
         self._key = key
-        self._queues: dict[str, asyncio.Queue[Event]] = {}
+        self._queues: dict[str, asyncio.Queue[T]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._pending = 0
         self._closed = False
 
-    def dispatch(self, event: Event) -> None:
+    def dispatch(self, event: T) -> None:
         """Queue `event` under its key; never blocks."""
         if self._closed:
             raise RuntimeError("OrderedDispatcher is closed")
@@ -70,7 +72,7 @@ class OrderedDispatcher:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _work(self, key: str, queue: asyncio.Queue[Event]) -> None:
+    async def _work(self, key: str, queue: asyncio.Queue[T]) -> None:
         try:
             while True:
                 try:
@@ -80,7 +82,8 @@ class OrderedDispatcher:
                 try:
                     await self._handler(key, event)
                 except Exception:
-                    log.exception("ari.handler_failed", key=key, event_type=getattr(event, "type", type(event).__name__))
+                    event_type = getattr(event, "type", type(event).__name__)
+                    log.exception("ari.handler_failed", key=key, event_type=event_type)
                 finally:
                     self._pending -= 1
         finally:

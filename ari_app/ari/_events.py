@@ -280,7 +280,8 @@ class PlaybackStarted(PlaybackEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PlaybackContinuing(PlaybackEvent):
-    """A media list moves to its next item (a new PlaybackStarted follows; one PlaybackFinished at the end)."""
+    """A media list moves on to its next item: a new PlaybackStarted follows for each item,
+    PlaybackFinished comes once, after the last."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -465,7 +466,9 @@ def parse_event(obj: Any) -> Event:
                 forward=r.text("forward", ""),
             )
         case "ChannelEnteredBridge":
-            return ChannelEnteredBridge(**base, bridge=r.model(Bridge, "bridge"), channel=r.opt_channel("channel"))
+            return ChannelEnteredBridge(
+                **base, bridge=r.model(Bridge, "bridge"), channel=r.opt_channel("channel")
+            )
         case "ChannelLeftBridge":
             return ChannelLeftBridge(**base, bridge=r.model(Bridge, "bridge"), channel=r.channel())
         case "BridgeCreated":

@@ -157,7 +157,8 @@ async def test_path_segments_are_quoted(client: AriClient, rec: Recorder) -> Non
          "/ari/channels/c1/continue", {"context": "callcenter-voicemail", "extension": "s", "priority": "1"}),
         (lambda c: c.dtmf("c1", "12#"), "POST", "/ari/channels/c1/dtmf", {"dtmf": "12#"}),
         (lambda c: c.destroy_bridge("br-1"), "DELETE", "/ari/bridges/br-1", {}),
-        (lambda c: c.bridge_start_moh("br-1", "queue"), "POST", "/ari/bridges/br-1/moh", {"mohClass": "queue"}),
+        (lambda c: c.bridge_start_moh("br-1", "queue"), "POST", "/ari/bridges/br-1/moh",
+         {"mohClass": "queue"}),
         (lambda c: c.bridge_stop_moh("br-1"), "DELETE", "/ari/bridges/br-1/moh", {}),
         (lambda c: c.stop_playback("pb-1"), "DELETE", "/ari/playbacks/pb-1", {}),
     ],
@@ -236,7 +237,9 @@ async def test_get_var(client: AriClient, rec: Recorder) -> None:
     [(400, AriBadRequest), (404, AriNotFound), (409, AriConflict), (422, AriBadRequest),
      (412, AriHTTPError), (500, AriHTTPError), (401, AriHTTPError)],
 )
-async def test_error_mapping(client: AriClient, rec: Recorder, status: int, exc_type: type[AriHTTPError]) -> None:
+async def test_error_mapping(
+    client: AriClient, rec: Recorder, status: int, exc_type: type[AriHTTPError]
+) -> None:
     rec.reply(status, {"message": "Channel not in Stasis application"})
     with pytest.raises(exc_type) as info:
         await client.answer("c1")
@@ -268,8 +271,8 @@ async def test_transport_failures_become_unavailable(error: httpx.TransportError
 
 async def test_request_low_level(client: AriClient, rec: Recorder) -> None:
     rec.reply(200, {"id": "em-1"})
-    res = await client.request("POST", "/channels/externalMedia", params={"app": "x", "flag": True, "n": None},
-                               json={"variables": {}})
+    params = {"app": "x", "flag": True, "n": None}
+    res = await client.request("POST", "/channels/externalMedia", params=params, json={"variables": {}})
     assert res == {"id": "em-1"}
     assert query(rec.last) == {"app": "x", "flag": "true"}
     assert await client.request("POST", "/channels/c1/answer") is None

@@ -136,8 +136,9 @@ def test_dial_without_caller() -> None:
 
 
 def test_playback_and_recording_reference_their_target() -> None:
-    pb = parse_event(ev("PlaybackFinished", playback={
-        "id": "pb-1", "media_uri": "sound:beep", "target_uri": "channel:c1", "language": "en", "state": "done"}))
+    playback = {"id": "pb-1", "media_uri": "sound:beep", "target_uri": "channel:c1", "language": "en",
+                "state": "done"}
+    pb = parse_event(ev("PlaybackFinished", playback=playback))
     assert isinstance(pb, PlaybackFinished) and pb.playback.state == "done"
     assert (pb.channel_ids, pb.bridge_id) == (("c1",), None)
 
@@ -202,7 +203,8 @@ def test_parsing_does_not_mutate_input() -> None:
         ({"channel": {"id": "c"}}, "without 'type'"),
         ({"type": ""}, "without 'type'"),
         ({"type": "StasisStart", "args": []}, "StasisStart event: missing required field 'channel'"),
-        ({"type": "StasisEnd", "channel": {"name": "x"}}, "StasisEnd event: missing required field 'channel.id'"),
+        ({"type": "StasisEnd", "channel": {"name": "x"}},
+         "StasisEnd event: missing required field 'channel.id'"),
         ({"type": "ChannelDtmfReceived", "channel": {"id": "c"}},
          "ChannelDtmfReceived event: missing required field 'digit'"),
         ({"type": "ChannelLeftBridge", "channel": {"id": "c"}},
@@ -210,7 +212,8 @@ def test_parsing_does_not_mutate_input() -> None:
         ({"type": "ChannelLeftBridge", "bridge": {"id": "b"}},
          "ChannelLeftBridge event: missing required field 'channel'"),
         ({"type": "Dial", "dialstatus": "", "peer": {}}, "Dial event: missing required field 'peer.id'"),
-        ({"type": "PlaybackStarted", "playback": "pb"}, "PlaybackStarted event: missing required field 'playback'"),
+        ({"type": "PlaybackStarted", "playback": "pb"},
+         "PlaybackStarted event: missing required field 'playback'"),
         ({"type": "DeviceStateChanged", "device_state": {"state": "INUSE"}},
          "DeviceStateChanged event: missing required field 'device_state.name'"),
         ({"type": "StasisStart", "args": "x", "channel": {"id": "c"}}, "StasisStart event: field 'args'"),
