@@ -40,8 +40,29 @@ def _run(path: str) -> int:
     return 0
 
 
+def _pin_hash(argv: list[str]) -> int:
+    import getpass
+
+    from .core.login import hash_pin
+
+    pin = argv[0] if argv else getpass.getpass("PIN (4-12 digits): ")
+    try:
+        print(hash_pin(pin))
+    except ValueError as e:
+        print(f"pin-hash: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["agent"], ["token"], ["pin-hash"]):
+        from .api import agent_cli, token_cli
+
+        return {"agent": agent_cli, "token": token_cli, "pin-hash": _pin_hash}[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="ari-app", description="Call-center controller for Asterisk (ARI).")
+    parser.epilog = ("more: 'ari-app agent login|logout|pause|resume|list' (the HTTP API), "
+                     "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the service")
     run.add_argument("--config", "-c", required=True, help="TOML config file")

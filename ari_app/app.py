@@ -20,11 +20,19 @@ from typing import Any, Callable
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from .ari import AriClient, AriConfig, AriError, EventStream, OrderedDispatcher, StasisStart
+from . import api
+from .ari import (
+    AriClient, AriConfig, AriError, EndpointStateChange, EventStream, OrderedDispatcher, StasisStart,
+)
 from .config import Config
 from .core import acd
-from .core.agents import Agent, AgentState
+from .core.agents import Agent, AgentState, BusyPolicy
+from .core.hours import ALWAYS_OPEN, Calendar, parse_window
+from .core.login import LoginGuard
+from .core.waiting import WaitRules
+from .events.bus import Bus, log_sink
 from .flows import resync
+from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
 from .store import AgentSession, Store
 
@@ -45,15 +53,21 @@ class Service:
                                     request_timeout_s=a.request_timeout_s, reconnect_min_s=a.reconnect_min_s,
                                     reconnect_max_s=a.reconnect_max_s)
         self.ari = ari or AriClient(self.ari_config)
+        b = cfg.busy
         self.acd = acd.Acd(
-            [acd.QueueRules(name=q.name, ring_target_s=q.ring_target_s, originate_timeout_s=q.originate_timeout_s,
-                            wrap_up_s=q.wrap_up_s, strategy=q.strategy) for q in cfg.queues.values()],
+            [_queue_rules(q, cfg) for q in cfg.queues.values()],
             self._load_agents(),
+            busy=BusyPolicy(limit_s=b.limit_s, limits=dict(b.limits), repeat_every_s=b.repeat_every_s,
+                            on_overrun=b.on_overrun, missed_resume_s=b.missed_resume_s),
+            login=LoginGuard(max_attempts=cfg.login.max_attempts, lock_s=cfg.login.lock_s),
         )
+        self.bus = Bus([log_sink])
         self.inbox: asyncio.Queue[acd.Event] = asyncio.Queue()
-        self.calls: dict[str, InboundCall] = {}
+        self.calls: dict[str, InboundCall | FeatureCall] = {}
         self.dispatcher = OrderedDispatcher(self._on_item, key=self._key)
         self.stream = EventStream(self.ari_config, on_event=self.dispatcher.dispatch, on_connect=self._resync)
+        self._requests: dict[str, asyncio.Future[acd.CommandResult]] = {}  # API commands awaiting the core
+        self._request_seq = 0
 
     # -- start-up ------------------------------------------------------------------
     def _load_agents(self) -> list[Agent]:
@@ -61,13 +75,14 @@ class Service:
         agents = []
         now = self.clock()
         for ac in self.cfg.agents.values():
-            agent = Agent(agent_id=ac.agent_id, interface=ac.interface, queues=ac.queues)
+            agent = Agent(agent_id=ac.agent_id, interface=ac.interface, queues=ac.queues, penalties=dict(ac.penalties))
             s = sessions.get(ac.agent_id)
             if s is not None:
                 state = AgentState(s.state)
                 agent.state = state if state in _DURABLE else AgentState.AVAILABLE
                 agent.since = s.since if state in _DURABLE else now
                 agent.reason, agent.last_call_end, agent.calls_taken = s.reason, s.last_call_end, s.calls_taken
+                agent.interface = s.interface or ac.interface  # where it logged in last (R-LOGIN)
             agents.append(agent)
         return agents
 
@@ -76,11 +91,13 @@ class Service:
                  agents=len(self.cfg.agents))
         for ac in self.cfg.agents.values():
             if ac.auto_login and self.acd.agents[ac.agent_id].state == AgentState.LOGGED_OUT:
-                self.inbox.put_nowait(acd.AgentLogin(agent_id=ac.agent_id))
+                self.inbox.put_nowait(acd.AgentCommand(agent_id=ac.agent_id, command="login", source="config"))
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.stream.run(), name="ari-stream")
                 tg.create_task(self._run_core(), name="core")
+                if self.cfg.api is not None and self.cfg.api.tokens:
+                    tg.create_task(api.serve(self, self.cfg.api), name="api")
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()
@@ -89,7 +106,7 @@ class Service:
     # -- routing -----------------------------------------------------------------------
     @staticmethod
     def _key(item: Any) -> str | None:
-        if isinstance(item, CallCommand):
+        if isinstance(item, (CallCommand, FlowTimer)):
             return item.call_id
         ids = getattr(item, "channel_ids", ())
         if ids:
@@ -98,13 +115,19 @@ class Service:
         return call_key(bridge) if bridge else None
 
     async def _on_item(self, key: str, item: Any) -> None:
+        if isinstance(item, EndpointStateChange):
+            self._endpoint(item.endpoint)
+            return
         with bound_contextvars(call_id=key):
             if isinstance(item, CallCommand):
                 flow = self.calls.get(item.call_id)
                 if flow is not None:
                     await flow.do(item.action)
             elif isinstance(item, StasisStart) and item.channel.id == key and key not in self.calls:
-                await self._new_call(item)
+                if item.args[:1] == ("feature",):
+                    await self._new_feature_call(item)
+                else:
+                    await self._new_call(item)
             elif isinstance(item, StasisStart) and key not in self.calls:
                 log.info("call.orphan_hungup", channel=item.channel.id, args=list(item.args))
                 await resync.hangup_quietly(self.ari, item.channel.id)
@@ -131,6 +154,77 @@ class Service:
         flow = self._flow(ev.channel.id)
         with bound_contextvars(queue=args[1]):
             await flow.start(ev.channel, args[1], priority)
+
+    async def _new_feature_call(self, ev: StasisStart) -> None:
+        code = ev.args[1] if len(ev.args) > 1 else ""
+        flow = FeatureCall(
+            ev.channel.id, ari=self.ari, report=self.inbox.put_nowait, keys=self.cfg.keys,
+            pin_hashes={a.agent_id: a.pin_hash for a in self.cfg.agents.values()},
+            agent_at=self._agent_at, schedule=self._schedule, digit_timeout_s=self.cfg.login.digit_timeout_s,
+            max_attempts=self.cfg.login.max_attempts)
+        self.calls[ev.channel.id] = flow
+        await flow.start(ev.channel, code)
+
+    def _agent_at(self, interface: str) -> str | None:
+        return next((a.agent_id for a in self.acd.agents.values() if a.interface == interface and a.logged_in), None)
+
+    def _schedule(self, delay: float, timer: FlowTimer) -> None:
+        asyncio.get_running_loop().call_later(delay, self.dispatcher.dispatch, timer)
+
+    # -- agent phones: registration and busy state ------------------------------------------
+    def _endpoint(self, endpoint: dict[str, Any]) -> None:
+        try:
+            interface = f"{endpoint['technology']}/{endpoint['resource']}"
+            online = endpoint.get("state") != "offline"
+            channels = endpoint.get("channel_ids") or []
+        except (KeyError, TypeError):
+            log.warning("ari.endpoint_malformed", endpoint=str(endpoint)[:200])
+            return
+        busy = any(call_key(c) not in self.calls for c in channels)
+        self.inbox.put_nowait(acd.PhoneState(interface=interface, online=online, busy=busy))
+
+    async def _read_phones(self) -> None:
+        """At every connect: subscribe to the agent phones' endpoints and read their state."""
+        techs = {a.interface.split("/", 1)[0] for a in self.acd.agents.values() if a.interface}
+        for tech in sorted(techs - {"Local"}):
+            try:
+                await self.ari.request("POST", f"/applications/{self.cfg.ari.app}/subscription",
+                                       params={"eventSource": f"endpoint:{tech}"})
+            except AriError as e:
+                log.warning("ari.subscribe_failed", tech=tech, error=str(e))
+        try:
+            endpoints = await self.ari.list_endpoints()
+        except AriError as e:
+            log.warning("ari.endpoints_failed", error=str(e))
+            return
+        for endpoint in endpoints:
+            self._endpoint(endpoint)
+
+    # -- the API's controller ------------------------------------------------------------------
+    def agents(self) -> list[dict[str, Any]]:
+        return [api.agent_snapshot(a) for a in sorted(self.acd.agents.values(),
+                                                       key=lambda a: (len(a.agent_id), a.agent_id))]
+
+    def ari_connected(self) -> bool:
+        return self.stream.connected.is_set()
+
+    async def agent_command(self, agent_id: str, command: str, **args: Any) -> dict[str, Any]:
+        if agent_id not in self.acd.agents:
+            raise api.UnknownAgent(agent_id)
+        self._request_seq += 1
+        request_id = f"api-{self._request_seq}"
+        future: asyncio.Future[acd.CommandResult] = asyncio.get_running_loop().create_future()
+        self._requests[request_id] = future
+        self.inbox.put_nowait(acd.AgentCommand(agent_id=agent_id, command=command, reason=args.get("reason", ""),
+                                               interface=args.get("interface"), source="api",
+                                               request_id=request_id))
+        try:
+            result = await future
+        finally:
+            self._requests.pop(request_id, None)
+        if not result.ok:
+            raise api.CommandRefused(result.message)
+        return api.agent_snapshot(self.acd.agents[agent_id])
 
     def _flow(self, call_id: str) -> InboundCall:
         flow = InboundCall(call_id, ari=self.ari, report=self.inbox.put_nowait, app=self.cfg.ari.app,
@@ -160,7 +254,14 @@ class Service:
         for action in actions:
             match action:
                 case acd.Publish(event=name, fields=fields):
-                    log.info(name, **fields)
+                    self.bus.publish(name, fields)
+                case acd.CommandResult(request_id=rid) | acd.LoginResult(request_id=rid):
+                    future = self._requests.get(rid or "")
+                    if future is not None:
+                        if not future.done():
+                            future.set_result(action)  # type: ignore[arg-type]
+                    elif rid:
+                        self.dispatcher.dispatch(CallCommand(rid, action))
                 case _:
                     self.dispatcher.dispatch(CallCommand(action.call_id, action))
         self.store.append_facts(self.acd.drain_facts())
@@ -173,6 +274,7 @@ class Service:
     async def _resync(self) -> None:
         now = self.clock()
         app = self.cfg.ari.app
+        await self._read_phones()
         calls, untagged, stale = await resync.read_calls(self.ari, app)
         rebuilt: list[acd.CallArrived | acd.CallRestored] = []
         live: dict[str, InboundCall] = {}
@@ -207,7 +309,34 @@ class Service:
             await resync.destroy_quietly(self.ari, bridge)
         self.calls = live
         self.inbox.put_nowait(acd.Resynced(calls=tuple(rebuilt)))
-        for ch in untagged:  # entered Stasis while we were away
+        for ch in untagged:  # entered Stasis while we were away, or a feature call cut off
             args = resync.stasis_args(ch)
-            await self._on_item(ch.id, StasisStart(type="StasisStart", channel=ch, args=tuple(args)))
+            if args[:1] == ["queue"]:
+                await self._on_item(ch.id, StasisStart(type="StasisStart", channel=ch, args=tuple(args)))
+            else:
+                log.info("call.orphan_hungup", channel=ch.id, args=args)
+                await resync.hangup_quietly(self.ari, ch.id)
         log.info("ari.resynced", calls=len(rebuilt), untagged=len(untagged), stale_bridges=len(stale))
+
+
+def _queue_rules(q: Any, cfg: Config) -> acd.QueueRules:
+    calendar = ALWAYS_OPEN
+    if q.calendar:
+        c = cfg.calendars[q.calendar]
+        calendar = Calendar(timezone=c.timezone, windows=tuple(parse_window(w) for w in c.windows),
+                            holidays=frozenset(_date(d) for d in c.holidays),
+                            extra_workdays=frozenset(_date(d) for d in c.extra_workdays))
+    return acd.QueueRules(
+        name=q.name, ring_target_s=q.ring_target_s, originate_timeout_s=q.originate_timeout_s, wrap_up_s=q.wrap_up_s,
+        strategy=q.strategy, wait=WaitRules(apology_s=q.wait_apology_s, announce_every_s=q.announce_every_s,
+                                            max_wait_s=q.max_wait_s),
+        max_callers=q.max_callers, calendar=calendar, greeting=q.greeting, default_handle_s=q.default_handle_s,
+        voicemail_key=cfg.keys.voicemail, voicemail_destination=q.voicemail_destination,
+        no_agent_destination=q.no_agent_destination, overflow_destination=q.overflow_destination,
+        closed_destination=q.closed_destination)
+
+
+def _date(text: str) -> Any:
+    from datetime import date
+
+    return date.fromisoformat(text)

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["AgentConfig", "AriSettings", "Config", "ConfigError", "QueueConfig", "ServiceSettings", "load", "parse"]
+__all__ = [
+    "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "Config", "ConfigError", "KeyMap", "LoginConfig",
+    "QueueConfig", "ServiceSettings", "load", "parse",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _AGENT_ID = re.compile(r"^[0-9]{1,10}$")
@@ -57,15 +60,68 @@ class QueueConfig:
     originate_timeout_s: float = 20.0  # safety net behind the core's own deadline
     wrap_up_s: float = 0.0  # R-WRAP
     strategy: str = "longest_idle"
+    wait_apology_s: float = 10.0  # R-WAIT
+    announce_every_s: float = 30.0  # R-WAITLIMIT
+    max_wait_s: float = 120.0  # R-WAITLIMIT
+    max_callers: int = 0  # 0 = no limit
+    greeting: bool = True  # R-GREET
+    calendar: str = ""  # R-HOURS: a [calendars.NAME]; "" = always open
+    default_handle_s: float = 120.0
+    voicemail_destination: str = "callcenter-voicemail,s,1"
+    no_agent_destination: str = "callcenter-voicemail,s,1"
+    overflow_destination: str = "callcenter-voicemail,s,1"
+    closed_destination: str = "callcenter-voicemail,s,1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalendarConfig:
+    name: str
+    timezone: str = "Asia/Shanghai"
+    windows: tuple[str, ...] = ("mon-fri 08:45-12:00", "mon-fri 13:30-17:30")
+    holidays: tuple[str, ...] = ()
+    extra_workdays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BusyConfig:
+    """R-BUSY"""
+    limit_s: float = 900.0
+    limits: Mapping[str, float] = field(default_factory=dict)
+    repeat_every_s: float = 300.0
+    on_overrun: str = "alert"
+    missed_resume_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginConfig:
+    """R-LOGIN"""
+    max_attempts: int = 3
+    lock_s: float = 900.0
+    digit_timeout_s: float = 8.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyMap:
+    """Every key in one place, so nothing collides: feature codes dialled from an
+    agent phone, and keys pressed during a call."""
+    login: str = "*11"
+    logout: str = "*12"
+    pause: str = "*13"  # followed by an optional reason code: *132 = pause_reasons["2"]
+    resume: str = "*14"
+    voicemail: str = "1"  # caller, after max_wait_s (R-WAITLIMIT)
+    pause_reasons: Mapping[str, str] = field(default_factory=lambda: {"1": "break", "2": "lunch", "3": "meeting",
+                                                                      "4": "training"})
 
 
 @dataclass(frozen=True, kw_only=True)
 class AgentConfig:
     agent_id: str
-    interface: str
+    interface: str  # the default phone; phone login (R-LOGIN) may move the agent
     queues: tuple[str, ...]
     name: str = ""
     auto_login: bool = False
+    pin_hash: str = ""
+    penalties: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,9 +130,17 @@ class Config:
     service: ServiceSettings
     queues: Mapping[str, QueueConfig]
     agents: Mapping[str, AgentConfig] = field(default_factory=dict)
+    calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)
+    busy: BusyConfig = field(default_factory=BusyConfig)
+    login: LoginConfig = field(default_factory=LoginConfig)
+    keys: KeyMap = field(default_factory=KeyMap)
+    api: Any = None  # ari_app.api.ApiSettings (None only when built by hand in tests)
 
 
-STRATEGIES = ("longest_idle", "round_robin")
+STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
+ON_OVERRUN = ("alert", "resume", "logout")
+_DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+$")
+_KEY = re.compile(r"^[0-9*#]{1,6}$")
 
 
 class _Reader:
@@ -133,13 +197,49 @@ class _Reader:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", float: "a number", bool: "true or false", tuple: "a list", int: "an integer"}.get(
+    return {str: "a string", float: "a number", bool: "true or false", tuple: "a list", int: "an integer",
+            dict: "a table"}.get(
         kind, kind.__name__
     )
 
 
 def _positive(v: float) -> bool:
     return v > 0
+
+
+def _destination(r: "_Reader", key: str, default: str) -> str:
+    return r.get(key, str, default, check=_DEST.match, must="a dialplan destination 'context,exten,priority'")
+
+
+def _valid_window(text: str) -> bool:
+    from .core.hours import parse_window
+
+    try:
+        parse_window(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_dates(values: tuple) -> bool:
+    from datetime import date
+
+    try:
+        for v in values:
+            date.fromisoformat(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _valid_tz(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
 
 
 def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
@@ -193,7 +293,22 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
             wrap_up_s=r.get("wrap_up_s", float, QueueConfig.wrap_up_s, check=lambda v: v >= 0, must=">= 0"),
             strategy=r.get("strategy", str, QueueConfig.strategy, check=lambda v: v in STRATEGIES,
                            must="one of " + ", ".join(STRATEGIES)),
+            wait_apology_s=r.get("wait_apology_s", float, QueueConfig.wait_apology_s, check=_positive, must="> 0"),
+            announce_every_s=r.get("announce_every_s", float, QueueConfig.announce_every_s, check=_positive,
+                                   must="> 0"),
+            max_wait_s=r.get("max_wait_s", float, QueueConfig.max_wait_s, check=_positive, must="> 0"),
+            max_callers=r.get("max_callers", int, 0, check=lambda v: v >= 0, must=">= 0 (0 = no limit)"),
+            greeting=r.get("greeting", bool, True),
+            calendar=r.get("calendar", str, ""),
+            default_handle_s=r.get("default_handle_s", float, QueueConfig.default_handle_s, check=_positive,
+                                   must="> 0"),
+            voicemail_destination=_destination(r, "voicemail_destination", QueueConfig.voicemail_destination),
+            no_agent_destination=_destination(r, "no_agent_destination", QueueConfig.no_agent_destination),
+            overflow_destination=_destination(r, "overflow_destination", QueueConfig.overflow_destination),
+            closed_destination=_destination(r, "closed_destination", QueueConfig.closed_destination),
         )
+        if q.calendar and q.calendar not in top.table.get("calendars", {}):
+            errors.append(f"{path}.calendar: unknown calendar {q.calendar!r} (define [calendars.{q.calendar}])")
         if q.originate_timeout_s < q.ring_target_s:
             errors.append(f"{path}.originate_timeout_s: must be >= ring_target_s ({q.ring_target_s:g}), "
                           f"got {q.originate_timeout_s:g}")
@@ -212,24 +327,101 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
         r = _Reader(adata, path, errors)
         a = AgentConfig(
             agent_id=agent_id,
-            interface=r.get("interface", str, "", check=_INTERFACE.match, must="a dial string like PJSIP/1001"),
+            interface=r.get("interface", str, "", check=lambda v: v == "" or _INTERFACE.match(v),
+                            must="a dial string like PJSIP/1001"),
             queues=r.get("queues", tuple, (), check=lambda v: all(isinstance(x, str) for x in v),
                          must="a list of queue names"),
             name=r.get("name", str, ""),
             auto_login=r.get("auto_login", bool, False),
+            pin_hash=r.get("pin_hash", str, "", check=_is_pin_hash,
+                           must="a hash made by 'ari-app pin-hash' (pbkdf2_sha256$…)"),
+            penalties=r.get("penalties", dict, {}, check=lambda v: all(
+                isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v.values()),
+                must="a table of queue = penalty (integers >= 0)"),
         )
-        if "interface" not in adata:
-            errors.append(f"{path}.interface: missing (e.g. interface = \"PJSIP/{agent_id}\")")
+        if a.auto_login and not a.interface:
+            errors.append(f"{path}.interface: needed for auto_login (e.g. interface = \"PJSIP/{agent_id}\")")
+        for qname in a.penalties:
+            if qname not in a.queues:
+                errors.append(f"{path}.penalties: {qname!r} is not one of the agent's queues")
         for qname in a.queues:
             if qname not in qtable:
                 errors.append(f"{path}.queues: unknown queue {qname!r}")
         r.finish()
         agents[agent_id] = a
+
+    calendars: dict[str, CalendarConfig] = {}
+    for cname, cdata in top.table_of("calendars").items():
+        path = f"calendars.{cname}"
+        if not isinstance(cdata, dict):
+            errors.append(f"{path}: must be a table, got {cdata!r}")
+            continue
+        r = _Reader(cdata, path, errors)
+        calendars[cname] = CalendarConfig(
+            name=cname,
+            timezone=r.get("timezone", str, "Asia/Shanghai", check=_valid_tz, must="an IANA time zone"),
+            windows=r.get("windows", tuple, CalendarConfig.windows, check=lambda v: all(
+                isinstance(w, str) and _valid_window(w) for w in v), must="a list like ['mon-fri 08:45-12:00']"),
+            holidays=r.get("holidays", tuple, (), check=_valid_dates, must="a list of dates YYYY-MM-DD"),
+            extra_workdays=r.get("extra_workdays", tuple, (), check=_valid_dates, must="a list of dates YYYY-MM-DD"),
+        )
+        r.finish()
+
+    r = _Reader(top.table_of("busy"), "busy", errors)
+    busy = BusyConfig(
+        limit_s=r.get("limit_s", float, BusyConfig.limit_s, check=_positive, must="> 0"),
+        limits=r.get("limits", dict, {}, check=lambda v: all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in v.values()),
+            must="a table of reason = seconds (> 0)"),
+        repeat_every_s=r.get("repeat_every_s", float, BusyConfig.repeat_every_s, check=_positive, must="> 0"),
+        on_overrun=r.get("on_overrun", str, "alert", check=lambda v: v in ON_OVERRUN,
+                         must="one of " + ", ".join(ON_OVERRUN)),
+        missed_resume_s=r.get("missed_resume_s", float, 0.0, check=lambda v: v >= 0, must=">= 0 (0 = off)"),
+    )
+    r.finish()
+
+    r = _Reader(top.table_of("login"), "login", errors)
+    login = LoginConfig(
+        max_attempts=r.get("max_attempts", int, 3, check=lambda v: v >= 1, must=">= 1"),
+        lock_s=r.get("lock_s", float, LoginConfig.lock_s, check=_positive, must="> 0"),
+        digit_timeout_s=r.get("digit_timeout_s", float, LoginConfig.digit_timeout_s, check=_positive, must="> 0"),
+    )
+    r.finish()
+
+    r = _Reader(top.table_of("keys"), "keys", errors)
+    keys = KeyMap(
+        login=r.get("login", str, KeyMap.login, check=_KEY.match, must="keys 0-9 * #"),
+        logout=r.get("logout", str, KeyMap.logout, check=_KEY.match, must="keys 0-9 * #"),
+        pause=r.get("pause", str, KeyMap.pause, check=_KEY.match, must="keys 0-9 * #"),
+        resume=r.get("resume", str, KeyMap.resume, check=_KEY.match, must="keys 0-9 * #"),
+        voicemail=r.get("voicemail", str, KeyMap.voicemail, check=lambda v: len(v) == 1 and _KEY.match(v),
+                        must="one key 0-9 * #"),
+        pause_reasons=r.get("pause_reasons", dict, KeyMap().pause_reasons, check=lambda v: all(
+            k.isdigit() and len(k) == 1 and isinstance(x, str) and re.match(r"^[a-z][a-z0-9_-]{0,31}$", x)
+            for k, x in v.items()), must="a table of one digit = reason name"),
+    )
+    codes = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume}
+    for name, code in codes.items():
+        for other, ocode in codes.items():
+            if other != name and ocode.startswith(code):
+                errors.append(f"keys.{name}: {code!r} is a prefix of keys.{other} ({ocode!r}): they collide")
+    r.finish()
+
+    from .api import parse_api
+
+    api = parse_api(top.table_of("api"), errors, agents=list(agents))
     top.finish()
 
     if errors:
         raise ConfigError(source, errors)
-    return Config(ari=ari, service=service, queues=queues, agents=agents)
+    return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
+                  login=login, keys=keys, api=api)
+
+
+def _is_pin_hash(v: str) -> bool:
+    from .core.login import is_pin_hash
+
+    return v == "" or is_pin_hash(v)
 
 
 def load(path: str | os.PathLike[str]) -> Config:

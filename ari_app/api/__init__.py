@@ -1,0 +1,33 @@
+"""The HTTP control API for agents, supervisors and ops, and its command-line client.
+
+The service implements ``Controller``; ``serve`` runs the API until cancelled;
+``parse_api`` reads the config's ``[api]`` table; ``agent_cli`` and
+``token_cli`` are ``ari-app agent …`` and ``ari-app token new``.
+"""
+
+from ._cli import DEFAULT_API, agent_cli, token_cli
+from ._controller import COMMANDS, Controller, agent_snapshot
+from ._errors import ApiError, CommandRefused, UnknownAgent
+from ._server import build_app, listening, serve
+from ._settings import ROLES, ApiSettings, ApiToken, hash_token, new_token, parse_api
+
+__all__ = [
+    "COMMANDS",
+    "DEFAULT_API",
+    "ROLES",
+    "ApiError",
+    "ApiSettings",
+    "ApiToken",
+    "CommandRefused",
+    "Controller",
+    "UnknownAgent",
+    "agent_cli",
+    "agent_snapshot",
+    "build_app",
+    "hash_token",
+    "listening",
+    "new_token",
+    "parse_api",
+    "serve",
+    "token_cli",
+]

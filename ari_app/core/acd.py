@@ -1,11 +1,15 @@
-"""Automatic call distribution: which waiting call rings which agent, and when.
+"""Automatic call distribution: which waiting call rings which agent, when, and
+what a waiting caller hears.
 
 Pure: events and the current time go in, actions come out (STYLE.md's
 sketch). The shell owns the only instance, feeds it from one inbox, arms one
 timer at ``get_timer()`` and carries the actions out through ARI.
 
 Rules here: R-RING (ring target, missed offer, next agent at once),
-R-HANGUP (who hung up first), R-WRAP (wrap-up before the next offer).
+R-BUSY (pause limits and overrun alerts), R-WAIT and R-WAITLIMIT (apology,
+position announcements, voicemail offer), R-GREET (what the caller and the
+agent hear on answer), R-HOURS (closed queues), R-LOGIN (PIN attempts,
+one agent ID at one phone), R-HANGUP (who hung up first), R-WRAP.
 Times are epoch seconds passed in by the shell.
 """
 
@@ -15,23 +19,39 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
-from .agents import Agent, AgentEvent, AgentState
+from . import prompts
+from .agents import Agent, AgentEvent, AgentState, BusyPolicy
+from .hours import ALWAYS_OPEN, Calendar
+from .login import LoginGuard
 from .timeline import Fact, Timeline, TimelineEntry
+from .waiting import WaitRules, WaitSchedule, estimate_wait
 
 __all__ = [
-    "Acd", "Action", "AgentLogin", "CallArrived", "CallBridged", "CallEnded", "CallRestored", "CallState",
-    "Resynced", "Connect", "Event", "OfferAnswered", "OfferFailed", "Publish", "QueueRules", "Ring",
-    "StopRinging",
+    "Acd", "Action", "AgentCommand", "Announce", "CallArrived", "CallBridged", "CallEnded", "CallRestored",
+    "CallState", "CallerKey", "CommandResult", "Connect", "Divert", "Event", "LoginAttempt", "LoginResult",
+    "OfferAnswered", "OfferFailed", "PhoneState", "Publish", "QueueRules", "Resynced", "Ring", "StopRinging",
 ]
 
+STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True)
 class QueueRules:
     name: str
     ring_target_s: float = 15.0
     originate_timeout_s: float = 20.0
     wrap_up_s: float = 0.0
     strategy: str = "longest_idle"
+    wait: WaitRules = field(default_factory=WaitRules)
+    max_callers: int = 0  # 0 = no limit
+    calendar: Calendar = ALWAYS_OPEN
+    greeting: bool = True  # R-GREET
+    default_handle_s: float = 120.0  # estimate before any call was handled
+    voicemail_key: str = "1"
+    voicemail_destination: str = "callcenter-voicemail,s,1"
+    no_agent_destination: str = "callcenter-voicemail,s,1"
+    overflow_destination: str = "callcenter-voicemail,s,1"
+    closed_destination: str = "callcenter-voicemail,s,1"
 
 
 # --- events (what happened) -------------------------------------------------
@@ -83,6 +103,13 @@ class CallEnded:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CallerKey:
+    """A DTMF key the waiting caller pressed."""
+    call_id: str
+    digit: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Resynced:
     """After a (re)connect: the calls Asterisk still has, as the shell rebuilt them.
 
@@ -94,11 +121,35 @@ class Resynced:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class AgentLogin:
+class AgentCommand:
+    """login | logout | pause | resume, from the API, the phone or start-up (auto_login)."""
     agent_id: str
+    command: str
+    reason: str = ""
+    interface: str | None = None
+    source: str = "api"
+    request_id: str | None = None  # echoed in CommandResult
 
 
-Event = CallArrived | CallRestored | OfferAnswered | OfferFailed | CallBridged | CallEnded | Resynced | AgentLogin
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoginAttempt:
+    """R-LOGIN: an agent ID and whether its PIN was right (the shell checks the hash)."""
+    agent_id: str
+    interface: str
+    pin_ok: bool
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PhoneState:
+    """An agent phone's registration / busy state from Asterisk."""
+    interface: str
+    online: bool | None = None
+    busy: bool | None = None
+
+
+Event = (CallArrived | CallRestored | OfferAnswered | OfferFailed | CallBridged | CallEnded | CallerKey | Resynced
+         | AgentCommand | LoginAttempt | PhoneState)
 
 
 # --- actions (what the shell must do) ----------------------------------------
@@ -120,8 +171,43 @@ class StopRinging:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Connect:
+    """R-GREET: play ``greeting`` to the caller and ``whisper`` to the agent, then bridge them."""
     call_id: str
     agent_id: str
+    greeting: tuple[str, ...] = ()
+    whisper: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Announce:
+    """Play prompts to a waiting caller (music on hold resumes after)."""
+    call_id: str
+    prompts: tuple[str, ...]
+    purpose: str  # apology | position | voicemail_offer
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Divert:
+    """Play prompts, then send the caller to a dialplan destination ``context,exten,priority``."""
+    call_id: str
+    prompts: tuple[str, ...]
+    destination: str
+    reason: str  # closed | no_agent | queue_full | voicemail
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoginResult:
+    request_id: str | None
+    agent_id: str
+    outcome: str  # ok | failed | locked | still_locked
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandResult:
+    request_id: str | None
+    agent_id: str
+    ok: bool
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +217,7 @@ class Publish:
     fields: Mapping[str, Any]
 
 
-Action = Ring | StopRinging | Connect | Publish
+Action = Ring | StopRinging | Connect | Announce | Divert | LoginResult | CommandResult | Publish
 
 
 class CallState(StrEnum):
@@ -148,6 +234,7 @@ class _Call:
     queue: str
     priority: int
     entered_at: float
+    wait: WaitSchedule | None
     state: CallState = CallState.WAITING
     agent_id: str | None = None
     attempt: int = 0
@@ -161,15 +248,23 @@ class _Call:
         if self.timeline is None:
             self.timeline = Timeline(call_id=self.call_id)
 
+    @property
+    def waiting(self) -> bool:
+        return self.state in (CallState.WAITING, CallState.RINGING)
+
 
 class Acd:
     UNREACHABLE_RETRY_S = 30.0
 
-    def __init__(self, queues: Iterable[QueueRules], agents: Iterable[Agent]) -> None:
+    def __init__(self, queues: Iterable[QueueRules], agents: Iterable[Agent], *,
+                 busy: BusyPolicy | None = None, login: LoginGuard | None = None) -> None:
         self.queues = {q.name: q for q in queues}
         self.agents = {a.agent_id: a for a in agents}
+        self.busy = busy or BusyPolicy()
+        self.login = login or LoginGuard()
         self.calls: dict[str, _Call] = {}
         self._rr_last: dict[str, str] = {}  # queue -> agent id last offered (round robin)
+        self._handle_s: dict[str, float] = {}  # queue -> moving average of handle time
         self._facts: list[tuple[str, TimelineEntry]] = []
         self._changed_agents: set[str] = set()
 
@@ -186,6 +281,14 @@ class Acd:
         call = self.calls.get(call_id)
         return call.timeline if call else None
 
+    def position(self, call_id: str) -> int | None:
+        """1-based place in its queue's line (priority, then first in first out)."""
+        call = self.calls.get(call_id)
+        if call is None or not call.waiting:
+            return None
+        line = self._line(call.queue)
+        return line.index(call) + 1
+
     # -- events --------------------------------------------------------------
     def handle(self, ev: Event, now: float) -> list[Action]:
         out: list[Action] = []
@@ -195,24 +298,15 @@ class Acd:
             case CallRestored():
                 self._restore(ev, now)
             case OfferAnswered():
-                call = self.calls.get(ev.call_id)
-                if call is None or call.state != CallState.RINGING or call.agent_id != ev.agent_id:
-                    return [Publish("call.late_answer", {"call_id": ev.call_id, "agent": ev.agent_id})]
-                agent = self.agents[ev.agent_id]
-                agent.apply(AgentEvent.ANSWER, now)
-                self._changed_agents.add(agent.agent_id)
-                call.state, call.answered_at, call.deadline = CallState.ANSWERED, now, None
-                ring_s = now - (call.offered_at or now)
-                self._fact(call, Fact.ANSWERED, now, agent=agent.agent_id, ring_s=round(ring_s, 3))
-                out.append(Publish("call.answered", {"call_id": call.call_id, "queue": call.queue,
-                                                     "agent": agent.agent_id, "ring_s": round(ring_s, 3),
-                                                     "wait_s": round(now - call.entered_at, 3)}))
-                out.append(Connect(call_id=call.call_id, agent_id=agent.agent_id))
+                out += self._answered(ev, now)
             case OfferFailed():
                 call = self.calls.get(ev.call_id)
-                if call is None or call.state != CallState.RINGING or call.agent_id != ev.agent_id:
+                if call is None or call.agent_id != ev.agent_id:
                     return []  # late event of an offer we already ended
-                out += self._end_offer(call, now, reason=ev.reason, unreachable=ev.unreachable)
+                if call.state == CallState.RINGING:
+                    out += self._end_offer(call, now, reason=ev.reason, unreachable=ev.unreachable)
+                elif call.state == CallState.ANSWERED:
+                    out += self._agent_left_early(call, now)
             case CallBridged():
                 call = self.calls.get(ev.call_id)
                 if call is not None and call.state == CallState.ANSWERED:
@@ -222,37 +316,30 @@ class Acd:
                 call = self.calls.get(ev.call_id)
                 if call is not None:
                     out += self._end_call(call, ev.by, now)
+            case CallerKey():
+                out += self._caller_key(ev, now)
             case Resynced():
-                present = {c.call_id: c for c in ev.calls}
-                for call in list(self.calls.values()):
-                    snap = present.get(call.call_id)
-                    if snap is None:
-                        out += self._end_call(call, "system", now, lost=True)
-                    elif not (isinstance(snap, CallRestored) and call.agent_id == snap.agent_id
-                              and call.state in (CallState.ANSWERED, CallState.CONNECTED)):
-                        self._forget(call, now)
-                for snap in ev.calls:
-                    if isinstance(snap, CallRestored):
-                        self._restore(snap, now)
-                    else:
-                        out += self._arrive(snap, now)
-            case AgentLogin():
-                agent = self.agents[ev.agent_id]
-                if agent.state == AgentState.LOGGED_OUT:
-                    agent.apply(AgentEvent.LOGIN, now)
-                    self._changed_agents.add(agent.agent_id)
-                    out.append(Publish("agent.logged_in", {"agent": agent.agent_id}))
+                out += self._resynced(ev, now)
+            case AgentCommand():
+                out += self._command(ev, now)
+            case LoginAttempt():
+                out += self._login_attempt(ev, now)
+            case PhoneState():
+                out += self._phone_state(ev, now)
         out += self._distribute(now)
         return out
 
     # -- timers --------------------------------------------------------------
     def get_timer(self) -> float | None:
-        deadlines = [c.deadline for c in self.calls.values() if c.deadline is not None]
+        deadlines: list[float] = []
+        for c in self.calls.values():
+            if c.deadline is not None:
+                deadlines.append(c.deadline)
+            if c.wait is not None and c.waiting and (t := c.wait.next_at()) is not None:
+                deadlines.append(t)
         for a in self.agents.values():
-            if a.state == AgentState.WRAP_UP:
-                deadlines.append(a.since + self._wrap_up_s(a))
-            elif a.state == AgentState.UNREACHABLE:
-                deadlines.append(a.since + self.UNREACHABLE_RETRY_S)
+            if (t := self._agent_deadline(a)) is not None:
+                deadlines.append(t)
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> list[Action]:
@@ -260,35 +347,96 @@ class Acd:
         for call in list(self.calls.values()):
             if call.deadline is not None and call.deadline <= now and call.state == CallState.RINGING:
                 out += self._end_offer(call, now, reason="ring_target", unreachable=False)  # R-RING
+            if call.wait is not None and call.waiting and (t := call.wait.next_at()) is not None and t <= now:
+                out += self._wait_prompts(call, call.wait.due(now), now)  # R-WAIT, R-WAITLIMIT
         for a in self.agents.values():
-            if a.state == AgentState.WRAP_UP and a.since + self._wrap_up_s(a) <= now:
-                a.apply(AgentEvent.WRAP_DONE, now)
-                self._changed_agents.add(a.agent_id)
-            elif a.state == AgentState.UNREACHABLE and a.since + self.UNREACHABLE_RETRY_S <= now:
-                a.apply(AgentEvent.REACHABLE, now)
-                self._changed_agents.add(a.agent_id)
+            t = self._agent_deadline(a)
+            if t is not None and t <= now:
+                out += self._agent_timer(a, now)
         out += self._distribute(now)
         return out
 
-    # -- internals -------------------------------------------------------------
+    # -- calls -------------------------------------------------------------------
     def _arrive(self, ev: CallArrived, now: float) -> list[Action]:
         if ev.call_id in self.calls:
             return []  # duplicate (e.g. resync of a call we already hold)
-        if ev.queue not in self.queues:
+        rules = self.queues.get(ev.queue)
+        if rules is None:
             return [Publish("call.unknown_queue", {"call_id": ev.call_id, "queue": ev.queue})]
-        call = _Call(call_id=ev.call_id, queue=ev.queue, priority=ev.priority, entered_at=ev.entered_at)
-        self.calls[ev.call_id] = call
+        call = _Call(call_id=ev.call_id, queue=ev.queue, priority=ev.priority, entered_at=ev.entered_at,
+                     wait=WaitSchedule(entered_at=ev.entered_at, rules=rules.wait))
         if ev.resynced:
+            # announcements already due before the restart are not replayed all at once
+            call.wait.apology_done = now >= ev.entered_at + rules.wait.apology_s  # type: ignore[union-attr]
+            call.wait.voicemail_offered = now >= ev.entered_at + rules.wait.max_wait_s  # type: ignore[union-attr]
+            self.calls[ev.call_id] = call
             self._fact(call, Fact.RESYNCED, now, state="waiting")
-        else:
-            self._fact(call, Fact.ENTERED_QUEUE, ev.entered_at, priority=ev.priority)
-        return [Publish("call.queued", {"call_id": call.call_id, "queue": call.queue, "priority": call.priority,
-                                        "resynced": ev.resynced})]
+            return [Publish("call.queued", {"call_id": call.call_id, "queue": call.queue, "priority": call.priority,
+                                            "resynced": True})]
+        self._fact(call, Fact.ENTERED_QUEUE, ev.entered_at, priority=ev.priority)
+        fields = {"call_id": call.call_id, "queue": call.queue}
+        if not rules.calendar.is_open(now):  # R-HOURS
+            return self._divert(call, ("closed",), rules.closed_destination, "closed", now, rule="R-HOURS")
+        if not any(a.logged_in and call.queue in a.queues for a in self.agents.values()):  # R-WAITLIMIT
+            return self._divert(call, ("no-agent",), rules.no_agent_destination, "no_agent", now, rule="R-WAITLIMIT")
+        waiting = sum(1 for c in self.calls.values() if c.queue == call.queue and c.waiting)
+        if rules.max_callers and waiting >= rules.max_callers:
+            return self._divert(call, ("queue-full",), rules.overflow_destination, "queue_full", now)
+        self.calls[ev.call_id] = call
+        return [Publish("call.queued", {**fields, "priority": call.priority, "resynced": False})]
+
+    def _divert(self, call: _Call, prompt_ids: tuple[str, ...], destination: str, reason: str, now: float,
+                rule: str | None = None) -> list[Action]:
+        """The caller leaves the queue for a dialplan destination (never dead air: a prompt first)."""
+        self._fact(call, Fact.DIVERTED, now, reason=reason, destination=destination)
+        fields: dict[str, Any] = {"call_id": call.call_id, "queue": call.queue, "reason": reason,
+                                  "destination": destination, "wait_s": round(now - call.entered_at, 3)}
+        if rule:
+            fields["rule"] = rule
+        self.calls.pop(call.call_id, None)
+        if call.agent_id is not None:
+            self._release_agent(call, now)
+        return [Publish("call.diverted", fields),
+                Divert(call_id=call.call_id, prompts=prompt_ids, destination=destination, reason=reason)]
+
+    def _wait_prompts(self, call: _Call, due: list[str], now: float) -> list[Action]:
+        rules = self.queues[call.queue]
+        out: list[Action] = []
+        for kind in due:
+            match kind:
+                case "apology":  # R-WAIT
+                    ids: tuple[str, ...] = ("wait-apology",)
+                case "position":  # R-WAITLIMIT
+                    pos = self.position(call.call_id) or 1
+                    serving = sum(1 for a in self.agents.values()
+                                  if a.logged_in and call.queue in a.queues and a.state != AgentState.PAUSED)
+                    est = estimate_wait(pos, serving, self._handle_s.get(call.queue, rules.default_handle_s))
+                    ids = tuple(prompts.position_announcement(pos, est))
+                case _:  # voicemail_offer, R-WAITLIMIT
+                    ids = ("voicemail-offer",)
+            self._fact(call, Fact.PROMPT_PLAYED, now, prompt=kind)
+            out.append(Publish("call.announced", {"call_id": call.call_id, "queue": call.queue, "purpose": kind,
+                                                  "wait_s": round(now - call.entered_at, 3),
+                                                  "rule": "R-WAIT" if kind == "apology" else "R-WAITLIMIT"}))
+            out.append(Announce(call_id=call.call_id, prompts=ids, purpose=kind))
+        return out
+
+    def _caller_key(self, ev: CallerKey, now: float) -> list[Action]:
+        call = self.calls.get(ev.call_id)
+        if call is None or not call.waiting:
+            return []
+        rules = self.queues[call.queue]
+        if ev.digit == rules.voicemail_key and call.wait is not None and call.wait.voicemail_offered:
+            out: list[Action] = []
+            if call.state == CallState.RINGING and call.agent_id is not None:
+                out.append(StopRinging(call_id=call.call_id, agent_id=call.agent_id, attempt=call.attempt))
+            return out + self._divert(call, (), rules.voicemail_destination, "voicemail", now, rule="R-WAITLIMIT")
+        return [Publish("call.key_ignored", {"call_id": call.call_id, "digit": ev.digit})]
 
     def _restore(self, ev: CallRestored, now: float) -> None:
         if ev.call_id in self.calls:
             return
-        call = _Call(call_id=ev.call_id, queue=ev.queue, priority=ev.priority, entered_at=ev.entered_at,
+        call = _Call(call_id=ev.call_id, queue=ev.queue, priority=ev.priority, entered_at=ev.entered_at, wait=None,
                      state=CallState.CONNECTED, agent_id=ev.agent_id, answered_at=ev.answered_at,
                      bridged_at=ev.answered_at)
         self.calls[ev.call_id] = call
@@ -298,22 +446,46 @@ class Acd:
             agent.state, agent.since, agent.call_id = AgentState.ON_CALL, now, ev.call_id
             self._changed_agents.add(agent.agent_id)
 
-    def _forget(self, call: _Call, now: float) -> None:
-        """Drop a call whose state Asterisk contradicts; it is re-added from the snapshot."""
-        agent = self.agents.get(call.agent_id) if call.agent_id else None
-        if agent is not None and agent.call_id == call.call_id:
-            if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
-                agent.state, agent.since = AgentState.AVAILABLE, now
-            agent.call_id = None
-            self._changed_agents.add(agent.agent_id)
-        del self.calls[call.call_id]
+    def _resynced(self, ev: Resynced, now: float) -> list[Action]:
+        out: list[Action] = []
+        present = {c.call_id: c for c in ev.calls}
+        for call in list(self.calls.values()):
+            snap = present.get(call.call_id)
+            if snap is None:
+                out += self._end_call(call, "system", now, lost=True)
+            elif not (isinstance(snap, CallRestored) and call.agent_id == snap.agent_id
+                      and call.state in (CallState.ANSWERED, CallState.CONNECTED)):
+                self._release_agent(call, now)  # re-added from the snapshot below
+                del self.calls[call.call_id]
+        for snap in ev.calls:
+            if isinstance(snap, CallRestored):
+                self._restore(snap, now)
+            else:
+                out += self._arrive(snap, now)
+        return out
 
-    def _fact(self, call: _Call, fact: Fact, at: float, agent: str | None = None, **detail: Any) -> None:
-        self._facts.append((call.call_id, call.timeline.add(fact, at, agent, **detail)))
-
-    def _wrap_up_s(self, agent: Agent) -> float:
-        call_queue = self.queues.get(agent.queues[0]) if agent.queues else None
-        return call_queue.wrap_up_s if call_queue else 0.0
+    def _answered(self, ev: OfferAnswered, now: float) -> list[Action]:
+        call = self.calls.get(ev.call_id)
+        if call is None or call.state != CallState.RINGING or call.agent_id != ev.agent_id:
+            return [Publish("call.late_answer", {"call_id": ev.call_id, "agent": ev.agent_id})]
+        agent = self.agents[ev.agent_id]
+        agent.apply(AgentEvent.ANSWER, now)
+        self._changed_agents.add(agent.agent_id)
+        call.state, call.answered_at, call.deadline = CallState.ANSWERED, now, None
+        ring_s = round(now - (call.offered_at or now), 3)
+        rules = self.queues[call.queue]
+        within = ring_s <= rules.ring_target_s
+        self._fact(call, Fact.ANSWERED, now, agent=agent.agent_id, ring_s=ring_s, within_target=within)
+        greeting: tuple[str, ...] = ()
+        whisper: tuple[str, ...] = ()
+        if rules.greeting:  # R-GREET
+            greeting = (prompts.greeting(rules.calendar.local_hour(now)),
+                        *prompts.agent_id_announcement(agent.agent_id))
+            whisper = (prompts.queue_whisper(call.queue),)
+        return [Publish("call.answered", {"call_id": call.call_id, "queue": call.queue, "agent": agent.agent_id,
+                                          "ring_s": ring_s, "within_ring_target": within,
+                                          "wait_s": round(now - call.entered_at, 3), "rule": "R-RING"}),
+                Connect(call_id=call.call_id, agent_id=agent.agent_id, greeting=greeting, whisper=whisper)]
 
     def _end_offer(self, call: _Call, now: float, *, reason: str, unreachable: bool) -> list[Action]:
         """R-RING: stop ringing, count the miss (or the unreachable phone), offer the next agent at once."""
@@ -321,20 +493,44 @@ class Acd:
         ring_s = round(now - (call.offered_at or now), 3)
         out: list[Action] = [StopRinging(call_id=call.call_id, agent_id=agent.agent_id, attempt=call.attempt)]
         self._fact(call, Fact.OFFER_FAILED, now, agent=agent.agent_id, reason=reason, ring_s=ring_s)
-        if unreachable:
-            agent.apply(AgentEvent.OFFER_FAILED, now)
-            out.append(Publish("agent.unreachable", {"call_id": call.call_id, "agent": agent.agent_id,
-                                                     "reason": reason, "rule": "R-RING"}))
-        else:
-            agent.apply(AgentEvent.OFFER_MISSED, now, reason="missed")
-            out.append(Publish("call.offer_missed", {"call_id": call.call_id, "queue": call.queue,
-                                                     "agent": agent.agent_id, "ring_s": ring_s,
-                                                     "reason": reason, "rule": "R-RING"}))
-            out.append(Publish("agent.paused", {"agent": agent.agent_id, "reason": "missed", "rule": "R-RING"}))
-        agent.call_id = None
-        self._changed_agents.add(agent.agent_id)
+        if agent.state == AgentState.RINGING and agent.call_id == call.call_id:
+            if unreachable:
+                agent.apply(AgentEvent.OFFER_FAILED, now)
+                out.append(Publish("agent.unreachable", {"call_id": call.call_id, "agent": agent.agent_id,
+                                                         "reason": reason, "rule": "R-RING"}))
+            else:
+                agent.apply(AgentEvent.OFFER_MISSED, now, reason="missed")
+                out.append(Publish("call.offer_missed", {"call_id": call.call_id, "queue": call.queue,
+                                                         "agent": agent.agent_id, "ring_s": ring_s,
+                                                         "reason": reason, "rule": "R-RING"}))
+                out.append(Publish("agent.paused", {"agent": agent.agent_id, "reason": "missed", "rule": "R-RING"}))
+            agent.call_id = None
+            self._changed_agents.add(agent.agent_id)
         call.state, call.agent_id, call.deadline, call.offered_at = CallState.WAITING, None, None, None
         return out
+
+    def _agent_left_early(self, call: _Call, now: float) -> list[Action]:
+        """The agent answered but hung up before the caller was bridged: back in line, at its place."""
+        agent = self.agents[call.agent_id]  # type: ignore[index]
+        if agent.state == AgentState.ON_CALL and agent.call_id == call.call_id:
+            agent.apply(AgentEvent.CALL_ENDED, now)
+            if self._wrap_up_s(agent, call.queue) <= 0:
+                agent.apply(AgentEvent.WRAP_DONE, now)
+            agent.call_id = None
+            self._changed_agents.add(agent.agent_id)
+        self._fact(call, Fact.OFFER_FAILED, now, agent=agent.agent_id, reason="agent_left_before_bridge")
+        call.state, call.agent_id, call.answered_at, call.deadline = CallState.WAITING, None, None, None
+        return [Publish("call.agent_left_early", {"call_id": call.call_id, "queue": call.queue,
+                                                  "agent": agent.agent_id})]
+
+    def _release_agent(self, call: _Call, now: float) -> None:
+        """Free the agent of a call that leaves the core without being served or counted."""
+        agent = self.agents.get(call.agent_id) if call.agent_id else None
+        if agent is not None and agent.call_id == call.call_id:
+            if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+                agent.state, agent.since = AgentState.AVAILABLE, now
+            agent.call_id = None
+            self._changed_agents.add(agent.agent_id)
 
     def _end_call(self, call: _Call, by: str, now: float, *, lost: bool = False) -> list[Action]:
         out: list[Action] = []
@@ -347,7 +543,7 @@ class Acd:
                 if agent.state == AgentState.WRAP_UP:
                     agent.calls_taken += 1
                     agent.last_call_end = now
-                    if self._wrap_up_s(agent) <= 0:
+                    if self._wrap_up_s(agent, call.queue) <= 0:
                         agent.apply(AgentEvent.WRAP_DONE, now)
             agent.call_id = None
             self._changed_agents.add(agent.agent_id)
@@ -355,15 +551,150 @@ class Acd:
         fields: dict[str, Any] = {"call_id": call.call_id, "queue": call.queue,
                                   "wait_s": round((call.answered_at or now) - call.entered_at, 3)}
         if call.answered_at is not None:
-            fields.update(agent=call.agent_id, hung_up_first=by, rule="R-HANGUP",
-                          talk_s=round(now - (call.bridged_at or call.answered_at), 3), lost=lost)
+            talk_s = round(now - (call.bridged_at or call.answered_at), 3)
+            fields.update(agent=call.agent_id, hung_up_first=by, rule="R-HANGUP", talk_s=talk_s, lost=lost)
             out.append(Publish("call.completed", fields))
+            if not lost:
+                prev = self._handle_s.get(call.queue)
+                self._handle_s[call.queue] = talk_s if prev is None else 0.8 * prev + 0.2 * talk_s
         else:
             fields.update(by=by, lost=lost)
             out.append(Publish("call.abandoned", fields))
         call.state = CallState.ENDED
         del self.calls[call.call_id]
         return out
+
+    # -- agents -----------------------------------------------------------------------
+    def _wrap_up_s(self, agent: Agent, queue: str | None = None) -> float:
+        rules = self.queues.get(queue or (agent.queues[0] if agent.queues else ""))
+        return rules.wrap_up_s if rules else 0.0
+
+    def _agent_deadline(self, a: Agent) -> float | None:
+        match a.state:
+            case AgentState.WRAP_UP:
+                return a.since + self._wrap_up_s(a)
+            case AgentState.UNREACHABLE:
+                return a.since + self.UNREACHABLE_RETRY_S
+            case AgentState.PAUSED:
+                overrun = a.overrun_at(self.busy)
+                if a.reason == "missed" and self.busy.missed_resume_s > 0:
+                    return min(overrun, a.since + self.busy.missed_resume_s)  # type: ignore[type-var]
+                return overrun
+        return None
+
+    def _agent_timer(self, a: Agent, now: float) -> list[Action]:
+        out: list[Action] = []
+        self._changed_agents.add(a.agent_id)
+        match a.state:
+            case AgentState.WRAP_UP:
+                a.apply(AgentEvent.WRAP_DONE, now)
+            case AgentState.UNREACHABLE:
+                a.apply(AgentEvent.REACHABLE, now)
+            case AgentState.PAUSED if (a.reason == "missed" and self.busy.missed_resume_s > 0
+                                       and now >= a.since + self.busy.missed_resume_s):
+                a.apply(AgentEvent.RESUME, now)
+                out.append(Publish("agent.resumed", {"agent": a.agent_id, "source": "auto", "rule": "R-RING"}))
+            case AgentState.PAUSED:  # R-BUSY
+                paused_s = round(now - a.since, 3)
+                a.overruns += 1
+                out.append(Publish("agent.busy_overrun", {
+                    "agent": a.agent_id, "reason": a.reason, "paused_s": paused_s, "alert": a.overruns,
+                    "limit_s": self.busy.limit_for(a.reason), "rule": "R-BUSY"}))
+                if self.busy.on_overrun == "resume":
+                    a.apply(AgentEvent.RESUME, now)
+                    out.append(Publish("agent.resumed", {"agent": a.agent_id, "source": "auto", "rule": "R-BUSY"}))
+                elif self.busy.on_overrun == "logout":
+                    a.apply(AgentEvent.LOGOUT, now)
+                    out.append(Publish("agent.logged_out", {"agent": a.agent_id, "source": "auto",
+                                                            "rule": "R-BUSY"}))
+        return out
+
+    def _command(self, ev: AgentCommand, now: float) -> list[Action]:
+        agent = self.agents.get(ev.agent_id)
+        if agent is None:
+            return [CommandResult(request_id=ev.request_id, agent_id=ev.agent_id, ok=False,
+                                  message=f"unknown agent {ev.agent_id}")]
+        event = {"login": AgentEvent.LOGIN, "logout": AgentEvent.LOGOUT, "pause": AgentEvent.PAUSE,
+                 "resume": AgentEvent.RESUME}.get(ev.command)
+        if event is None or not agent.can(event):
+            return [CommandResult(request_id=ev.request_id, agent_id=agent.agent_id, ok=False,
+                                  message=f"cannot {ev.command} while {agent.state.value}")]
+        out: list[Action] = []
+        if event == AgentEvent.LOGIN:
+            out += self._bind_phone(agent, ev.interface or agent.interface, now)
+        agent.apply(event, now, reason=ev.reason or "break")
+        self._changed_agents.add(agent.agent_id)
+        fields: dict[str, Any] = {"agent": agent.agent_id, "source": ev.source}
+        if event == AgentEvent.PAUSE:
+            fields.update(reason=agent.reason, limit_s=self.busy.limit_for(agent.reason), rule="R-BUSY")
+        if event == AgentEvent.LOGIN:
+            fields.update(interface=agent.interface, rule="R-LOGIN")
+        name = {"login": "agent.logged_in", "logout": "agent.logged_out", "pause": "agent.paused",
+                "resume": "agent.resumed"}[ev.command]
+        out.append(Publish(name, fields))
+        out.append(CommandResult(request_id=ev.request_id, agent_id=agent.agent_id, ok=True))
+        return out
+
+    def _bind_phone(self, agent: Agent, interface: str, now: float) -> list[Action]:
+        """R-LOGIN: one agent ID at one phone, one agent at a phone."""
+        out: list[Action] = []
+        if agent.logged_in and agent.interface and agent.interface != interface:
+            out.append(Publish("agent.moved", {"agent": agent.agent_id, "from": agent.interface, "to": interface,
+                                               "rule": "R-LOGIN"}))
+        for other in self.agents.values():
+            if other is not agent and other.interface == interface and other.logged_in:
+                if other.can(AgentEvent.LOGOUT) and other.state not in (AgentState.ON_CALL, AgentState.RINGING):
+                    other.apply(AgentEvent.LOGOUT, now)
+                    out.append(Publish("agent.logged_out", {"agent": other.agent_id, "source": "replaced",
+                                                            "by": agent.agent_id, "rule": "R-LOGIN"}))
+                other.interface = ""
+                self._changed_agents.add(other.agent_id)
+        agent.interface = interface
+        return out
+
+    def _login_attempt(self, ev: LoginAttempt, now: float) -> list[Action]:
+        outcome = self.login.attempt(ev.agent_id, ev.pin_ok and ev.agent_id in self.agents, now)
+        out: list[Action] = []
+        if outcome == "ok":
+            agent = self.agents[ev.agent_id]
+            if not agent.can(AgentEvent.LOGIN):
+                return [LoginResult(request_id=ev.request_id, agent_id=ev.agent_id, outcome="failed"),
+                        Publish("agent.login_refused", {"agent": ev.agent_id, "state": agent.state.value})]
+            out += self._command(AgentCommand(agent_id=ev.agent_id, command="login", interface=ev.interface,
+                                              source="phone"), now)
+            out = [a for a in out if not isinstance(a, CommandResult)]
+        elif outcome == "locked":
+            out.append(Publish("agent.login_locked", {"agent": ev.agent_id, "interface": ev.interface,
+                                                      "lock_s": self.login.lock_s, "rule": "R-LOGIN"}))
+        else:
+            out.append(Publish("agent.login_failed", {"agent": ev.agent_id, "interface": ev.interface,
+                                                      "outcome": outcome, "rule": "R-LOGIN"}))
+        out.append(LoginResult(request_id=ev.request_id, agent_id=ev.agent_id, outcome=outcome))
+        return out
+
+    def _phone_state(self, ev: PhoneState, now: float) -> list[Action]:
+        out: list[Action] = []
+        for agent in self.agents.values():
+            if agent.interface != ev.interface:
+                continue
+            changed = False
+            if ev.online is not None and ev.online != agent.phone_online:
+                agent.phone_online, changed = ev.online, True
+            if ev.busy is not None and ev.busy != agent.phone_busy:
+                agent.phone_busy, changed = ev.busy, True
+            if changed:
+                self._changed_agents.add(agent.agent_id)
+                out.append(Publish("agent.phone", {"agent": agent.agent_id, "online": agent.phone_online,
+                                                   "busy": agent.phone_busy}))
+        return out
+
+    # -- distribution -----------------------------------------------------------------
+    def _fact(self, call: _Call, fact: Fact, at: float, agent: str | None = None, **detail: Any) -> None:
+        self._facts.append((call.call_id, call.timeline.add(fact, at, agent, **detail)))
+
+    def _line(self, queue: str) -> list[_Call]:
+        return sorted((c for c in self.calls.values() if c.queue == queue and c.waiting),
+                      key=lambda c: (-c.priority, c.entered_at, c.call_id))
 
     def _distribute(self, now: float) -> list[Action]:
         """Offer waiting calls (priority, then first in first out) to free agents."""
@@ -389,15 +720,22 @@ class Acd:
         return out
 
     def _pick(self, queue: str) -> Agent | None:
-        free = sorted((a for a in self.agents.values() if a.state == AgentState.AVAILABLE and queue in a.queues),
-                      key=lambda a: (len(a.agent_id), a.agent_id))
+        free = [a for a in self.agents.values() if a.offerable and queue in a.queues]
         if not free:
             return None
-        if self.queues[queue].strategy == "round_robin":
-            last = self._rr_last.get(queue)
-            if last is not None:
-                key = (len(last), last)
-                after = [a for a in free if (len(a.agent_id), a.agent_id) > key]
-                return after[0] if after else free[0]
-            return free[0]
-        return min(free, key=lambda a: (max(a.last_call_end, a.since), a.agent_id))  # longest idle
+        best = min(a.penalties.get(queue, 0) for a in free)  # lowest penalty tier first
+        free = sorted((a for a in free if a.penalties.get(queue, 0) == best), key=lambda a: _id_order(a.agent_id))
+        match self.queues[queue].strategy:
+            case "round_robin":
+                last = self._rr_last.get(queue)
+                if last is not None:
+                    after = [a for a in free if _id_order(a.agent_id) > _id_order(last)]
+                    return after[0] if after else free[0]
+                return free[0]
+            case "fewest_calls":
+                return min(free, key=lambda a: (a.calls_taken, _id_order(a.agent_id)))
+        return min(free, key=lambda a: (max(a.last_call_end, a.since), _id_order(a.agent_id)))  # longest idle
+
+
+def _id_order(agent_id: str) -> tuple[int, str]:
+    return (len(agent_id), agent_id)

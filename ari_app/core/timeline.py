@@ -21,6 +21,7 @@ class Fact(StrEnum):
     ANSWERED = "answered"  # the agent answered
     BRIDGED = "bridged"  # caller and agent talk
     PROMPT_PLAYED = "prompt_played"
+    DIVERTED = "diverted"  # left the queue for a dialplan destination (closed, no agent, voicemail)
     HOLD = "hold"
     UNHOLD = "unhold"
     RESYNCED = "resynced"  # the service rebuilt this call after a reconnect or restart

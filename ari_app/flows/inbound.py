@@ -23,9 +23,9 @@ import structlog
 
 from ..ari import (
     AriClient, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
-    StasisEnd, StasisStart,
+    PlaybackFinished, StasisEnd, StasisStart,
 )
-from ..core import acd
+from ..core import acd, prompts
 
 __all__ = ["CallCommand", "InboundCall", "LEG_SEP", "call_key", "TAGS"]
 
@@ -70,6 +70,10 @@ class InboundCall:
         self.connected_leg: str | None = None
         self.ended_by: str | None = None
         self.finished = False  # every channel and bridge of the call is gone
+        self.playbacks: dict[str, str] = {}  # playback id -> purpose
+        self._pb_seq = 0
+        self._greeting: acd.Connect | None = None  # R-GREET in progress: bridge when both prompts are done
+        self._divert: acd.Divert | None = None
 
     # -- start -----------------------------------------------------------------
     async def start(self, caller: Channel, queue: str, priority: int, entered_at: float | None = None) -> None:
@@ -120,9 +124,16 @@ class InboundCall:
                 role = "caller" if ch.id == self.call_id else "agent"
                 agent = self.legs[ch.id].agent_id if ch.id in self.legs else None
                 log.info("call.dtmf", digit=digit, role=role, agent=agent, channel=ch.id)
+                if role == "caller" and self.connected_leg is None and self._greeting is None:
+                    self.report(acd.CallerKey(call_id=self.call_id, digit=digit))
+            case PlaybackFinished(playback=pb) if pb.id in self.playbacks:
+                await self._playback_done(pb.id, self.playbacks.pop(pb.id), pb.state)
 
     async def _gone(self, ch: Channel, cause: int, cause_txt: str) -> None:
         if ch.id == self.call_id:
+            if self._divert is not None:
+                self.finished = True  # the caller left Stasis for the dialplan (or hung up while diverted)
+                return
             await self._party_left("caller")
             return
         leg = self.legs.get(ch.id)
@@ -161,7 +172,11 @@ class InboundCall:
                         leg.cancelled = True
                         await self._hangup(leg_id)
             case acd.Connect():
-                await self._connect(action.agent_id)
+                await self._greet(action)
+            case acd.Announce():
+                await self._play(self.call_id, action.prompts, "announce:" + action.purpose)
+            case acd.Divert():
+                await self._start_divert(action)
 
     async def _ring(self, ring: acd.Ring) -> None:
         leg_id = f"{self.call_id}{LEG_SEP}a{ring.attempt}"
@@ -178,9 +193,75 @@ class InboundCall:
             self.report(acd.OfferFailed(call_id=self.call_id, agent_id=ring.agent_id, reason="originate_failed",
                                         unreachable=True))
 
+    # -- prompts -------------------------------------------------------------------------
+    async def _play(self, channel_id: str, prompt_ids: tuple[str, ...] | list[str], purpose: str) -> str | None:
+        """Play prompts on one channel; ``PlaybackFinished`` comes back to ``_playback_done``."""
+        self._pb_seq += 1
+        playback_id = f"{self.call_id}{LEG_SEP}pb{self._pb_seq}"
+        self.playbacks[playback_id] = purpose
+        try:
+            await self.ari.play(channel_id, [prompts.media(p) for p in prompt_ids], playback_id=playback_id)
+        except AriError as e:
+            self.playbacks.pop(playback_id, None)
+            log.warning("call.playback_failed", purpose=purpose, error=str(e))
+            return None
+        log.info("call.prompt", purpose=purpose, prompts=list(prompt_ids), channel=channel_id)
+        return playback_id
+
+    async def _playback_done(self, playback_id: str, purpose: str, state: str) -> None:
+        log.info("call.prompt_done", purpose=purpose, state=state)
+        if purpose in ("greet", "whisper") and self._greeting is not None:
+            if not any(p in ("greet", "whisper") for p in self.playbacks.values()):
+                action, self._greeting = self._greeting, None
+                await self._connect(action.agent_id)
+        elif purpose == "divert" and self._divert is not None:
+            await self._finish_divert()
+
+    async def _greet(self, action: acd.Connect) -> None:
+        """R-GREET: the caller hears the greeting and agent ID, the agent the queue name; then bridge."""
+        leg_id = self._answered_leg(action.agent_id)
+        if leg_id is None:
+            return
+        self._greeting = action
+        started = False
+        if action.greeting and await self._play(self.call_id, action.greeting, "greet"):
+            started = True
+        if action.whisper and await self._play(leg_id, action.whisper, "whisper"):
+            started = True
+        if not started:
+            self._greeting = None
+            await self._connect(action.agent_id)
+
+    async def _start_divert(self, action: acd.Divert) -> None:
+        """The caller leaves the queue for a dialplan destination, after a prompt."""
+        self._divert = action
+        for leg_id, leg in self.legs.items():
+            if not leg.cancelled:
+                leg.cancelled = True
+                await self._hangup(leg_id)
+        await self._destroy_bridge(self.hold_bridge)
+        if not action.prompts or not await self._play(self.call_id, action.prompts, "divert"):
+            await self._finish_divert()
+
+    async def _finish_divert(self) -> None:
+        action = self._divert
+        assert action is not None
+        context, exten, priority = action.destination.split(",")
+        try:
+            await self.ari.continue_in_dialplan(self.call_id, context=context, extension=exten,
+                                                priority=int(priority))
+        except AriError as e:
+            log.warning("call.divert_failed", destination=action.destination, error=str(e))
+            await self._hangup(self.call_id)
+        log.info("call.left_queue", destination=action.destination, reason=action.reason)
+        self.finished = True
+
+    def _answered_leg(self, agent_id: str) -> str | None:
+        return next((i for i, leg in self.legs.items() if leg.agent_id == agent_id and leg.answered
+                     and not leg.cancelled), None)
+
     async def _connect(self, agent_id: str) -> None:
-        leg_id = next((i for i, leg in self.legs.items() if leg.agent_id == agent_id and leg.answered
-                       and not leg.cancelled), None)
+        leg_id = self._answered_leg(agent_id)
         if leg_id is None:
             return
         try:

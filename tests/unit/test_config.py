@@ -26,7 +26,7 @@ def test_exact_messages_for_every_problem_at_once():
            "agents": {"10a": {}, "1002": {"interface": "PJSIP/1002", "queues": ["nope"]}}}
     assert errors_of(bad) == [
         "queues.support.ring_target_s: must be > 0, got -3",
-        "queues.support.strategy: must be one of longest_idle, round_robin, got 'random'",
+        "queues.support.strategy: must be one of longest_idle, round_robin, fewest_calls, got 'random'",
         "queues.support.ring_targt_s: unknown key",
         "agents.10a: agent IDs (工号) are 1-10 digits, got '10a'",
         "agents.1002.queues: unknown queue 'nope'",
@@ -68,3 +68,29 @@ def test_check_config_command(tmp_path, capsys):
     f.write_text("not toml [")
     assert main(["check-config", str(f)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_keys_must_not_collide_and_destinations_are_checked():
+    bad = {**GOOD, "keys": {"login": "*1", "logout": "*12"},
+           "queues": {"support": {"voicemail_destination": "nowhere", "calendar": "office"}}}
+    assert errors_of(bad) == [
+        "queues.support.voicemail_destination: must be a dialplan destination 'context,exten,priority', "
+        "got 'nowhere'",
+        "queues.support.calendar: unknown calendar 'office' (define [calendars.office])",
+        "keys.login: '*1' is a prefix of keys.logout ('*12'): they collide",
+        "keys.login: '*1' is a prefix of keys.pause ('*13'): they collide",
+        "keys.login: '*1' is a prefix of keys.resume ('*14'): they collide",
+    ]
+
+
+def test_calendar_and_busy_sections():
+    data = {**GOOD, "calendars": {"office": {"windows": ["mon-fri 9:00-12:00"], "holidays": ["2026-13-01"],
+                                             "timezone": "Mars/Base"}},
+            "busy": {"on_overrun": "explode", "limits": {"lunch": -1}}}
+    assert errors_of(data) == [
+        "calendars.office.timezone: must be an IANA time zone, got 'Mars/Base'",
+        "calendars.office.windows: must be a list like ['mon-fri 08:45-12:00'], got ['mon-fri 9:00-12:00']",
+        "calendars.office.holidays: must be a list of dates YYYY-MM-DD, got ['2026-13-01']",
+        "busy.limits: must be a table of reason = seconds (> 0), got {'lunch': -1}",
+        "busy.on_overrun: must be one of alert, resume, logout, got 'explode'",
+    ]

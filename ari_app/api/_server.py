@@ -1,0 +1,228 @@
+"""The HTTP control API (aiohttp): agents' states and commands, as JSON.
+
+    GET  /health                     no auth: {"status": "ok", "ari_connected": bool}
+    GET  /agents                     supervisor, ops
+    GET  /agents/{id}                the agent itself, supervisor, ops
+    POST /agents/{id}/login          body {"interface": "PJSIP/1001"} (optional)
+    POST /agents/{id}/logout
+    POST /agents/{id}/pause          body {"reason": "lunch"}: 1-32 of a-z 0-9 _ -
+    POST /agents/{id}/resume
+
+Every route but /health needs ``Authorization: Bearer <token>``. Checks run
+in this order, so a refusal never reveals more than the caller may know:
+401 (no or unknown token) → 403 (role) → 400 (body) → 404 (unknown agent) →
+409 (refused by the agent's state). Errors are ``{"error": "<message>"}``,
+unknown paths and methods included (404, 405).
+R-PRIVACY: every request but /health writes one ``audit.api`` log line,
+refused ones included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from ._controller import COMMANDS, Controller
+from ._errors import CommandRefused, UnknownAgent
+from ._settings import ApiSettings, ApiToken
+
+__all__ = ["build_app", "listening", "serve"]
+
+log = structlog.get_logger()
+
+REASON = re.compile(r"^[a-z0-9_-]{1,32}$")
+INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
+Handler = Callable[[web.Request, ApiToken, dict[str, Any]], Awaitable[web.StreamResponse]]
+
+
+class _Fail(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                       ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as e:  # no such route, wrong method
+        return _error(e.status, e.reason)
+
+
+class _Api:
+    def __init__(self, controller: Controller, settings: ApiSettings, command_timeout_s: float) -> None:
+        self.controller, self.settings, self.command_timeout_s = controller, settings, command_timeout_s
+
+    # -- auth, errors and the audit line, around every route but /health ---------------------------
+    def guarded(self, action: str, handler: Handler
+                ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def route(request: web.Request) -> web.StreamResponse:
+            token = self._token(request)
+            audit: dict[str, Any] = {}
+            if token is None:
+                reason = "missing bearer token" if "Authorization" not in request.headers else "invalid token"
+                response = _error(401, reason, **{"WWW-Authenticate": "Bearer"})
+            else:
+                response = await self._handle(request, token, audit, handler)
+            if response.status >= 400:
+                audit["error"] = _message(getattr(response, "text", None))
+            log.info("audit.api", token=token.name if token else None, role=token.role if token else None,
+                     action=action, agent=request.match_info.get("agent_id"), status=response.status,
+                     remote=request.remote, **audit)
+            return response
+
+        return route
+
+    def _token(self, request: web.Request) -> ApiToken | None:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None
+        return self.settings.authenticate(value.strip())
+
+    async def _handle(self, request: web.Request, token: ApiToken, audit: dict[str, Any], handler: Handler
+                      ) -> web.StreamResponse:
+        try:
+            return await handler(request, token, audit)
+        except _Fail as e:
+            return _error(e.status, e.message)
+        except UnknownAgent as e:
+            return _error(404, str(e))
+        except CommandRefused as e:
+            return _error(409, e.message)
+        except TimeoutError:
+            return _error(504, f"the service did not answer within {self.command_timeout_s:g} s; "
+                               "the command may still take effect")
+        except web.HTTPException as e:  # body too large
+            return _error(e.status, e.reason)
+        except Exception:
+            log.exception("api.error", path=request.path)
+            return _error(500, "internal error (see the service's log)")
+
+    # -- routes -------------------------------------------------------------------------------------
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "ari_connected": self.controller.ari_connected()})
+
+    async def list_agents(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        if token.role == "agent":
+            raise _Fail(403, f"token {token.name} (role agent) may not list all agents; "
+                             f"ask for /agents/{token.agent_id}")
+        return web.json_response(self.controller.agents())
+
+    async def show_agent(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        agent_id = _target(request, token)
+        for agent in self.controller.agents():
+            if agent.get("agent_id") == agent_id:
+                return web.json_response(agent)
+        raise UnknownAgent(agent_id)
+
+    async def command(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        agent_id = _target(request, token)
+        command = request.match_info.route.name
+        args: dict[str, Any] = {}
+        if command == "login":
+            body = await _body(request, {"interface"})
+            if "interface" in body:
+                args["interface"] = _check(body, "interface", INTERFACE, "a dial string like PJSIP/1001")
+        elif command == "pause":
+            body = await _body(request, {"reason"})
+            if "reason" not in body:
+                raise _Fail(400, 'reason: missing (e.g. {"reason": "lunch"})')
+            args["reason"] = _check(body, "reason", REASON, "1-32 characters of a-z, 0-9, _ and -")
+        else:
+            await _body(request, set())
+        audit.update(args)
+        async with asyncio.timeout(self.command_timeout_s):
+            snapshot = await self.controller.agent_command(agent_id, command, **args)
+        return web.json_response(snapshot)
+
+
+def _target(request: web.Request, token: ApiToken) -> str:
+    agent_id = request.match_info["agent_id"]
+    if not token.may_act_on(agent_id):
+        raise _Fail(403, f"token {token.name} (role agent) may only act on agent {token.agent_id}")
+    return agent_id
+
+
+async def _body(request: web.Request, fields: set[str]) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        raise _Fail(400, "body: not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _Fail(400, f"body: must be a JSON object, got {type(body).__name__}")
+    for key in body:
+        if key not in fields:
+            hint = f"expected {', '.join(sorted(fields))}" if fields else "this command takes no body"
+            raise _Fail(400, f"{key}: unknown field ({hint})")
+    return body
+
+
+def _check(body: dict[str, Any], key: str, pattern: re.Pattern[str], must: str) -> str:
+    value = body[key]
+    if not isinstance(value, str) or not pattern.match(value):
+        raise _Fail(400, f"{key}: must be {must}, got {json.dumps(value, ensure_ascii=False)[:80]}")
+    return value
+
+
+def _message(text: str | None) -> str | None:
+    try:
+        return json.loads(text or "")["error"]
+    except (ValueError, KeyError, TypeError):
+        return text
+
+
+def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_s: float = 10.0
+              ) -> web.Application:
+    api = _Api(controller, settings, command_timeout_s)
+    app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
+    app.router.add_get("/health", api.health, name="health", allow_head=False)
+    app.router.add_get("/agents", api.guarded("list", api.list_agents), name="list", allow_head=False)
+    app.router.add_get("/agents/{agent_id}", api.guarded("show", api.show_agent), name="show",
+                       allow_head=False)
+    for command in COMMANDS:
+        app.router.add_post(f"/agents/{{agent_id}}/{command}", api.guarded(command, api.command),
+                            name=command)
+    return app
+
+
+@asynccontextmanager
+async def listening(controller: Controller, settings: ApiSettings) -> AsyncIterator[str]:
+    """Serve the API inside the block; yields its base URL (with the real port if ``listen_port`` is 0)."""
+    runner = web.AppRunner(build_app(controller, settings), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        log.info("api.listening", url=url, tokens=len(settings.tokens))
+        if not settings.tokens:
+            log.warning("api.no_tokens", hint="every route but /health answers 401; see `ari-app token new`")
+        if settings.allow_remote:
+            log.warning("api.remote_allowed", host=settings.listen_host,
+                        hint="plain HTTP: put a TLS proxy in front when it leaves the machine")
+        yield url
+    finally:
+        await runner.cleanup()
+        log.info("api.stopped")
+
+
+async def serve(controller: Controller, settings: ApiSettings) -> None:
+    """Run the API until cancelled, then close its socket and connections."""
+    async with listening(controller, settings):
+        await asyncio.get_running_loop().create_future()
