@@ -271,6 +271,7 @@ class InboundCall:
             await self.ari.add_channel(self.talk_bridge, leg_id, absorb_dtmf=True)
             self.connected_leg = leg_id
             await self._destroy_bridge(self.hold_bridge)
+            log.info("call.bridged", agent=agent_id, bridge=self.talk_bridge)
         except AriError as e:
             log.warning("call.bridge_failed", agent=agent_id, error=str(e))
             await self._party_left("system")

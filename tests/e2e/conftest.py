@@ -8,6 +8,7 @@ service process with its own working directory (store, log).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,9 @@ PBX_ROOT = Path(os.environ.get("PBX_ROOT", "/var/lib/ari-app/pbx"))
 E2E_CONFIG = REPO / "tests" / "e2e" / "config.toml"
 ARI_URL = "http://127.0.0.1:8088/ari"
 ARI_AUTH = ("callcenter", "callcenter-dev")
+# the API token whose sha256 is in tests/e2e/config.toml (test-only, never a production secret)
+E2E_TOKEN = "e2e-supervisor-token-0123456789abcdef0123456789"
+E2E_API = "http://127.0.0.1:18090"
 
 
 def pytest_collection_modifyitems(items):
@@ -107,6 +111,76 @@ async def ari(asterisk):
     yield client
     await client.hangup_all()
     await client.aclose()
+
+
+class Watcher:
+    """Every ARI event Asterisk emits (a second app with subscribeAll), with its own timestamps."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self._task: asyncio.Task | None = None
+        self._ws = None
+
+    async def start(self) -> "Watcher":
+        import websockets
+
+        url = ("ws://127.0.0.1:8088/ari/events?app=e2e-watch&subscribeAll=true"
+               f"&api_key={ARI_AUTH[0]}%3A{ARI_AUTH[1]}")
+        self._ws = await websockets.connect(url, max_queue=None)
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for raw in self._ws:
+            self.events.append(json.loads(raw))
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def find(self, type_: str, **match: Any) -> list[dict]:
+        return [e for e in self.events if e.get("type") == type_ and _matches(e, match)]
+
+    async def wait(self, type_: str, timeout: float = 15, **match: Any) -> dict:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            found = self.find(type_, **match)
+            if found:
+                return found[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no ARI {type_} {match} within {timeout}s; last events: "
+                             + ", ".join(e.get("type", "?") for e in self.events[-15:]))
+
+
+def _matches(event: dict, match: dict[str, Any]) -> bool:
+    """``channel__id="x"`` matches event["channel"]["id"] == "x"; a callable value is a predicate."""
+    for key, want in match.items():
+        node: Any = event
+        for part in key.split("__"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if callable(want) and not want(node):
+            return False
+        if not callable(want) and node != want:
+            return False
+    return True
+
+
+def ari_time(event: dict) -> float:
+    """ARI timestamps: '2026-11-26T15:17:40.460+0000'."""
+    from datetime import datetime
+
+    return datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+@pytest.fixture
+async def watcher(asterisk):
+    w = await Watcher().start()
+    yield w
+    await w.stop()
 
 
 class Service:

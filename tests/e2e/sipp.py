@@ -106,6 +106,11 @@ def _tail(path: Path, lines: int) -> str:
     # the tick loops' ontimeout jumps are logged as errors: noise, drop them
     text = re.sub(r"[0-9-]+\t[0-9:.]+\t[0-9.]+: Call-Id: [^,]*, receive timeout on message [^\n]*?"
                   r"jumping to label \d+?(?=[0-9]{4}-[0-9]{2}-[0-9]{2}\t|\s|$)", "", text)
+    # rtp.pcap is meant to be found in sipp's working directory: not news
+    text = re.sub(r"[0-9-]+\t[0-9:.]+\t[0-9.]+: SIPp now prefers looking for pcap files next to the scenario\."
+                  r" rtp\.pcap couldn't be found next to the scenario, falling back to using the current"
+                  r" working directory", "", text)
+    text = re.sub(r"(?<=[^\n])(?=[0-9]{4}-[0-9]{2}-[0-9]{2}\t)", "\n", text)  # sipp omits newlines there
     return "\n".join(text.splitlines()[-lines:])
 
 

@@ -461,7 +461,8 @@ def test_asterisk_dockerfile_layout():
     for src, dst in [
         ("asterisk-config/", None),
         ("dialplan/", None),
-        ("prompts/*.wav", "/usr/share/asterisk/sounds/callcenter/"),
+        ("prompts/zh/", "/usr/share/asterisk/sounds/callcenter/"),
+        ("prompts/en/", "/usr/share/asterisk/sounds/en/callcenter/"),
         ("prompts/moh/", "/var/lib/asterisk/moh/callcenter/"),
     ]:
         m = re.search(rf"(?m)^COPY\s+{re.escape(src)}\s+(\S+)", text)

@@ -118,7 +118,7 @@ def test_every_manifest_entry_is_used():
 
 
 def test_dialplan_prompts_are_in_the_manifest():
-    confs = [*sorted((REPO / "dialplan").glob("*.conf")), *sorted((REPO / "tests/e2e/asterisk").glob("*.conf"))]
+    confs = [*(REPO / "dialplan").glob("*.conf"), *(REPO / "tests/e2e/asterisk").glob("*.conf")]
     used = {m for f in confs for m in re.findall(r"callcenter/([a-z0-9-]+)", f.read_text())}
     used -= {"voicemail"}  # /var/spool/asterisk/callcenter/voicemail
     assert used, "no callcenter/ prompts found in the dialplan"
@@ -126,9 +126,10 @@ def test_dialplan_prompts_are_in_the_manifest():
     assert used <= PROMPT_IDS
 
 
-@pytest.mark.parametrize("config", ["config/example.toml", "tests/e2e/config.toml"])
-def test_every_configured_queue_has_a_whisper_prompt(config):
-    queues = tomllib.loads((REPO / config).read_text()).get("queues", {})
+def test_every_example_queue_has_a_whisper_prompt():
+    # Queue names come from the configuration: each deployment's queues need a
+    # queue-<name> entry in the manifest. The e2e config's many test queues do not.
+    queues = tomllib.loads((REPO / "config/example.toml").read_text()).get("queues", {})
     assert queues
     for name in queues:
         assert queue_whisper(name) in PROMPT_IDS, name
