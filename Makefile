@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/example.toml
 
-.PHONY: venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,3 +48,6 @@ compose-check:
 
 clean:
 	rm -rf $(VENV) junit.xml .pytest_cache
+
+spec-coverage:
+	scripts/spec-coverage

@@ -1,4 +1,10 @@
-"""The inbound queue call, carried out through ARI (R-RING, R-HANGUP).
+"""The inbound queue call, carried out through ARI.
+
+R-RING (ring an agent's phone, stop ringing), R-HANGUP (who hung up first),
+R-WAIT and R-WAITLIMIT (announcements to the waiting caller, the voicemail
+key), R-GREET (greeting and agent ID before the bridge), R-HOURS and
+R-WAITLIMIT's no-agent case (the caller diverted to a dialplan destination).
+When the call ends the core starts the agent's wrap-up (R-WRAP).
 
 One ``InboundCall`` per queue call. It receives, in order, the ARI events
 of all the call's legs (caller, agent legs) and the core's actions for the

@@ -1,9 +1,14 @@
 """SIP test phones for the e2e tests: SIPp processes driven from asyncio.
 
     async with SippPhone("1001", "dev-1001", answer_after_s=1) as phone:   # agent phone
-        caller = SippCaller("caller1", "dev-caller1", "600", duration_s=20, dtmf="1#", dtmf_at_s=5)
-        rc = await caller.wait()
-        assert rc == 0, caller.report()
+        async with SippCaller("caller1", "dev-caller1", "600", duration_s=20, dtmf="1#",
+                              dtmf_at_s=5) as caller:
+            await caller.wait_answered()
+            ...                                   # ARI checks while the call is up
+            rc = await caller.wait()
+            assert rc == 0, caller.report() + phone.report()
+        assert phone.count("answered") == 1, phone.report()
+    assert not sipp.running_pids()
 
 Scenarios live in tests/e2e/sipp/ (register.xml, uas.xml, uac.xml); see their headers.
 
@@ -63,6 +68,11 @@ _given_ports: set[int] = set()
 _live_pids: set[int] = set()
 
 
+def running_pids() -> set[int]:
+    """pids of the sipp processes started here and not yet stopped or reaped."""
+    return set(_live_pids)
+
+
 def _kill_leftovers() -> None:  # last resort if a test never reached __aexit__
     for pid in list(_live_pids):
         with contextlib.suppress(OSError):
@@ -107,9 +117,9 @@ def _tail(path: Path, lines: int) -> str:
     text = re.sub(r"[0-9-]+\t[0-9:.]+\t[0-9.]+: Call-Id: [^,]*, receive timeout on message [^\n]*?"
                   r"jumping to label \d+?(?=[0-9]{4}-[0-9]{2}-[0-9]{2}\t|\s|$)", "", text)
     # rtp.pcap is meant to be found in sipp's working directory: not news
-    text = re.sub(r"[0-9-]+\t[0-9:.]+\t[0-9.]+: SIPp now prefers looking for pcap files next to the scenario\."
-                  r" rtp\.pcap couldn't be found next to the scenario, falling back to using the current"
-                  r" working directory", "", text)
+    text = re.sub(r"[0-9-]+\t[0-9:.]+\t[0-9.]+: SIPp now prefers looking for pcap files next to the"
+                  r" scenario\. rtp\.pcap couldn't be found next to the scenario, falling back to using"
+                  r" the current working directory", "", text)
     text = re.sub(r"(?<=[^\n])(?=[0-9]{4}-[0-9]{2}-[0-9]{2}\t)", "\n", text)  # sipp omits newlines there
     return "\n".join(text.splitlines()[-lines:])
 
@@ -208,7 +218,8 @@ class SippProcess:
     """One sipp child process. Its working directory `dir` (workdir/name) holds
     its log files and, for call scenarios, its rtp.pcap."""
 
-    def __init__(self, name: str, scenario: str, args: list[str], workdir: Path, *, remote: bool = True) -> None:
+    def __init__(self, name: str, scenario: str, args: list[str], workdir: Path, *,
+                 remote: bool = True) -> None:
         self.name = name
         self.dir = workdir / name
         self.out = self.dir / "sipp.out"
@@ -319,7 +330,8 @@ class SippPhone:
     def __init__(self, username: str, password: str, port: int | None = None, *,
                  answer_after_s: float = 1.0, never_answer: bool = False, hangup_after_s: float | None = None,
                  dtmf: str = "", dtmf_at_s: float = 2.0, dtmf_gap_s: float = 0.3, expires: int = 3600,
-                 audio_s: float = 300.0, workdir: Path | str | None = None, online_timeout_s: float = 10.0) -> None:
+                 audio_s: float = 300.0, workdir: Path | str | None = None,
+                 online_timeout_s: float = 10.0) -> None:
         self.username, self.password = username, password
         self.port = port or free_udp_ports(1)
         self.media_port = free_udp_ports(4)  # sipp binds media_port and media_port + 2
@@ -370,7 +382,7 @@ class SippPhone:
         # Register first, from the UAS port (rewrite_contact: Asterisk keeps the source port).
         await self._register(self.expires)
         self.uas = SippProcess(f"uas-{self.username}", "uas.xml", [
-            "-p", str(self.port), "-mp", str(self.media_port), "-aa", "-key", "me", self.username,
+            "-p", str(self.port), "-mp", str(self.media_port), "-key", "me", self.username,
             "-set", "answer_ms", _ms(self.answer_after_s), "-set", "hangup_ms", _ms(self.hangup_after_s)],
             self.workdir, remote=False)
         audio_s = write_rtp_pcap(self.uas.pcap, self.audio_s, self.dtmf, self.dtmf_at_s, self.dtmf_gap_s)
@@ -388,7 +400,7 @@ class SippPhone:
             await self.uas.stop()
         if unregister and self.registrations:
             with contextlib.suppress(AssertionError):
-                await self._register(0, timeout_s=5)
+                await self._register(0, timeout_s=3)
 
     async def __aenter__(self) -> "SippPhone":
         try:
@@ -438,7 +450,8 @@ class SippCaller:
     """
 
     def __init__(self, username: str, password: str, extension: str, port: int | None = None, *,
-                 duration_s: float | None = 10.0, dtmf: str = "", dtmf_at_s: float = 3.0, dtmf_gap_s: float = 0.3,
+                 duration_s: float | None = 10.0, dtmf: str = "", dtmf_at_s: float = 3.0,
+                 dtmf_gap_s: float = 0.3,
                  timeout_s: float | None = None, audio_s: float | None = None,
                  workdir: Path | str | None = None) -> None:
         self.username, self.password, self.extension = username, password, extension
@@ -448,7 +461,7 @@ class SippCaller:
         self.timeout_s = timeout_s or (duration_s if duration_s is not None else 300) + 60
         self.workdir = _workdir(workdir, f"caller-{username}")
         self.proc = SippProcess(f"uac-{username}-{extension}", "uac.xml", [
-            "-s", extension, "-p", str(self.port), "-mp", str(self.media_port), "-m", "1", "-aa",
+            "-s", extension, "-p", str(self.port), "-mp", str(self.media_port), "-m", "1",
             "-key", "me", username, "-au", username, "-ap", password, "-set", "duration_ms", _ms(duration_s),
             "-timeout", f"{int(self.timeout_s)}s", "-timeout_error"], self.workdir)
         if audio_s is None:
@@ -485,8 +498,8 @@ class SippCaller:
         end = time.monotonic() + timeout
         while not self.answered():
             if not self.alive() or time.monotonic() > end:
-                raise AssertionError(f"call {self.username} -> {self.extension} not answered within {timeout} s\n"
-                                     + self.report())
+                raise AssertionError(f"call {self.username} -> {self.extension} not answered"
+                                     f" within {timeout} s\n{self.report()}")
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:

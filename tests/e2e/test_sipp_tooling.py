@@ -40,7 +40,8 @@ class AriWatcher:
         self._ws = await websockets.connect(f"{ARI_WS}?app={APP}&api_key={ARI_AUTH[0]}:{ARI_AUTH[1]}")
         self._reader = asyncio.create_task(self._read())
         for ep in endpoints:  # channel events (DTMF...) of every channel of these endpoints
-            r = await self.http.post(f"/applications/{APP}/subscription", params={"eventSource": f"endpoint:{ep}"})
+            r = await self.http.post(f"/applications/{APP}/subscription",
+                                     params={"eventSource": f"endpoint:{ep}"})
             r.raise_for_status()
         return self
 
@@ -108,9 +109,11 @@ def _logs(*who) -> str:
 
 
 async def test_call_to_agent_phone_carries_rtp_both_ways_and_dtmf_from_both_phones(ari_watch, tmp_path):
-    async with SippPhone("1001", "dev-1001", answer_after_s=1, dtmf="7", dtmf_at_s=2, workdir=tmp_path) as phone:
-        async with SippCaller("caller1", "dev-caller1", "e2e-dial-1001", duration_s=10, dtmf="5#", dtmf_at_s=4,
-                              workdir=tmp_path) as caller:
+    phone = SippPhone("1001", "dev-1001", answer_after_s=1, dtmf="7", dtmf_at_s=2, workdir=tmp_path)
+    caller = SippCaller("caller1", "dev-caller1", "e2e-dial-1001", duration_s=10, dtmf="5#", dtmf_at_s=4,
+                        workdir=tmp_path)
+    async with phone:
+        async with caller:
             await caller.wait_answered(timeout=15)
             caller_ch = await ari_watch.wait_channel_up("PJSIP/caller1-")
             agent_ch = await ari_watch.wait_channel_up("PJSIP/1001-")
@@ -118,8 +121,8 @@ async def test_call_to_agent_phone_carries_rtp_both_ways_and_dtmf_from_both_phon
             # DTMF: the agent's "7" at 2 s, the caller's "5", "#" at 4 s and 4.3 s after answer
             await ari_watch.wait_dtmf(caller_ch["id"], "5#", timeout=8)
             await ari_watch.wait_dtmf(agent_ch["id"], "7", timeout=2)
-            assert ari_watch.dtmf(caller_ch["id"]) == "5#", "caller DTMF not received\n" + _logs(caller, phone)
-            assert ari_watch.dtmf(agent_ch["id"]) == "7", "agent DTMF not received\n" + _logs(phone, caller)
+            assert ari_watch.dtmf(caller_ch["id"]) == "5#", "caller DTMF lost\n" + _logs(caller, phone)
+            assert ari_watch.dtmf(agent_ch["id"]) == "7", "agent DTMF lost\n" + _logs(phone, caller)
 
             # RTP, read after the digits (one SSRC: the counters did not restart at the DTMF)
             await asyncio.sleep(1)
@@ -136,7 +139,7 @@ async def test_call_to_agent_phone_carries_rtp_both_ways_and_dtmf_from_both_phon
         assert phone.count("answered") == 1, phone.report()
         assert await ari_watch.wait_no_channels() == []
     assert not phone.uas.alive()
-    assert sipp._live_pids == set(), "sipp processes left running"
+    assert sipp.running_pids() == set(), "sipp processes left running"
 
 
 async def test_agent_phone_hangs_up_and_caller_answers_the_bye(ari_watch, tmp_path):
@@ -147,13 +150,14 @@ async def test_agent_phone_hangs_up_and_caller_answers_the_bye(ari_watch, tmp_pa
             assert rc == 0, f"caller sipp exit {rc}\n" + _logs(caller, phone)
         assert any("BYE from Asterisk, 200 sent" in line for line in caller.log_lines()), caller.report()
         assert phone.count("hung up (BYE sent)") == 1, phone.report()
-    assert sipp._live_pids == set()
+    assert sipp.running_pids() == set()
 
 
 async def test_unanswered_phone_takes_cancel_and_then_the_next_calls(ari_watch, tmp_path):
     async with SippPhone("1001", "dev-1001", never_answer=True, workdir=tmp_path) as phone:
         for n in (1, 2):
-            r = await ari_watch.http.post("/channels", params={"endpoint": "PJSIP/1001", "app": APP, "timeout": 2})
+            r = await ari_watch.http.post("/channels",
+                                          params={"endpoint": "PJSIP/1001", "app": APP, "timeout": 2})
             r.raise_for_status()
             await phone.wait_for("CANCEL while ringing, 487 sent", count=n, timeout=10)
             assert await ari_watch.wait_no_channels() == [], phone.report()
@@ -163,3 +167,20 @@ async def test_unanswered_phone_takes_cancel_and_then_the_next_calls(ari_watch, 
     async with httpx.AsyncClient(base_url=ARI_URL, auth=ARI_AUTH) as http:
         state = (await http.get("/endpoints/PJSIP/1001")).json()["state"]
     assert state == "offline", f"PJSIP/1001 still {state} after the phone stopped\n{phone.report()}"
+
+
+async def test_caller_dtmf_reaches_dialplan_read(ari_watch, tmp_path):
+    """e2e-read: Read() collects the caller's digits up to '#', then hands them to the test app."""
+    async with SippCaller("caller1", "dev-caller1", "e2e-read", duration_s=None, dtmf="42#", dtmf_at_s=1,
+                          timeout_s=30, workdir=tmp_path) as caller:
+        end = time.monotonic() + 15
+        start = None
+        while start is None and time.monotonic() < end:
+            start = next((e for e in ari_watch.events if e.get("type") == "StasisStart"), None)
+            await asyncio.sleep(0.05)
+        assert start is not None, "no StasisStart from e2e-read\n" + caller.report()
+        assert start["args"] == ["read", "42"], f"{start['args']}\n{caller.report()}"
+        await ari_watch.http.delete(f"/channels/{start['channel']['id']}")
+        rc = await caller.wait(timeout=10)
+        assert rc == 0, f"caller sipp exit {rc}\n" + caller.report()
+    assert any("BYE from Asterisk" in line for line in caller.log_lines()), caller.report()
