@@ -22,7 +22,7 @@ from structlog.contextvars import bound_contextvars
 
 from . import api
 from .ari import (
-    AriClient, AriConfig, AriError, EndpointStateChange, EventStream, OrderedDispatcher, StasisStart,
+    AriClient, AriConfig, AriError, DeviceStateChanged, EventStream, OrderedDispatcher, StasisStart,
 )
 from .config import Config
 from .core import acd
@@ -115,8 +115,8 @@ class Service:
         return call_key(bridge) if bridge else None
 
     async def _on_item(self, key: str, item: Any) -> None:
-        if isinstance(item, EndpointStateChange):
-            self._endpoint(item.endpoint)
+        if isinstance(item, DeviceStateChanged):
+            self._device_state(item.device_name, item.state)
             return
         with bound_contextvars(call_id=key):
             if isinstance(item, CallCommand):
@@ -172,33 +172,38 @@ class Service:
         asyncio.get_running_loop().call_later(delay, self.dispatcher.dispatch, timer)
 
     # -- agent phones: registration and busy state ------------------------------------------
-    def _endpoint(self, endpoint: dict[str, Any]) -> None:
-        try:
-            interface = f"{endpoint['technology']}/{endpoint['resource']}"
-            online = endpoint.get("state") != "offline"
-            channels = endpoint.get("channel_ids") or []
-        except (KeyError, TypeError):
-            log.warning("ari.endpoint_malformed", endpoint=str(endpoint)[:200])
-            return
-        busy = any(call_key(c) not in self.calls for c in channels)
-        self.inbox.put_nowait(acd.PhoneState(interface=interface, online=online, busy=busy))
+    # Device state, not endpoint subscriptions: an app subscribed to an endpoint also gets
+    # every event of the endpoint's channels, so DTMF on an agent's call would arrive twice.
+    OFFLINE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
+    BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
+
+    def _device_state(self, device: str, state: str) -> None:
+        self.inbox.put_nowait(acd.PhoneState(interface=device, online=state not in self.OFFLINE_STATES,
+                                             busy=state in self.BUSY_STATES))
 
     async def _read_phones(self) -> None:
-        """At every connect: subscribe to the agent phones' endpoints and read their state."""
-        techs = {a.interface.split("/", 1)[0] for a in self.acd.agents.values() if a.interface}
-        for tech in sorted(techs - {"Local"}):
-            try:
-                await self.ari.request("POST", f"/applications/{self.cfg.ari.app}/subscription",
-                                       params={"eventSource": f"endpoint:{tech}"})
-            except AriError as e:
-                log.warning("ari.subscribe_failed", tech=tech, error=str(e))
+        """At every connect: subscribe to the agent phones' device states and read where they are."""
+        phones = sorted({a.interface for a in self.acd.agents.values()} | {
+            a.interface for a in self.cfg.agents.values()})
+        phones = [p for p in phones if p and not p.startswith("Local/")]
+        if not phones:
+            return
+        try:
+            await self.ari.request("POST", f"/applications/{self.cfg.ari.app}/subscription",
+                                   params={"eventSource": [f"deviceState:{p}" for p in phones]})
+        except AriError as e:
+            log.warning("ari.subscribe_failed", error=str(e))
         try:
             endpoints = await self.ari.list_endpoints()
         except AriError as e:
             log.warning("ari.endpoints_failed", error=str(e))
             return
-        for endpoint in endpoints:
-            self._endpoint(endpoint)
+        for ep in endpoints:
+            interface = f"{ep.get('technology')}/{ep.get('resource')}"
+            if interface in phones:
+                busy = any(call_key(c) not in self.calls for c in ep.get("channel_ids") or [])
+                self.inbox.put_nowait(acd.PhoneState(interface=interface, online=ep.get("state") != "offline",
+                                                     busy=busy))
 
     # -- the API's controller ------------------------------------------------------------------
     def agents(self) -> list[dict[str, Any]]:

@@ -481,7 +481,7 @@ class Acd:
         if rules.greeting:  # R-GREET
             greeting = (prompts.greeting(rules.calendar.local_hour(now)),
                         *prompts.agent_id_announcement(agent.agent_id))
-            whisper = (prompts.queue_whisper(call.queue),)
+            whisper = tuple(w for w in (prompts.queue_whisper(call.queue),) if w)
         return [Publish("call.answered", {"call_id": call.call_id, "queue": call.queue, "agent": agent.agent_id,
                                           "ring_s": ring_s, "within_ring_target": within,
                                           "wait_s": round(now - call.entered_at, 3), "rule": "R-RING"}),

@@ -147,6 +147,8 @@ def position_announcement(position: int, est_wait_s: float | None) -> list[str]:
     return [*ids, "wait-estimate-prefix", *number(minutes, measure=True), "minutes"]
 
 
-def queue_whisper(queue: str) -> str:
-    """The queue's name, whispered to the agent before the call is connected."""
-    return f"queue-{queue}"
+def queue_whisper(queue: str) -> str | None:
+    """The queue's name, whispered to the agent before the call is connected; None when the
+    manifest has no recording of that queue's name (nothing is whispered then)."""
+    prompt_id = f"queue-{queue}"
+    return prompt_id if prompt_id in PROMPT_IDS else None

@@ -125,7 +125,7 @@ async def test_r_greet_agent_id_plays_to_the_caller_before_the_bridge(service, a
 
 
 async def test_r_hours_closed_message_outside_business_hours(service, ari, watcher):
-    await ari.call_queue("closed", talk_s=8)
+    await ari.call_queue("closed", talk_s=30)  # the closed message is long: listen to all of it
     diverted = await service.wait_for("call.diverted", queue="closed", timeout=10)
     assert diverted["reason"] == "closed" and diverted["rule"] == "R-HOURS"
     call_id = diverted["call_id"]
@@ -133,7 +133,8 @@ async def test_r_hours_closed_message_outside_business_hours(service, ari, watch
                                 playback__media_uri=MEDIA + "closed", timeout=20)
     assert closed["playback"]["state"] == "done"
     # then the after-hours destination (voicemail) in the dialplan
-    await watcher.wait("StasisEnd", channel__id=call_id, timeout=5)
+    await watcher.wait("ChannelDialplan", channel__id=call_id, channel__dialplan__context="callcenter-voicemail",
+                       timeout=5)
     assert service.events("call.offered", call_id=call_id) == []
 
 

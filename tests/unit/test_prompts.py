@@ -214,6 +214,7 @@ def test_position_announcement():
 def test_queue_whisper():
     assert queue_whisper("support") == "queue-support"
     assert queue_whisper("sales") == "queue-sales"
+    assert queue_whisper("no-such-queue") is None  # nothing is whispered without a recording
 
 
 def test_every_announcement_uses_known_prompts():
