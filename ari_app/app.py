@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import structlog
@@ -68,6 +69,7 @@ class Service:
         self.stream = EventStream(self.ari_config, on_event=self.dispatcher.dispatch, on_connect=self._resync)
         self._requests: dict[str, asyncio.Future[acd.CommandResult]] = {}  # API commands awaiting the core
         self._request_seq = 0
+        self._watched: set[str] = set()  # phones whose device state we are subscribed to
 
     # -- start-up ------------------------------------------------------------------
     def _load_agents(self) -> list[Agent]:
@@ -117,6 +119,9 @@ class Service:
     async def _on_item(self, key: str, item: Any) -> None:
         if isinstance(item, DeviceStateChanged):
             self._device_state(item.device_name, item.state)
+            return
+        if isinstance(item, _WatchPhone):
+            await self._subscribe_phones([item.interface])
             return
         with bound_contextvars(call_id=key):
             if isinstance(item, CallCommand):
@@ -188,11 +193,8 @@ class Service:
         phones = [p for p in phones if p and not p.startswith("Local/")]
         if not phones:
             return
-        try:
-            await self.ari.request("POST", f"/applications/{self.cfg.ari.app}/subscription",
-                                   params={"eventSource": [f"deviceState:{p}" for p in phones]})
-        except AriError as e:
-            log.warning("ari.subscribe_failed", error=str(e))
+        self._watched.clear()  # a new connection: subscriptions start afresh
+        await self._subscribe_phones(phones)
         try:
             endpoints = await self.ari.list_endpoints()
         except AriError as e:
@@ -204,6 +206,18 @@ class Service:
                 busy = any(call_key(c) not in self.calls for c in ep.get("channel_ids") or [])
                 self.inbox.put_nowait(acd.PhoneState(interface=interface, online=ep.get("state") != "offline",
                                                      busy=busy))
+
+    async def _subscribe_phones(self, phones: list[str]) -> None:
+        phones = [p for p in phones if p not in self._watched and not p.startswith("Local/")]
+        if not phones:
+            return
+        try:
+            await self.ari.request("POST", f"/applications/{self.cfg.ari.app}/subscription",
+                                   params={"eventSource": [f"deviceState:{p}" for p in phones]})
+        except AriError as e:
+            log.warning("ari.subscribe_failed", phones=phones, error=str(e))
+            return
+        self._watched.update(phones)
 
     # -- the API's controller ------------------------------------------------------------------
     def agents(self) -> list[dict[str, Any]]:
@@ -260,6 +274,9 @@ class Service:
             match action:
                 case acd.Publish(event=name, fields=fields):
                     self.bus.publish(name, fields)
+                    if (name == "agent.logged_in" and fields.get("interface") not in self._watched
+                            and self.stream.connected.is_set()):
+                        self.dispatcher.dispatch(_WatchPhone(str(fields.get("interface") or "")))
                 case acd.CommandResult(request_id=rid) | acd.LoginResult(request_id=rid):
                     future = self._requests.get(rid or "")
                     if future is not None:
@@ -322,6 +339,13 @@ class Service:
                 log.info("call.orphan_hungup", channel=ch.id, args=args)
                 await resync.hangup_quietly(self.ari, ch.id)
         log.info("ari.resynced", calls=len(rebuilt), untagged=len(untagged), stale_bridges=len(stale))
+
+
+@dataclass(frozen=True, slots=True)
+class _WatchPhone:
+    """Subscribe to a phone's device state (an agent logged in at a new phone)."""
+    interface: str
+    channel_ids: tuple[str, ...] = ()
 
 
 def _queue_rules(q: Any, cfg: Config) -> acd.QueueRules:
