@@ -54,7 +54,8 @@ def asterisk():
     r = pbx("up", check=False)
     assert r.returncode == 0, f"scripts/pbx up failed:\n{r.stderr[-3000:]}"
     yield PBX_ROOT
-    pbx("down", check=False)
+    if not os.environ.get("PBX_KEEP_UP"):  # PBX_KEEP_UP=1: leave Asterisk running (shared development PBX)
+        pbx("down", check=False)
 
 
 class Ari:
