@@ -24,6 +24,10 @@ from .agents import Agent, AgentEvent, AgentState, BusyPolicy
 from .hours import ALWAYS_OPEN, Calendar
 from .login import LoginGuard
 from .timeline import Fact, Timeline, TimelineEntry
+from .transfer import (
+    Consult, DialTarget, EndTransfer, HoldForTransfer, Transfer, TransferCommand, TransferRequest, TransferResult,
+    TransferUpdate, XferEvent, XferState,
+)
 from .waiting import WaitRules, WaitSchedule, estimate_wait
 
 __all__ = [
@@ -149,7 +153,7 @@ class PhoneState:
 
 
 Event = (CallArrived | CallRestored | OfferAnswered | OfferFailed | CallBridged | CallEnded | CallerKey | Resynced
-         | AgentCommand | LoginAttempt | PhoneState)
+         | AgentCommand | LoginAttempt | PhoneState | TransferRequest | TransferUpdate | TransferCommand)
 
 
 # --- actions (what the shell must do) ----------------------------------------
@@ -217,7 +221,8 @@ class Publish:
     fields: Mapping[str, Any]
 
 
-Action = Ring | StopRinging | Connect | Announce | Divert | LoginResult | CommandResult | Publish
+Action = (Ring | StopRinging | Connect | Announce | Divert | LoginResult | CommandResult | Publish | HoldForTransfer
+          | DialTarget | Consult | EndTransfer | TransferResult)
 
 
 class CallState(StrEnum):
@@ -242,6 +247,7 @@ class _Call:
     offered_at: float | None = None
     answered_at: float | None = None
     bridged_at: float | None = None
+    head: bool = False  # back at the head of the line (transfer requeued, or to this queue)
     timeline: Timeline = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -263,6 +269,8 @@ class Acd:
         self.busy = busy or BusyPolicy()
         self.login = login or LoginGuard()
         self.calls: dict[str, _Call] = {}
+        self.transfers: dict[str, Transfer] = {}  # call id -> its transfer in progress (R-XFER-*)
+        self._xfer_seq = 0
         self._rr_last: dict[str, str] = {}  # queue -> agent id last offered (round robin)
         self._handle_s: dict[str, float] = {}  # queue -> moving average of handle time
         self._facts: list[tuple[str, TimelineEntry]] = []
@@ -326,6 +334,12 @@ class Acd:
                 out += self._login_attempt(ev, now)
             case PhoneState():
                 out += self._phone_state(ev, now)
+            case TransferRequest():
+                out += self._transfer_request(ev, now)
+            case TransferUpdate():
+                out += self._transfer_event(ev.call_id, ev.event, now, reason=ev.reason)
+            case TransferCommand():
+                out += self._transfer_command(ev, now)
         out += self._distribute(now)
         return out
 
@@ -340,6 +354,7 @@ class Acd:
         for a in self.agents.values():
             if (t := self._agent_deadline(a)) is not None:
                 deadlines.append(t)
+        deadlines += [x.deadline for x in self.transfers.values() if x.deadline is not None]
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> list[Action]:
@@ -353,6 +368,9 @@ class Acd:
             t = self._agent_deadline(a)
             if t is not None and t <= now:
                 out += self._agent_timer(a, now)
+        for x in list(self.transfers.values()):
+            if x.deadline is not None and x.deadline <= now:  # R-XFER-CONFIRM: the target did not answer
+                out += self._transfer_event(x.call_id, XferEvent.RING_TIMEOUT, now, reason="ring_target")
         out += self._distribute(now)
         return out
 
@@ -534,6 +552,13 @@ class Acd:
 
     def _end_call(self, call: _Call, by: str, now: float, *, lost: bool = False) -> list[Action]:
         out: list[Action] = []
+        x = self.transfers.pop(call.call_id, None)
+        if x is not None and x.target_agent:  # a transfer cut short by the end of the call
+            target = self.agents.get(x.target_agent)
+            if target is not None and target.call_id == call.call_id and target.state == AgentState.RINGING:
+                target.apply(AgentEvent.CALL_ENDED, now)
+                target.call_id = None
+                self._changed_agents.add(target.agent_id)
         agent = self.agents.get(call.agent_id) if call.agent_id else None
         if call.state == CallState.RINGING and agent is not None:
             out.append(StopRinging(call_id=call.call_id, agent_id=agent.agent_id, attempt=call.attempt))
@@ -688,19 +713,156 @@ class Acd:
                                                    "busy": agent.phone_busy}))
         return out
 
+    # -- transfers (R-XFER-CONSENT, R-XFER-CONFIRM, R-XFER-NAME; state table in transfer.py) ------
+    def _transfer_request(self, ev: TransferRequest, now: float) -> list[Action]:
+        call = self.calls.get(ev.call_id)
+
+        def refuse(message: str) -> list[Action]:
+            return [Publish("transfer.refused", {"call_id": ev.call_id, "target": ev.target, "source": ev.source,
+                                                 "reason": message}),
+                    TransferResult(request_id=ev.request_id, call_id=ev.call_id, ok=False, message=message)]
+
+        if call is None or call.state != CallState.CONNECTED or call.agent_id is None:
+            return refuse("the call is not connected to an agent")
+        current = self.transfers.get(call.call_id)
+        if current is not None and not current.ended:
+            return refuse(f"transfer {current.transfer_id} is already {current.state.value}")
+        target = ev.target.strip().removeprefix("queue:") if ev.target.startswith("queue:") else ev.target.strip()
+        if target in self.queues and (ev.target.startswith("queue:") or target not in self.agents):
+            kind, interface = "queue", ""
+        elif target in self.agents:
+            if target == call.agent_id:
+                return refuse("cannot transfer a call to its own agent")
+            kind, interface = "agent", self.agents[target].interface
+        elif target.isdigit() and 2 <= len(target) <= 15:
+            kind, interface = "extension", f"PJSIP/{target}"
+        else:
+            return refuse(f"unknown transfer target {ev.target!r}")
+        self._xfer_seq += 1
+        x = Transfer(transfer_id=f"{call.call_id}~x{self._xfer_seq}", call_id=call.call_id, agent_id=call.agent_id,
+                     target=target, kind=kind, target_interface=interface,
+                     target_agent=target if kind == "agent" else None, source=ev.source)
+        self.transfers[call.call_id] = x
+        self._fact(call, Fact.TRANSFER, now, agent=call.agent_id, state="requested", target=target, kind=kind)
+        return [Publish("transfer.requested", {"call_id": call.call_id, "transfer_id": x.transfer_id,
+                                               "agent": call.agent_id, "target": target, "kind": kind,
+                                               "source": ev.source, "rule": "R-XFER-CONSENT"}),
+                TransferResult(request_id=ev.request_id, call_id=call.call_id, ok=True, transfer_id=x.transfer_id,
+                               state=x.state.value),
+                HoldForTransfer(call_id=call.call_id, transfer_id=x.transfer_id)]
+
+    def _transfer_command(self, ev: TransferCommand, now: float) -> list[Action]:
+        x = self.transfers.get(ev.call_id)
+        event = {"complete": XferEvent.COMPLETE, "cancel": XferEvent.CANCEL}.get(ev.command)
+        if x is None or x.ended or event is None or not x.can(event):
+            state = x.state.value if x else "none"
+            message = (f"cannot {ev.command} while {state}" if x else "no transfer in progress")
+            return [TransferResult(request_id=ev.request_id, call_id=ev.call_id, ok=False, message=message,
+                                   state=state)]
+        out = self._transfer_event(ev.call_id, event, now)
+        return out + [TransferResult(request_id=ev.request_id, call_id=ev.call_id, ok=True,
+                                     transfer_id=x.transfer_id, state=x.state.value)]
+
+    def _transfer_event(self, call_id: str, event: XferEvent, now: float, reason: str = "") -> list[Action]:
+        x = self.transfers.get(call_id)
+        call = self.calls.get(call_id)
+        if x is None or x.ended or call is None:
+            return []
+        if not x.can(event):  # Asterisk's doing (a late or repeated event): ignore
+            return [Publish("transfer.event_ignored", {"call_id": call_id, "event": event.value,
+                                                       "state": x.state.value})]
+        x.apply(event, now)
+        out: list[Action] = []
+        target = self.agents.get(x.target_agent) if x.target_agent else None
+        rules = self.queues[call.queue]
+        if x.state == XferState.CALLER_ON_HOLD:
+            if x.kind == "queue":
+                x.apply(XferEvent.ENTERED_QUEUE, now)
+            elif target is not None and not target.offerable:
+                x.apply(XferEvent.TARGET_FAILED, now)
+                reason = reason or f"target {target.state.value}"
+            else:
+                if target is not None:
+                    target.apply(AgentEvent.OFFER, now)
+                    target.call_id = call_id
+                    self._changed_agents.add(target.agent_id)
+                x.apply(XferEvent.TARGET_DIALED, now)
+                x.deadline = now + rules.ring_target_s
+                out.append(DialTarget(call_id=call_id, transfer_id=x.transfer_id, interface=x.target_interface,
+                                      timeout_s=rules.originate_timeout_s))
+        elif x.state == XferState.CONSULTING:
+            if target is not None and target.state == AgentState.RINGING:
+                target.apply(AgentEvent.ANSWER, now)
+                self._changed_agents.add(target.agent_id)
+            out.append(Consult(call_id=call_id, transfer_id=x.transfer_id))
+        self._fact(call, Fact.TRANSFER, now, agent=x.agent_id, state=x.state.value, reason=reason)
+        fields: dict[str, Any] = {"call_id": call_id, "transfer_id": x.transfer_id, "agent": x.agent_id,
+                                  "target": x.target, "state": x.state.value, "rule": "R-XFER-CONFIRM"}
+        if reason:
+            fields["reason"] = reason
+        out.insert(0, Publish(f"transfer.{x.state.value}", fields))
+        if x.ended:
+            out += self._finish_transfer(x, call, target, now)
+        return out
+
+    def _finish_transfer(self, x: Transfer, call: _Call, target: Agent | None, now: float) -> list[Action]:
+        agent = self.agents.get(x.agent_id)
+        del self.transfers[call.call_id]
+
+        def release(a: Agent | None) -> None:
+            if a is not None and a.call_id == call.call_id and a.state in (AgentState.RINGING, AgentState.ON_CALL):
+                ringing = a.state == AgentState.RINGING
+                a.apply(AgentEvent.CALL_ENDED, now)
+                if not ringing:
+                    a.calls_taken += 1
+                    a.last_call_end = now
+                    if self._wrap_up_s(a, call.queue) <= 0:
+                        a.apply(AgentEvent.WRAP_DONE, now)
+                a.call_id = None
+                self._changed_agents.add(a.agent_id)
+
+        match x.state:
+            case XferState.COMPLETED if x.kind == "queue":
+                release(agent)
+                self._requeue(call, x.target, now)
+                return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="to_queue")]
+            case XferState.COMPLETED:
+                release(agent)
+                call.agent_id = target.agent_id if target is not None else None
+                prompts_ = tuple(prompts.agent_id_announcement(target.agent_id)) if target is not None else ()
+                return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="completed",
+                                    prompts=(*prompts_, "xfer-sorry-wait"))]  # R-XFER-NAME
+            case XferState.CANCELLED | XferState.TARGET_FAILED:
+                release(target)
+                return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome=x.state.value,
+                                    prompts=("hold-sorry",))]
+            case XferState.REQUEUED:
+                release(agent)
+                release(target)
+                self._requeue(call, call.queue, now)
+                return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="requeued")]
+        # abandoned: the caller hung up
+        release(target)
+        out: list[Action] = [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="abandoned")]
+        return out + self._end_call(call, "caller", now)
+
+    def _requeue(self, call: _Call, queue: str, now: float) -> None:
+        """Back in line at its head: after a failed-over transfer, or transferred into a queue."""
+        call.queue, call.head = queue, True
+        call.state, call.agent_id, call.answered_at, call.bridged_at = CallState.WAITING, None, None, None
+        call.wait = WaitSchedule(entered_at=now, rules=self.queues[queue].wait, apology_done=True)
+
     # -- distribution -----------------------------------------------------------------
     def _fact(self, call: _Call, fact: Fact, at: float, agent: str | None = None, **detail: Any) -> None:
         self._facts.append((call.call_id, call.timeline.add(fact, at, agent, **detail)))
 
     def _line(self, queue: str) -> list[_Call]:
-        return sorted((c for c in self.calls.values() if c.queue == queue and c.waiting),
-                      key=lambda c: (-c.priority, c.entered_at, c.call_id))
+        return sorted((c for c in self.calls.values() if c.queue == queue and c.waiting), key=_line_order)
 
     def _distribute(self, now: float) -> list[Action]:
         """Offer waiting calls (priority, then first in first out) to free agents."""
         out: list[Action] = []
-        waiting = sorted((c for c in self.calls.values() if c.state == CallState.WAITING),
-                         key=lambda c: (-c.priority, c.entered_at, c.call_id))
+        waiting = sorted((c for c in self.calls.values() if c.state == CallState.WAITING), key=_line_order)
         for call in waiting:
             agent = self._pick(call.queue)
             if agent is None:
@@ -735,6 +897,11 @@ class Acd:
             case "fewest_calls":
                 return min(free, key=lambda a: (a.calls_taken, _id_order(a.agent_id)))
         return min(free, key=lambda a: (max(a.last_call_end, a.since), _id_order(a.agent_id)))  # longest idle
+
+
+def _line_order(c: _Call) -> tuple[bool, int, float, str]:
+    """Back-at-the-head calls first, then priority, then first in first out."""
+    return (not c.head, -c.priority, c.entered_at, c.call_id)
 
 
 def _id_order(agent_id: str) -> tuple[int, str]:

@@ -24,6 +24,7 @@ class Fact(StrEnum):
     DIVERTED = "diverted"  # left the queue for a dialplan destination (closed, no agent, voicemail)
     HOLD = "hold"
     UNHOLD = "unhold"
+    TRANSFER = "transfer"  # detail: state (R-XFER-*)
     RESYNCED = "resynced"  # the service rebuilt this call after a reconnect or restart
     HANGUP = "hangup"  # detail: by = caller | agent | system
 

@@ -1,0 +1,163 @@
+"""Transfers through the ACD core, every outcome (R-XFER-CONSENT, R-XFER-CONFIRM, R-XFER-NAME)."""
+
+from ari_app.core.acd import Acd, AgentCommand, CallArrived, CallBridged, OfferAnswered, Publish, QueueRules, Ring
+from ari_app.core.agents import Agent, AgentState
+from ari_app.core.transfer import (
+    Consult, DialTarget, EndTransfer, HoldForTransfer, TransferCommand, TransferRequest, TransferResult,
+    TransferUpdate, XferEvent,
+)
+
+T0 = 1_800_000_000.0
+E = XferEvent
+
+
+def connected():
+    """Call c1 in queue support talking to agent 1001; 1002 free; queue sales has agent 1003."""
+    acd = Acd([QueueRules(name="support", ring_target_s=15, originate_timeout_s=20),
+               QueueRules(name="sales", ring_target_s=15, originate_timeout_s=20)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",)),
+               Agent(agent_id="1002", interface="PJSIP/1002", queues=("other",)),
+               Agent(agent_id="1003", interface="PJSIP/1003", queues=("sales",))])
+    for a in ("1001", "1002", "1003"):
+        acd.handle(AgentCommand(agent_id=a, command="login"), T0 - 100)
+    acd.handle(CallArrived(call_id="c1", queue="support", entered_at=T0), T0)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 2)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 3)
+    return acd
+
+
+def of(actions, kind):
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def events(actions):
+    return [a.event for a in actions if isinstance(a, Publish)]
+
+
+def start(acd, target="1002", at=T0 + 10):
+    out = acd.handle(TransferRequest(call_id="c1", target=target, source="api", request_id="r1"), at)
+    [res] = of(out, TransferResult)
+    assert res.ok, res.message
+    assert of(out, HoldForTransfer)
+    return acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), at + 1)
+
+
+def consulting(acd):
+    [dial] = of(start(acd), DialTarget)
+    assert (dial.interface, dial.timeout_s) == ("PJSIP/1002", 20)
+    assert acd.agents["1002"].state == AgentState.RINGING
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 14)
+    assert of(out, Consult) and acd.agents["1002"].state == AgentState.ON_CALL
+    return out
+
+
+def outcome(actions):
+    [end] = of(actions, EndTransfer)
+    return end
+
+
+def test_complete_after_the_target_answered_hands_the_caller_over_with_its_agent_id():
+    acd = connected()
+    consulting(acd)
+    out = acd.handle(TransferCommand(call_id="c1", command="complete", request_id="r2"), T0 + 20)
+    end = outcome(out)
+    assert end.outcome == "completed"
+    assert end.prompts == ("agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-2", "agent-id-suffix",
+                           "xfer-sorry-wait")
+    assert acd.calls["c1"].agent_id == "1002" and acd.agents["1001"].state == AgentState.AVAILABLE
+    assert "transfer.completed" in events(out)
+
+
+def test_complete_is_refused_while_the_target_rings():
+    acd = connected()
+    start(acd)
+    [res] = of(acd.handle(TransferCommand(call_id="c1", command="complete", request_id="r2"), T0 + 12),
+               TransferResult)
+    assert (res.ok, res.message) == (False, "cannot complete while target_ringing")
+
+
+def test_cancel_returns_the_caller_to_the_agent_with_an_apology():
+    acd = connected()
+    consulting(acd)
+    end = outcome(acd.handle(TransferCommand(call_id="c1", command="cancel"), T0 + 20))
+    assert (end.outcome, end.prompts) == ("cancelled", ("hold-sorry",))
+    assert acd.calls["c1"].agent_id == "1001" and acd.agents["1002"].state == AgentState.AVAILABLE
+
+
+def test_target_not_answering_within_the_ring_target_fails_back_to_the_agent():
+    acd = connected()
+    start(acd)
+    assert acd.get_timer() == T0 + 11 + 15
+    assert of(acd.handle_timer(T0 + 26 - 0.001), EndTransfer) == []
+    end = outcome(acd.handle_timer(T0 + 26))
+    assert end.outcome == "target_failed" and acd.agents["1002"].state == AgentState.AVAILABLE
+
+
+def test_busy_target_fails_at_once():
+    acd = connected()
+    acd.handle(AgentCommand(agent_id="1002", command="pause", reason="break"), T0 + 5)
+    out = start(acd)
+    assert of(out, DialTarget) == [] and outcome(out).outcome == "target_failed"
+    busy = [a.fields for a in out if isinstance(a, Publish) and a.event == "transfer.target_failed"][0]
+    assert busy["reason"] == "target paused"
+
+
+def test_target_hanging_up_fails_back_to_the_agent():
+    acd = connected()
+    consulting(acd)
+    end = outcome(acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_HANGUP), T0 + 16))
+    assert end.outcome == "target_failed" and acd.calls["c1"].agent_id == "1001"
+
+
+def test_agent_hanging_up_before_the_target_answered_requeues_the_caller_at_the_head():
+    acd = connected()
+    acd.handle(AgentCommand(agent_id="1003", command="pause", reason="break"), T0)
+    acd.handle(CallArrived(call_id="other", queue="support", entered_at=T0 - 50, priority=9), T0)
+    start(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 12)
+    assert outcome(out).outcome == "requeued"
+    assert acd.position("c1") == 1 and acd.position("other") == 2  # the head, before higher priority
+    assert acd.agents["1002"].state == AgentState.AVAILABLE
+    [ring] = of(out, Ring)
+    assert ring.call_id == "c1" and ring.agent_id == "1001"  # never the ringing target
+
+
+def test_agent_hanging_up_after_the_target_answered_completes():
+    acd = connected()
+    consulting(acd)
+    end = outcome(acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 16))
+    assert end.outcome == "completed" and acd.calls["c1"].agent_id == "1002"
+
+
+def test_caller_hanging_up_during_consultation_abandons():
+    acd = connected()
+    consulting(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HANGUP), T0 + 16)
+    assert outcome(out).outcome == "abandoned"
+    assert "call.completed" in events(out) and "c1" not in acd.calls
+
+
+def test_transfer_to_a_queue_enters_it_at_the_head_without_consultation():
+    acd = connected()
+    out = start(acd, target="sales")
+    assert of(out, DialTarget) == [] and outcome(out).outcome == "to_queue"
+    [ring] = of(out, Ring)
+    assert ring.agent_id == "1003" and acd.calls["c1"].queue == "sales"
+
+
+def test_refusals():
+    acd = connected()
+    for target, message in (("1001", "cannot transfer a call to its own agent"),
+                            ("nobody", "unknown transfer target 'nobody'")):
+        [res] = of(acd.handle(TransferRequest(call_id="c1", target=target), T0 + 5), TransferResult)
+        assert (res.ok, res.message) == (False, message)
+    start(acd)
+    [res] = of(acd.handle(TransferRequest(call_id="c1", target="1003"), T0 + 12), TransferResult)
+    assert not res.ok and "already target_ringing" in res.message
+
+
+def test_late_events_after_the_end_are_harmless():
+    acd = connected()
+    consulting(acd)
+    acd.handle(TransferCommand(call_id="c1", command="complete"), T0 + 20)
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 21) == []
