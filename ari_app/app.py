@@ -29,6 +29,8 @@ from .config import Config
 from .core import acd
 from .core.agents import Agent, AgentState, BusyPolicy
 from .core.hours import ALWAYS_OPEN, Calendar, parse_window
+from .core.keys import KeyReader
+from .core.transfer import TransferCommand, TransferRequest, TransferResult
 from .core.login import LoginGuard
 from .core.waiting import WaitRules
 from .events.bus import Bus, log_sink
@@ -230,26 +232,58 @@ class Service:
     async def agent_command(self, agent_id: str, command: str, **args: Any) -> dict[str, Any]:
         if agent_id not in self.acd.agents:
             raise api.UnknownAgent(agent_id)
-        self._request_seq += 1
-        request_id = f"api-{self._request_seq}"
-        future: asyncio.Future[acd.CommandResult] = asyncio.get_running_loop().create_future()
-        self._requests[request_id] = future
-        self.inbox.put_nowait(acd.AgentCommand(agent_id=agent_id, command=command, reason=args.get("reason", ""),
-                                               interface=args.get("interface"), source="api",
-                                               request_id=request_id))
-        try:
-            result = await future
-        finally:
-            self._requests.pop(request_id, None)
+        result = await self._ask_core(lambda rid: acd.AgentCommand(
+            agent_id=agent_id, command=command, reason=args.get("reason", ""), interface=args.get("interface"),
+            source="api", request_id=rid))
         if not result.ok:
             raise api.CommandRefused(result.message)
         return api.agent_snapshot(self.acd.agents[agent_id])
 
     def _flow(self, call_id: str) -> InboundCall:
+        k = self.cfg.keys
         flow = InboundCall(call_id, ari=self.ari, report=self.inbox.put_nowait, app=self.cfg.ari.app,
-                           moh_class=self.cfg.service.moh_class, clock=self.clock)
+                           moh_class=self.cfg.service.moh_class, clock=self.clock,
+                           keys=KeyReader(codes={"transfer": k.transfer, "transfer_complete": k.transfer_complete,
+                                                 "transfer_cancel": k.transfer_cancel}))
         self.calls[call_id] = flow
         return flow
+
+    # -- transfers from the API (R-XFER-*) -----------------------------------------------------------
+    async def _ask_core(self, make: Callable[[str], acd.Event]) -> Any:
+        self._request_seq += 1
+        request_id = f"api-{self._request_seq}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._requests[request_id] = future
+        self.inbox.put_nowait(make(request_id))
+        try:
+            return await future
+        finally:
+            self._requests.pop(request_id, None)
+
+    async def transfer_start(self, agent_id: str, target: str) -> dict[str, Any]:
+        agent = self.acd.agents.get(agent_id)
+        if agent is None:
+            raise api.UnknownAgent(agent_id)
+        if agent.call_id is None or agent.state != AgentState.ON_CALL:
+            raise api.CommandRefused(f"agent {agent_id} is not on a call")
+        call_id = agent.call_id
+        result = await self._ask_core(lambda rid: TransferRequest(call_id=call_id, target=target, source="api",
+                                                                  request_id=rid))
+        if not result.ok:
+            raise api.CommandRefused(result.message)
+        return {"transfer_id": result.transfer_id, "call_id": call_id, "state": result.state}
+
+    async def transfer_command(self, transfer_id: str, command: str, token: Any) -> dict[str, Any]:
+        call_id = call_key(transfer_id)
+        x = self.acd.transfers.get(call_id)
+        if x is None or x.transfer_id != transfer_id:
+            raise api.CommandRefused(f"no transfer {transfer_id} in progress")
+        if not token.may_act_on(x.agent_id):
+            raise api.CommandRefused(f"transfer {transfer_id} is not of agent {token.agent_id}")
+        result = await self._ask_core(lambda rid: TransferCommand(call_id=call_id, command=command, request_id=rid))
+        if not result.ok:
+            raise api.CommandRefused(result.message)
+        return {"transfer_id": transfer_id, "call_id": call_id, "state": result.state}
 
     # -- the core's task -------------------------------------------------------------------
     async def _run_core(self) -> None:
@@ -277,13 +311,14 @@ class Service:
                     if (name == "agent.logged_in" and fields.get("interface") not in self._watched
                             and self.stream.connected.is_set()):
                         self.dispatcher.dispatch(_WatchPhone(str(fields.get("interface") or "")))
-                case acd.CommandResult(request_id=rid) | acd.LoginResult(request_id=rid):
-                    future = self._requests.get(rid or "")
-                    if future is not None:
-                        if not future.done():
-                            future.set_result(action)  # type: ignore[arg-type]
-                    elif rid:
-                        self.dispatcher.dispatch(CallCommand(rid, action))
+                case acd.CommandResult() | acd.LoginResult() | TransferResult() if (
+                        action.request_id in self._requests):  # an API request awaits it
+                    future = self._requests[action.request_id]  # type: ignore[index]
+                    if not future.done():
+                        future.set_result(action)
+                case acd.CommandResult() | acd.LoginResult():
+                    if action.request_id:  # a phone's feature-code call
+                        self.dispatcher.dispatch(CallCommand(action.request_id, action))
                 case _:
                     self.dispatcher.dispatch(CallCommand(action.call_id, action))
         self.store.append_facts(self.acd.drain_facts())
@@ -309,8 +344,7 @@ class Service:
                     await resync.destroy_quietly(self.ari, bridge)
                 continue
             ev = resync.to_core_event(snap, now)
-            flow = InboundCall(snap.call_id, ari=self.ari, report=self.inbox.put_nowait, app=app,
-                               moh_class=self.cfg.service.moh_class, clock=self.clock)
+            flow = self._flow(snap.call_id)
             flow.caller_number = snap.caller.caller_number
             if isinstance(ev, acd.CallRestored):
                 flow.adopt_connected(snap.connected_leg() or "", ev.agent_id)

@@ -108,7 +108,15 @@ class KeyMap:
     logout: str = "*12"
     pause: str = "*13"  # followed by an optional reason code: *132 = pause_reasons["2"]
     resume: str = "*14"
+    # R-SUPERVISE: dialled from a supervisor's phone, followed by the agent ID: *151001
+    listen: str = "*15"
+    whisper: str = "*16"
+    barge: str = "*17"
     voicemail: str = "1"  # caller, after max_wait_s (R-WAITLIMIT)
+    # in-call keys on the agent's phone (R-XFER-*): ##<target># starts, then complete or cancel
+    transfer: str = "##"
+    transfer_complete: str = "*1"
+    transfer_cancel: str = "*2"
     pause_reasons: Mapping[str, str] = field(default_factory=lambda: {"1": "break", "2": "lunch", "3": "meeting",
                                                                       "4": "training"})
 
@@ -119,6 +127,7 @@ class AgentConfig:
     interface: str  # the default phone; phone login (R-LOGIN) may move the agent
     queues: tuple[str, ...]
     name: str = ""
+    role: str = "agent"  # R-SUPERVISE: "supervisor" may listen, whisper, barge
     auto_login: bool = False
     pin_hash: str = ""
     penalties: Mapping[str, int] = field(default_factory=dict)
@@ -138,6 +147,7 @@ class Config:
 
 
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
+AGENT_ROLES = ("agent", "supervisor")  # R-SUPERVISE
 ON_OVERRUN = ("alert", "resume", "logout")
 _DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+$")
 _KEY = re.compile(r"^[0-9*#]{1,6}$")
@@ -332,6 +342,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
             queues=r.get("queues", tuple, (), check=lambda v: all(isinstance(x, str) for x in v),
                          must="a list of queue names"),
             name=r.get("name", str, ""),
+            role=r.get("role", str, "agent", check=lambda v: v in AGENT_ROLES,
+                       must="one of " + ", ".join(AGENT_ROLES)),
             auto_login=r.get("auto_login", bool, False),
             pin_hash=r.get("pin_hash", str, "", check=_is_pin_hash,
                            must="a hash made by 'ari-app pin-hash' (pbkdf2_sha256$…)"),
@@ -394,17 +406,29 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
         logout=r.get("logout", str, KeyMap.logout, check=_KEY.match, must="keys 0-9 * #"),
         pause=r.get("pause", str, KeyMap.pause, check=_KEY.match, must="keys 0-9 * #"),
         resume=r.get("resume", str, KeyMap.resume, check=_KEY.match, must="keys 0-9 * #"),
+        listen=r.get("listen", str, KeyMap.listen, check=_KEY.match, must="keys 0-9 * #"),  # R-SUPERVISE
+        whisper=r.get("whisper", str, KeyMap.whisper, check=_KEY.match, must="keys 0-9 * #"),
+        barge=r.get("barge", str, KeyMap.barge, check=_KEY.match, must="keys 0-9 * #"),
+        transfer=r.get("transfer", str, KeyMap.transfer, check=_KEY.match, must="keys 0-9 * #"),
+        transfer_complete=r.get("transfer_complete", str, KeyMap.transfer_complete, check=_KEY.match,
+                                must="keys 0-9 * #"),
+        transfer_cancel=r.get("transfer_cancel", str, KeyMap.transfer_cancel, check=_KEY.match,
+                              must="keys 0-9 * #"),
         voicemail=r.get("voicemail", str, KeyMap.voicemail, check=lambda v: len(v) == 1 and _KEY.match(v),
                         must="one key 0-9 * #"),
         pause_reasons=r.get("pause_reasons", dict, KeyMap().pause_reasons, check=lambda v: all(
             k.isdigit() and len(k) == 1 and isinstance(x, str) and re.match(r"^[a-z][a-z0-9_-]{0,31}$", x)
             for k, x in v.items()), must="a table of one digit = reason name"),
     )
-    codes = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume}
-    for name, code in codes.items():
-        for other, ocode in codes.items():
-            if other != name and ocode.startswith(code):
-                errors.append(f"keys.{name}: {code!r} is a prefix of keys.{other} ({ocode!r}): they collide")
+    dialled = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume,
+               "listen": keys.listen, "whisper": keys.whisper, "barge": keys.barge}  # R-SUPERVISE
+    in_call = {"transfer": keys.transfer, "transfer_complete": keys.transfer_complete,
+               "transfer_cancel": keys.transfer_cancel}
+    for codes in (dialled, in_call):
+        for name, code in codes.items():
+            for other, ocode in codes.items():
+                if other != name and ocode.startswith(code):
+                    errors.append(f"keys.{name}: {code!r} is a prefix of keys.{other} ({ocode!r}): they collide")
     r.finish()
 
     from .api import parse_api

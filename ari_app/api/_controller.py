@@ -29,6 +29,17 @@ class Controller(Protocol):
         ...
 
 
+class TransferController(Protocol):
+    async def transfer_start(self, agent_id: str, target: str) -> dict[str, Any]:
+        """Start a transfer of the agent's connected call; returns {transfer_id, call_id, state}.
+        Raises ``UnknownAgent`` or ``CommandRefused`` (no call, target unknown, one already running)."""
+        ...
+
+    async def transfer_command(self, transfer_id: str, command: str, token: Any) -> dict[str, Any]:
+        """complete | cancel; raises ``CommandRefused`` (e.g. complete while the target rings)."""
+        ...
+
+
 def agent_snapshot(agent: Any) -> dict[str, Any]:
     """The API's view of one agent, from anything shaped like ``core.agents.Agent``."""
     return {

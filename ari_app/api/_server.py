@@ -7,6 +7,9 @@
     POST /agents/{id}/logout
     POST /agents/{id}/pause          body {"reason": "lunch"}: 1-32 of a-z 0-9 _ -
     POST /agents/{id}/resume
+    POST   /transfers                body {"agent_id": "1001", "target": "2002" | "queue:sales" | "8001"}
+    PUT    /transfers/{id}/complete  only once the target answered (R-XFER-CONFIRM)
+    DELETE /transfers/{id}           cancel: the caller is back with the agent
 
 Every route but /health needs ``Authorization: Bearer <token>``. Checks run
 in this order, so a refusal never reveals more than the caller may know:
@@ -148,6 +151,35 @@ class _Api:
         return web.json_response(snapshot)
 
 
+    # -- transfers (R-XFER-*) ----------------------------------------------------------------------
+    async def start_transfer(self, request: web.Request, token: ApiToken, audit: dict[str, Any]
+                             ) -> web.Response:
+        body = await _body(request, {"agent_id", "target"})
+        for key in ("agent_id", "target"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise _Fail(400, f"{key}: missing (e.g. {{\"agent_id\": \"1001\", \"target\": \"2002\"}})")
+        if not token.may_act_on(body["agent_id"]):
+            raise _Fail(403, f"token {token.name} (role agent) may only transfer calls of agent {token.agent_id}")
+        if not TRANSFER_TARGET.match(body["target"]):
+            raise _Fail(400, f"target: must be an agent ID, an extension or queue:<name>, got {body['target']!r}")
+        audit.update(agent_id=body["agent_id"], target=body["target"])
+        async with asyncio.timeout(self.command_timeout_s):
+            result = await self.controller.transfer_start(body["agent_id"], body["target"])
+        return web.json_response(result, status=201)
+
+    async def transfer_command(self, request: web.Request, token: ApiToken, audit: dict[str, Any]
+                               ) -> web.Response:
+        transfer_id = request.match_info["transfer_id"]
+        command = "complete" if request.method == "PUT" else "cancel"
+        audit.update(transfer_id=transfer_id, command=command)
+        async with asyncio.timeout(self.command_timeout_s):
+            result = await self.controller.transfer_command(transfer_id, command, token)
+        return web.json_response(result)
+
+
+TRANSFER_TARGET = re.compile(r"^([0-9]{1,15}|queue:[a-z][a-z0-9_-]{0,31})$")
+
+
 def _target(request: web.Request, token: ApiToken) -> str:
     agent_id = request.match_info["agent_id"]
     if not token.may_act_on(agent_id):
@@ -197,7 +229,16 @@ def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_
     for command in COMMANDS:
         app.router.add_post(f"/agents/{{agent_id}}/{command}", api.guarded(command, api.command),
                             name=command)
+    _add_transfer_routes(app, api)
     return app
+
+
+def _add_transfer_routes(app: web.Application, api: "_Api") -> None:
+    app.router.add_post("/transfers", api.guarded("transfer", api.start_transfer), name="transfer")
+    app.router.add_put("/transfers/{transfer_id}/complete", api.guarded("transfer_complete", api.transfer_command),
+                       name="transfer_complete")
+    app.router.add_delete("/transfers/{transfer_id}", api.guarded("transfer_cancel", api.transfer_command),
+                          name="transfer_cancel")
 
 
 @asynccontextmanager

@@ -29,9 +29,12 @@ import structlog
 
 from ..ari import (
     AriClient, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
-    PlaybackFinished, StasisEnd, StasisStart,
+    ChannelTransfer, PlaybackFinished, StasisEnd, StasisStart,
 )
 from ..core import acd, prompts
+from ..core.keys import KeyReader
+from ..core.transfer import TransferCommand, TransferResult, TransferUpdate, XferEvent
+from .transfer import TransferFlow
 
 __all__ = ["CallCommand", "InboundCall", "LEG_SEP", "call_key", "TAGS"]
 
@@ -64,10 +67,12 @@ class _Leg:
     answered: bool = False
 
 
-class InboundCall:
+class InboundCall(TransferFlow):
     def __init__(self, call_id: str, *, ari: AriClient, report: Callable[[acd.Event], None], app: str,
-                 moh_class: str, clock: Callable[[], float] = time.time) -> None:
+                 moh_class: str, clock: Callable[[], float] = time.time, keys: KeyReader | None = None) -> None:
         self.call_id = call_id
+        self.keys = keys  # the agent's in-call keys (transfer)
+        self._abandoned = False  # the caller hung up during a transfer
         self.ari, self.report, self.app, self.moh_class, self.clock = ari, report, app, moh_class, clock
         self.caller_number = ""
         self.legs: dict[str, _Leg] = {}
@@ -117,6 +122,15 @@ class InboundCall:
     # -- ARI events ----------------------------------------------------------------
     async def on_event(self, ev: object) -> None:
         match ev:
+            case StasisStart(channel=ch) if ch.id == self.target_leg and self.target_leg is not None:
+                self.target_answered = True
+                self.report(TransferUpdate(call_id=self.call_id, event=XferEvent.TARGET_ANSWERED))
+            case ChannelTransfer(referred_by=by, refer_to=to):
+                source = (by.get("source_channel") or {}).get("id")
+                if source == self.connected_leg and self.xfer_id is None:
+                    destination = str((to.get("requested_destination") or {}).get("destination") or "")
+                    log.info("transfer.refer", destination=destination, channel=source)
+                    await self.on_refer(destination)
             case StasisStart(channel=ch) if ch.id in self.legs:
                 leg = self.legs[ch.id]
                 if leg.cancelled:
@@ -132,10 +146,35 @@ class InboundCall:
                 log.info("call.dtmf", digit=digit, role=role, agent=agent, channel=ch.id)
                 if role == "caller" and self.connected_leg is None and self._greeting is None:
                     self.report(acd.CallerKey(call_id=self.call_id, digit=digit))
+                elif ch.id == self.connected_leg and self.keys is not None:
+                    self._agent_key(digit)
             case PlaybackFinished(playback=pb) if pb.id in self.playbacks:
                 await self._playback_done(pb.id, self.playbacks.pop(pb.id), pb.state)
 
+    def _agent_key(self, digit: str) -> None:
+        command = self.keys.feed(digit, self.clock()) if self.keys else None
+        if command is None:
+            return
+        name, arg = command
+        log.info("call.agent_key", command=name, arg=arg)
+        if name == "transfer":
+            self.request_transfer(arg, "dtmf")
+        elif name in ("transfer_complete", "transfer_cancel"):
+            self.report(TransferCommand(call_id=self.call_id, command=name.removeprefix("transfer_")))
+
     async def _gone(self, ch: Channel, cause: int, cause_txt: str) -> None:
+        if self._abandoned:  # the caller left during a transfer: agent and target hang up together
+            if ch.id in (self.connected_leg, self.target_leg):
+                await self._teardown()
+            return
+        role = self.xfer_role(ch.id)
+        if role is not None:
+            if role == "caller":
+                self._abandoned = True
+                if not self.target_answered:
+                    await self._teardown_soon()
+            self.xfer_gone(role, cause_txt or f"cause {cause}")
+            return
         if ch.id == self.call_id:
             if self._divert is not None:
                 self.finished = True  # the caller left Stasis for the dialplan (or hung up while diverted)
@@ -167,8 +206,16 @@ class InboundCall:
 
     # -- core actions ----------------------------------------------------------------
     async def do(self, action: acd.Action) -> None:
+        if isinstance(action, TransferResult):
+            if not action.ok:
+                log.info("transfer.refused", reason=action.message)
+                await self._progress("channel_declined")
+            return
+        if self._abandoned:
+            return
         if self.ended_by is not None:
             return
+        await self.do_transfer(action)
         match action:
             case acd.Ring():
                 await self._ring(action)
@@ -222,6 +269,8 @@ class InboundCall:
                 await self._connect(action.agent_id)
         elif purpose == "divert" and self._divert is not None:
             await self._finish_divert()
+        elif purpose == "xfer-name":
+            await self._xfer_join_target()
 
     async def _greet(self, action: acd.Connect) -> None:
         """R-GREET: the caller hears the greeting and agent ID, the agent the queue name; then bridge."""
@@ -289,10 +338,17 @@ class InboundCall:
         for leg_id, leg in self.legs.items():
             leg.cancelled = True
             await self._hangup(leg_id)
+        if self.target_leg:
+            await self._hangup(self.target_leg)
         await self._hangup(self.call_id)
         await self._destroy_bridge(self.talk_bridge)
         await self._destroy_bridge(self.hold_bridge)
+        await self._destroy_bridge(self.consult_bridge)
         self.finished = True
+
+    async def _teardown_soon(self) -> None:
+        """The caller left before the target answered: nobody is left to transfer to."""
+        await self._teardown()
 
     async def _hangup(self, channel_id: str) -> None:
         try:

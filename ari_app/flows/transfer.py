@@ -1,0 +1,211 @@
+"""Attended transfers carried out through ARI (R-XFER-CONSENT, R-XFER-CONFIRM, R-XFER-NAME).
+
+A mixin of ``InboundCall``: the call's own flow runs its transfer, so the transfer's events
+(caller, agent, target legs) are handled in order with the rest of the call. The core decides
+(``core.transfer``, ``core.acd``); this module moves channels between bridges:
+
+* hold: the caller into the call's holding bridge (music) after "正在为您转接，请稍候";
+* dial: the target leg ``<call>~t<n>`` rings (the agent's phone REFER gets ``channel_progress``);
+* consult: agent and target in the private bridge ``<call>~consult`` (REFER: ``channel_answered``);
+* end: completed → the caller hears the target's agent ID and "不好意思让您久等了", then talks
+  with the target; cancelled / target failed → back with the agent, "对不起，让您久等了"
+  (REFER: ``channel_unavailable``); requeued / to a queue → on hold, back in line at the head;
+  abandoned → agent and target stay together if they were consulting.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ..ari import AriError
+from ..core import acd
+from ..core.transfer import (
+    Consult, DialTarget, EndTransfer, HoldForTransfer, TransferRequest, TransferUpdate, XferEvent,
+)
+
+if TYPE_CHECKING:
+    from .inbound import InboundCall
+
+__all__ = ["TransferFlow"]
+
+log = structlog.get_logger()
+
+
+class TransferFlow:
+    """The transfer half of ``InboundCall`` (see its attributes: legs, bridges, ari, report)."""
+
+    xfer_id: str | None = None  # the transfer in progress
+    xfer_refer: bool = False  # started by the agent phone's REFER: report transfer progress
+    target_leg: str | None = None
+    target_answered: bool = False
+    _target_seq: int = 0
+    _leaving_leg: str | None = None  # the agent leg we hang up on completion (not "agent hung up first")
+    _after_name: str | None = None  # the target leg to bridge once the caller heard its name
+
+    @property
+    def consult_bridge(self: "InboundCall") -> str:
+        return f"{self.call_id}~consult"
+
+    # -- requests from the agent's keys and phone ---------------------------------------------
+    def request_transfer(self: "InboundCall", target: str, source: str) -> None:
+        self.report(TransferRequest(call_id=self.call_id, target=target, source=source))
+
+    async def on_refer(self: "InboundCall", destination: str) -> None:
+        """The agent's phone sent a blind REFER: run the same attended flow."""
+        if not destination:
+            await self._progress("channel_declined")
+            return
+        self.xfer_refer = True
+        self.request_transfer(destination, "refer")
+
+    # -- the core's actions ----------------------------------------------------------------------
+    async def do_transfer(self: "InboundCall", action: acd.Action) -> None:
+        match action:
+            case HoldForTransfer():
+                await self._xfer_hold(action)
+            case DialTarget():
+                await self._xfer_dial(action)
+            case Consult():
+                await self._xfer_consult()
+            case EndTransfer():
+                await self._xfer_end(action)
+
+    async def _xfer_hold(self: "InboundCall", action: HoldForTransfer) -> None:
+        """R-XFER-CONSENT: never a blind drop: the caller is told and held with music."""
+        self.xfer_id, self.target_leg, self.target_answered = action.transfer_id, None, False
+        try:
+            await self.ari.create_bridge(self.hold_bridge, type="holding", name=self.hold_bridge)
+        except AriError:
+            pass
+        try:
+            await self.ari.add_channel(self.hold_bridge, self.call_id, role="participant")
+            await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+        except AriError as e:
+            log.warning("transfer.hold_failed", error=str(e))
+        await self._play(self.call_id, action.prompts, "xfer-hold")
+        self.report(TransferUpdate(call_id=self.call_id, event=XferEvent.CALLER_HELD))
+
+    async def _xfer_dial(self: "InboundCall", action: DialTarget) -> None:
+        self._target_seq += 1
+        leg = f"{self.call_id}~t{self._target_seq}"
+        self.target_leg = leg
+        variables = {"CC_CALL_ID": self.call_id, "CC_ROLE": "target"}
+        if action.interface.startswith("PJSIP/"):
+            variables["PJSIP_TRANSFER_HANDLING()"] = "ari-only"
+        try:
+            await self.ari.originate(action.interface, app=self.app, app_args=f"target,{self.call_id}",
+                                     channel_id=leg, timeout_s=math.ceil(action.timeout_s),
+                                     caller_id=self.caller_number or None, variables=variables)
+        except AriError as e:
+            log.info("transfer.dial_failed", interface=action.interface, error=str(e))
+            self.target_leg = None
+            self.report(TransferUpdate(call_id=self.call_id, event=XferEvent.TARGET_FAILED, reason="dial_failed"))
+            return
+        await self._progress("channel_progress")
+
+    async def _xfer_consult(self: "InboundCall") -> None:
+        agent_leg = self.connected_leg
+        try:
+            await self.ari.create_bridge(self.consult_bridge, name=self.consult_bridge)  # mixing,dtmf_events
+            if agent_leg:
+                await self.ari.add_channel(self.consult_bridge, agent_leg, absorb_dtmf=True)
+            if self.target_leg:
+                await self.ari.add_channel(self.consult_bridge, self.target_leg, absorb_dtmf=True)
+        except AriError as e:
+            log.warning("transfer.consult_failed", error=str(e))
+        await self._progress("channel_answered")
+
+    async def _xfer_end(self: "InboundCall", action: EndTransfer) -> None:
+        outcome, target, agent_leg = action.outcome, self.target_leg, self.connected_leg
+        self.xfer_id = None
+        log.info("transfer.carried_out", outcome=outcome, target_leg=target)
+        if outcome == "completed":
+            # R-XFER-NAME: the caller hears who takes over, then talks with the target
+            if agent_leg:
+                self._leaving_leg = agent_leg
+                self.legs.pop(agent_leg, None)
+                await self._hangup(agent_leg)
+            if target:
+                self.legs[target] = _new_leg("target")
+                self.connected_leg = target
+            self._after_name = target
+            if not action.prompts or not await self._play(self.call_id, action.prompts, "xfer-name"):
+                await self._xfer_join_target()
+            return
+        if target:
+            await self._hangup(target)
+        self.target_leg = None
+        if outcome in ("cancelled", "target_failed"):
+            await self._progress("channel_unavailable")
+            try:
+                if agent_leg:
+                    await self.ari.add_channel(self.talk_bridge, agent_leg, absorb_dtmf=True)
+                await self.ari.add_channel(self.talk_bridge, self.call_id)
+            except AriError as e:
+                log.warning("transfer.return_failed", error=str(e))
+            await self._destroy_bridge(self.consult_bridge)
+            await self._destroy_bridge(self.hold_bridge)
+            await self._play(self.call_id, action.prompts, "xfer-back")
+        elif outcome in ("requeued", "to_queue"):
+            # back in line at the head: the caller stays in the holding bridge, with music
+            if agent_leg:
+                self._leaving_leg = agent_leg
+                self.legs.pop(agent_leg, None)
+                await self._hangup(agent_leg)
+            self.connected_leg = None
+            await self._destroy_bridge(self.consult_bridge)
+            await self._destroy_bridge(self.talk_bridge)
+        # abandoned: the caller is gone; _gone() keeps agent and target together if they talk
+
+    async def _xfer_join_target(self: "InboundCall") -> None:
+        target = self._after_name
+        try:
+            if target:
+                await self.ari.add_channel(self.talk_bridge, target, absorb_dtmf=True)
+            await self.ari.add_channel(self.talk_bridge, self.call_id)
+        except AriError as e:
+            log.warning("transfer.join_failed", error=str(e))
+        await self._destroy_bridge(self.consult_bridge)
+        await self._destroy_bridge(self.hold_bridge)
+        log.info("call.bridged", agent="target", bridge=self.talk_bridge)
+
+    async def _progress(self: "InboundCall", state: str) -> None:
+        """Tell the agent phone that sent a REFER how its transfer goes (NOTIFY sipfrags)."""
+        if not self.xfer_refer or not self.connected_leg:
+            return
+        try:
+            await self.ari.request("POST", f"/channels/{self.connected_leg}/transfer_progress",
+                                   params={"states": state})
+        except AriError as e:
+            log.info("transfer.progress_failed", state=state, error=str(e))
+        if state in ("channel_answered", "channel_unavailable", "channel_declined"):
+            self.xfer_refer = False
+
+    # -- hang-ups during a transfer, named by role ---------------------------------------------------
+    def xfer_role(self: "InboundCall", channel_id: str) -> str | None:
+        if self.xfer_id is None:
+            return None
+        if channel_id == self.call_id:
+            return "caller"
+        if channel_id == self.target_leg:
+            return "target"
+        if channel_id == self.connected_leg:
+            return "agent"
+        return None
+
+    def xfer_gone(self: "InboundCall", role: str, cause_txt: str) -> None:
+        event = {"caller": XferEvent.CALLER_HANGUP, "agent": XferEvent.AGENT_HANGUP}.get(role)
+        if role == "target":
+            event = XferEvent.TARGET_HANGUP if self.target_answered else XferEvent.TARGET_FAILED
+            self.target_leg = None
+        self.report(TransferUpdate(call_id=self.call_id, event=event, reason=cause_txt))  # type: ignore[arg-type]
+
+
+def _new_leg(agent_id: str):
+    from .inbound import _Leg
+
+    return _Leg(agent_id=agent_id, attempt=0, answered=True)
+

@@ -1,0 +1,185 @@
+"""Attended transfers against the real Asterisk, every outcome (R-XFER-CONSENT, R-XFER-CONFIRM,
+R-XFER-NAME). Driven through the HTTP API; agent 3001 (a Local channel) holds the call in queue
+"xfer"; targets: 3002 answers, 3003 never answers, 3004 is busy, 3005 answers then hangs up.
+Every test ends with nothing of the call left in Asterisk within 2 s of the last hang-up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from conftest import E2E_API, E2E_TOKEN
+
+MEDIA = "sound:callcenter/"
+
+
+@pytest.fixture
+async def api():
+    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
+                                 timeout=10) as client:
+        yield client
+
+
+async def connected(service, ari, talk_s=60):
+    caller = await ari.call_queue("xfer", talk_s=talk_s)
+    answered = await service.wait_for("call.answered", queue="xfer", agent="3001", timeout=10)
+    call_id = answered["call_id"]
+    await service.wait_for("call.bridged", call_id=call_id, timeout=15)
+    return call_id, caller["id"]
+
+
+async def transfer(api, target):
+    r = await api.post("/transfers", json={"agent_id": "3001", "target": target})
+    assert r.status_code == 201, r.text
+    return r.json()["transfer_id"]
+
+
+async def nothing_left(ari, call_id, *also):
+    """Within 2 s nothing of the call (channels, bridges) is left in Asterisk."""
+    ids = (call_id, *also)
+    for _ in range(20):
+        chans = [c["id"] for c in await ari.channels() if c["id"].split("~")[0] in ids]
+        bridges = [b["id"] for b in await ari.bridges() if b["id"].split("~")[0] in ids]
+        if not chans and not bridges:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"left behind: {chans} {bridges}")
+
+
+async def hang_up(ari, channel_id):
+    await ari.delete(f"/channels/{channel_id}")
+
+
+async def back_with_agent(service, watcher, call_id, outcome):
+    ended = await service.wait_for(f"transfer.{outcome}", call_id=call_id, timeout=15)
+    await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                       playback__media_uri=MEDIA + "hold-sorry")
+    entered = watcher.find("ChannelEnteredBridge", channel__id=call_id, bridge__id=f"{call_id}~talk")
+    assert len(entered) >= 2, "the caller went back into the talk bridge with the agent"
+    return ended
+
+
+async def test_complete_after_the_target_answered(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    xid = await transfer(api, "3002")
+    await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                       playback__media_uri=MEDIA + "xfer-please-hold")  # R-XFER-CONSENT
+    await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
+    r = await api.put(f"/transfers/{xid}/complete")
+    assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    name = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                              playback__media_uri=MEDIA + "xfer-sorry-wait", timeout=15)  # R-XFER-NAME
+    heard = [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=name["playback"]["id"])]
+    assert heard[:6] == [MEDIA + p for p in ("agent-id-prefix", "digit-3", "digit-0", "digit-0", "digit-2",
+                                             "agent-id-suffix")]
+    await watcher.wait("ChannelEnteredBridge", channel__id=f"{call_id}~t1", bridge__id=f"{call_id}~talk", timeout=10)
+    await watcher.wait("ChannelDestroyed", channel__id=f"{call_id}~a1")  # the agent left
+    await hang_up(ari, caller)
+    done = await service.wait_for("call.completed", call_id=call_id, timeout=10)
+    assert done["agent"] == "3002"
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_complete_is_refused_while_the_target_rings_then_cancel(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    xid = await transfer(api, "3003")
+    await service.wait_for("transfer.target_ringing", call_id=call_id, timeout=10)
+    r = await api.put(f"/transfers/{xid}/complete")
+    assert r.status_code == 409 and "target_ringing" in r.json()["error"]
+    r = await api.delete(f"/transfers/{xid}")
+    assert r.status_code == 200, r.text
+    await back_with_agent(service, watcher, call_id, "cancelled")
+    await hang_up(ari, caller)
+    await service.wait_for("call.completed", call_id=call_id, timeout=10)
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_cancel_during_consultation(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    xid = await transfer(api, "3002")
+    await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
+    assert (await api.delete(f"/transfers/{xid}")).status_code == 200
+    await back_with_agent(service, watcher, call_id, "cancelled")
+    await watcher.wait("ChannelDestroyed", channel__id=f"{call_id}~t1")
+    await hang_up(ari, caller)
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_target_not_answering_returns_the_caller_to_the_agent(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "3003")
+    failed = await back_with_agent(service, watcher, call_id, "target_failed")
+    assert failed["reason"] == "ring_target"
+    await hang_up(ari, caller)
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_busy_target_returns_the_caller_to_the_agent(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "3004")
+    await back_with_agent(service, watcher, call_id, "target_failed")
+    await hang_up(ari, caller)
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_target_hanging_up_returns_the_caller_to_the_agent(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "3005")
+    await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
+    await back_with_agent(service, watcher, call_id, "target_failed")
+    await hang_up(ari, caller)
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_agent_hanging_up_before_the_target_answered_requeues_at_the_head(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "3003")
+    await service.wait_for("transfer.target_ringing", call_id=call_id, timeout=10)
+    await hang_up(ari, f"{call_id}~a1")
+    await service.wait_for("transfer.requeued", call_id=call_id, timeout=10)
+    await watcher.wait("ChannelDestroyed", channel__id=f"{call_id}~t1", timeout=5)  # never a ringing phone
+    again = await service.wait_for("call.offered", call_id=call_id, attempt=2, timeout=10)
+    assert again["agent"] == "3001"
+    await service.wait_for("call.answered", call_id=call_id, agent="3001", count=2, timeout=10)
+    await hang_up(ari, caller)
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_agent_hanging_up_after_the_target_answered_completes(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "3002")
+    await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
+    await hang_up(ari, f"{call_id}~a1")
+    await service.wait_for("transfer.completed", call_id=call_id, timeout=10)
+    await watcher.wait("ChannelEnteredBridge", channel__id=f"{call_id}~t1", bridge__id=f"{call_id}~talk", timeout=15)
+    await hang_up(ari, caller)
+    done = await service.wait_for("call.completed", call_id=call_id, timeout=10)
+    assert done["agent"] == "3002" and done["hung_up_first"] == "caller"
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_caller_hanging_up_during_consultation_leaves_agent_and_target_talking(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "3002")
+    await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
+    await hang_up(ari, call_id)
+    await service.wait_for("transfer.abandoned", call_id=call_id, timeout=10)
+    await asyncio.sleep(1)
+    [consult] = [b for b in await ari.bridges() if b["id"] == f"{call_id}~consult"]
+    assert sorted(consult["channels"]) == sorted([f"{call_id}~a1", f"{call_id}~t1"])
+    await hang_up(ari, f"{call_id}~a1")
+    await nothing_left(ari, call_id, caller)
+
+
+async def test_transfer_to_a_queue_enters_it_at_the_head(service, ari, api, watcher):
+    call_id, caller = await connected(service, ari)
+    await transfer(api, "queue:xferq")
+    await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                       playback__media_uri=MEDIA + "xfer-please-hold")
+    await service.wait_for("transfer.completed", call_id=call_id, timeout=10)
+    answered = await service.wait_for("call.answered", call_id=call_id, agent="3006", timeout=10)
+    assert answered["queue"] == "xferq"
+    await hang_up(ari, caller)
+    await nothing_left(ari, call_id, caller)
