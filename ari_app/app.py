@@ -37,6 +37,7 @@ from .events.bus import Bus, log_sink
 from .flows import resync
 from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
+from .flows import supervise  # R-SUPERVISE
 from .store import AgentSession, Store
 
 __all__ = ["Service"]
@@ -131,7 +132,13 @@ class Service:
                 if flow is not None:
                     await flow.do(item.action)
             elif isinstance(item, StasisStart) and item.channel.id == key and key not in self.calls:
-                if item.args[:1] == ("feature",):
+                if item.args[:1] == ("feature",) and supervise.parse_code(
+                        item.args[1] if len(item.args) > 1 else "", self.cfg.keys) is not None:
+                    await self._new_supervise_call(item)  # R-SUPERVISE: *15/*16/*17<agent id>
+                elif item.args[:1] == (supervise.DIAL_ARGS,):  # a supervisor's phone we called, its flow gone
+                    log.info("call.orphan_hungup", channel=item.channel.id, args=list(item.args))
+                    await resync.hangup_quietly(self.ari, item.channel.id)
+                elif item.args[:1] == ("feature",):
                     await self._new_feature_call(item)
                 else:
                     await self._new_call(item)
@@ -171,6 +178,48 @@ class Service:
             max_attempts=self.cfg.login.max_attempts)
         self.calls[ev.channel.id] = flow
         await flow.start(ev.channel, code)
+
+    # -- R-SUPERVISE (flows/supervise.py) -----------------------------------------------------------------
+    # Snoop channels (<supervisor channel>~snoop) and the supervisor bridge (~sup) route to the
+    # supervisor's flow by call_key(); a snoop whose flow is gone is hung up as an orphan above.
+    def _supervise_flow(self, channel_id: str) -> supervise.SuperviseCall:
+        flow = supervise.SuperviseCall(
+            channel_id, ari=self.ari, app=self.cfg.ari.app, locate=self._supervise_target, keys=self.cfg.keys,
+            authorize=lambda iface: supervise.supervisor_at(iface, logged_in=self._agent_at(iface),
+                                                            agents=self.cfg.agents),
+            known_agents=frozenset(self.cfg.agents), clock=self.clock)
+        self.calls[channel_id] = flow  # type: ignore[assignment]
+        return flow
+
+    def _supervise_target(self, agent_id: str) -> supervise.Target | None:
+        agent = self.acd.agents.get(agent_id)
+        if agent is None:
+            return None
+        return supervise.find_target(agent_id, agent.call_id, self.calls)
+
+    async def _new_supervise_call(self, ev: StasisStart) -> None:
+        await self._supervise_flow(ev.channel.id).start(ev.channel, ev.args[1])
+
+    async def supervise(self, agent_id: str, mode: str, interface: str, *, supervisor: str) -> dict[str, Any]:
+        """``POST /supervise``: call the supervisor at ``interface``; the flow attaches on answer."""
+        if agent_id not in self.acd.agents:
+            raise api.UnknownAgent(agent_id)
+        target = self._supervise_target(agent_id)
+        if target is None:
+            log.info("supervise.refused", supervisor=supervisor, via="api", agent=agent_id, mode=mode,
+                     interface=interface, reason="no_live_call", rule="R-SUPERVISE")
+            raise api.CommandRefused(f"agent {agent_id} is not on a live call")
+        channel_id = supervise.new_channel_id()
+        flow = self._supervise_flow(channel_id)  # registered first: the channel's events go to it
+        try:
+            await flow.dial(interface, supervisor=supervisor, agent_id=agent_id, mode=mode)
+        except AriError as e:
+            self.calls.pop(channel_id, None)
+            log.info("supervise.dial_failed", supervisor=supervisor, agent=agent_id, interface=interface,
+                     error=str(e), rule="R-SUPERVISE")
+            raise api.CommandRefused(f"could not call {interface}: {e}") from None
+        return {"agent_id": agent_id, "mode": mode, "interface": interface, "call_id": target.call_id,
+                "supervisor_channel": channel_id}
 
     def _agent_at(self, interface: str) -> str | None:
         return next((a.agent_id for a in self.acd.agents.values() if a.interface == interface and a.logged_in), None)
@@ -232,6 +281,15 @@ class Service:
     async def agent_command(self, agent_id: str, command: str, **args: Any) -> dict[str, Any]:
         if agent_id not in self.acd.agents:
             raise api.UnknownAgent(agent_id)
+        if command in ("hold", "unhold"):  # R-HOLD on the agent's call
+            call_id = self.acd.agents[agent_id].call_id
+            if call_id is None:
+                raise api.CommandRefused(f"agent {agent_id} is not on a call")
+            result = await self._ask_core(lambda rid: acd.HoldRequest(call_id=call_id, on=command == "hold",
+                                                                      source="api", request_id=rid))
+            if not result.ok:
+                raise api.CommandRefused(result.message)
+            return api.agent_snapshot(self.acd.agents[agent_id])
         result = await self._ask_core(lambda rid: acd.AgentCommand(
             agent_id=agent_id, command=command, reason=args.get("reason", ""), interface=args.get("interface"),
             source="api", request_id=rid))
@@ -244,7 +302,8 @@ class Service:
         flow = InboundCall(call_id, ari=self.ari, report=self.inbox.put_nowait, app=self.cfg.ari.app,
                            moh_class=self.cfg.service.moh_class, clock=self.clock,
                            keys=KeyReader(codes={"transfer": k.transfer, "transfer_complete": k.transfer_complete,
-                                                 "transfer_cancel": k.transfer_cancel}))
+                                                 "transfer_cancel": k.transfer_cancel, "hold": k.hold,
+                                                 "silent": k.silent}))
         self.calls[call_id] = flow
         return flow
 
@@ -363,6 +422,9 @@ class Service:
                      state="connected" if isinstance(ev, acd.CallRestored) else "waiting")
         for bridge in stale:
             await resync.destroy_quietly(self.ari, bridge)
+        for old in self.calls.values():  # R-SUPERVISE: their channels are hung up below; audit the end
+            if isinstance(old, supervise.SuperviseCall):
+                old.lost("ari_reconnected")
         self.calls = live
         self.inbox.put_nowait(acd.Resynced(calls=tuple(rebuilt)))
         for ch in untagged:  # entered Stasis while we were away, or a feature call cut off
@@ -394,6 +456,7 @@ def _queue_rules(q: Any, cfg: Config) -> acd.QueueRules:
         strategy=q.strategy, wait=WaitRules(apology_s=q.wait_apology_s, announce_every_s=q.announce_every_s,
                                             max_wait_s=q.max_wait_s),
         max_callers=q.max_callers, calendar=calendar, greeting=q.greeting, default_handle_s=q.default_handle_s,
+        hold_remind_s=q.hold_remind_s, silent_wait_s=q.silent_wait_s,
         voicemail_key=cfg.keys.voicemail, voicemail_destination=q.voicemail_destination,
         no_agent_destination=q.no_agent_destination, overflow_destination=q.overflow_destination,
         closed_destination=q.closed_destination)

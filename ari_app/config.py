@@ -65,6 +65,8 @@ class QueueConfig:
     max_wait_s: float = 120.0  # R-WAITLIMIT
     max_callers: int = 0  # 0 = no limit
     greeting: bool = True  # R-GREET
+    hold_remind_s: float = 60.0  # R-HOLD
+    silent_wait_s: float = 5.0  # R-SILENT
     calendar: str = ""  # R-HOURS: a [calendars.NAME]; "" = always open
     default_handle_s: float = 120.0
     voicemail_destination: str = "callcenter-voicemail,s,1"
@@ -117,6 +119,8 @@ class KeyMap:
     transfer: str = "##"
     transfer_complete: str = "*1"
     transfer_cancel: str = "*2"
+    hold: str = "*8"  # R-HOLD: hold / resume (toggles)
+    silent: str = "*9"  # R-SILENT: the silent-caller script
     pause_reasons: Mapping[str, str] = field(default_factory=lambda: {"1": "break", "2": "lunch", "3": "meeting",
                                                                       "4": "training"})
 
@@ -309,6 +313,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
             max_wait_s=r.get("max_wait_s", float, QueueConfig.max_wait_s, check=_positive, must="> 0"),
             max_callers=r.get("max_callers", int, 0, check=lambda v: v >= 0, must=">= 0 (0 = no limit)"),
             greeting=r.get("greeting", bool, True),
+            hold_remind_s=r.get("hold_remind_s", float, QueueConfig.hold_remind_s, check=_positive, must="> 0"),
+            silent_wait_s=r.get("silent_wait_s", float, QueueConfig.silent_wait_s, check=_positive, must="> 0"),
             calendar=r.get("calendar", str, ""),
             default_handle_s=r.get("default_handle_s", float, QueueConfig.default_handle_s, check=_positive,
                                    must="> 0"),
@@ -414,6 +420,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
                                 must="keys 0-9 * #"),
         transfer_cancel=r.get("transfer_cancel", str, KeyMap.transfer_cancel, check=_KEY.match,
                               must="keys 0-9 * #"),
+        hold=r.get("hold", str, KeyMap.hold, check=_KEY.match, must="keys 0-9 * #"),
+        silent=r.get("silent", str, KeyMap.silent, check=_KEY.match, must="keys 0-9 * #"),
         voicemail=r.get("voicemail", str, KeyMap.voicemail, check=lambda v: len(v) == 1 and _KEY.match(v),
                         must="one key 0-9 * #"),
         pause_reasons=r.get("pause_reasons", dict, KeyMap().pause_reasons, check=lambda v: all(
@@ -423,7 +431,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
     dialled = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume,
                "listen": keys.listen, "whisper": keys.whisper, "barge": keys.barge}  # R-SUPERVISE
     in_call = {"transfer": keys.transfer, "transfer_complete": keys.transfer_complete,
-               "transfer_cancel": keys.transfer_cancel}
+               "transfer_cancel": keys.transfer_cancel, "hold": keys.hold, "silent": keys.silent}
     for codes in (dialled, in_call):
         for name, code in codes.items():
             for other, ocode in codes.items():

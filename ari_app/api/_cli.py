@@ -39,7 +39,7 @@ def agent_cli(argv: list[str]) -> int:
         description="Log agents in and out, pause and resume them, through the HTTP API.",
         epilog="ARI_APP_API (default %s) and ARI_APP_TOKEN set the API and the token; prefer the environment "
                "to --token, which other users can see in the process list." % DEFAULT_API)
-    parser.add_argument("command", choices=("list", "login", "logout", "pause", "resume"))
+    parser.add_argument("command", choices=("list", "login", "logout", "pause", "resume", "hold", "unhold"))
     parser.add_argument("agent_id", nargs="?", metavar="AGENT_ID")
     parser.add_argument("--interface", help="login: the phone to ring, e.g. PJSIP/1001")
     parser.add_argument("--reason", help="pause: why, e.g. lunch (a-z, 0-9, _ and -)")

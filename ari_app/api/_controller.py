@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 __all__ = ["COMMANDS", "Controller", "agent_snapshot"]
 
-COMMANDS = ("login", "logout", "pause", "resume")
+COMMANDS = ("login", "logout", "pause", "resume", "hold", "unhold")  # hold/unhold: the agent's call (R-HOLD)
+SUPERVISE_MODES = ("listen", "whisper", "barge")  # R-SUPERVISE (flows/supervise.py MODES)
+SUPERVISE_ROLES = ("supervisor", "ops")  # token roles that may supervise
 
 
 class Controller(Protocol):
@@ -25,6 +27,16 @@ class Controller(Protocol):
 
         ``login`` may get ``interface=``, ``pause`` gets ``reason=``. Raises
         ``UnknownAgent`` (→ 404) or ``CommandRefused`` (→ 409, its message shown to the caller).
+        """
+        ...
+
+
+class SuperviseController(Protocol):
+    async def supervise(self, agent_id: str, mode: str, interface: str, *, supervisor: str) -> dict[str, Any]:
+        """R-SUPERVISE: call ``interface`` and, on answer, attach it to the agent's live call in ``mode``.
+
+        Returns at once (before the answer): ``{agent_id, mode, interface, call_id, supervisor_channel}``.
+        Raises ``UnknownAgent`` (→ 404) or ``CommandRefused`` (→ 409: no live call, the call failed).
         """
         ...
 

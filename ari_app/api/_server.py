@@ -7,6 +7,9 @@
     POST /agents/{id}/logout
     POST /agents/{id}/pause          body {"reason": "lunch"}: 1-32 of a-z 0-9 _ -
     POST /agents/{id}/resume
+    POST /supervise                  R-SUPERVISE, supervisor and ops only: body {"agent_id": "1001",
+                                     "mode": "listen|whisper|barge", "interface": "PJSIP/1010"}; calls the
+                                     interface and, on answer, attaches it to the agent's live call (202)
     POST   /transfers                body {"agent_id": "1001", "target": "2002" | "queue:sales" | "8001"}
     PUT    /transfers/{id}/complete  only once the target answered (R-XFER-CONFIRM)
     DELETE /transfers/{id}           cancel: the caller is back with the agent
@@ -32,7 +35,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from ._controller import COMMANDS, Controller
+from ._controller import COMMANDS, SUPERVISE_MODES, SUPERVISE_ROLES, Controller
 from ._errors import CommandRefused, UnknownAgent
 from ._settings import ApiSettings, ApiToken
 
@@ -42,6 +45,7 @@ log = structlog.get_logger()
 
 REASON = re.compile(r"^[a-z0-9_-]{1,32}$")
 INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
+AGENT_ID = re.compile(r"^[0-9]{1,10}$")
 Handler = Callable[[web.Request, ApiToken, dict[str, Any]], Awaitable[web.StreamResponse]]
 
 
@@ -151,6 +155,25 @@ class _Api:
         return web.json_response(snapshot)
 
 
+    # -- R-SUPERVISE: listen / whisper / barge ------------------------------------------------------
+    async def supervise(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        if token.role not in SUPERVISE_ROLES:
+            raise _Fail(403, f"token {token.name} (role {token.role}) may not supervise calls")
+        body = await _body(request, {"agent_id", "mode", "interface"})
+        example = '{"agent_id": "1001", "mode": "listen", "interface": "PJSIP/1010"}'
+        for key in ("agent_id", "mode", "interface"):
+            if key not in body:
+                raise _Fail(400, f"{key}: missing (e.g. {example})")
+        agent_id = _check(body, "agent_id", AGENT_ID, "an agent ID of 1-10 digits")
+        if body["mode"] not in SUPERVISE_MODES:
+            raise _Fail(400, f"mode: must be one of {', '.join(SUPERVISE_MODES)}, "
+                             f"got {json.dumps(body['mode'], ensure_ascii=False)[:40]}")
+        interface = _check(body, "interface", INTERFACE, "a dial string like PJSIP/1010")
+        audit.update(agent_id=agent_id, mode=body["mode"], interface=interface)
+        async with asyncio.timeout(self.command_timeout_s):
+            result = await self.controller.supervise(agent_id, body["mode"], interface, supervisor=token.name)
+        return web.json_response(result, status=202)
+
     # -- transfers (R-XFER-*) ----------------------------------------------------------------------
     async def start_transfer(self, request: web.Request, token: ApiToken, audit: dict[str, Any]
                              ) -> web.Response:
@@ -230,6 +253,7 @@ def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_
         app.router.add_post(f"/agents/{{agent_id}}/{command}", api.guarded(command, api.command),
                             name=command)
     _add_transfer_routes(app, api)
+    app.router.add_post("/supervise", api.guarded("supervise", api.supervise), name="supervise")  # R-SUPERVISE
     return app
 
 

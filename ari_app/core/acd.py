@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 from . import prompts
 from .agents import Agent, AgentEvent, AgentState, BusyPolicy
 from .hours import ALWAYS_OPEN, Calendar
+from .incall import EndSilent, Hold, HoldAction, PlayToCall, RemindAgent, SilentScript
 from .login import LoginGuard
 from .timeline import Fact, Timeline, TimelineEntry
 from .transfer import (
@@ -31,7 +32,7 @@ from .transfer import (
 from .waiting import WaitRules, WaitSchedule, estimate_wait
 
 __all__ = [
-    "Acd", "Action", "AgentCommand", "Announce", "CallArrived", "CallBridged", "CallEnded", "CallRestored",
+    "Acd", "Action", "AgentCommand", "CallerSpoke", "HoldRequest", "SilentPromptDone", "SilentRequest", "Announce", "CallArrived", "CallBridged", "CallEnded", "CallRestored",
     "CallState", "CallerKey", "CommandResult", "Connect", "Divert", "Event", "LoginAttempt", "LoginResult",
     "OfferAnswered", "OfferFailed", "PhoneState", "Publish", "QueueRules", "Resynced", "Ring", "StopRinging",
 ]
@@ -51,6 +52,8 @@ class QueueRules:
     calendar: Calendar = ALWAYS_OPEN
     greeting: bool = True  # R-GREET
     default_handle_s: float = 120.0  # estimate before any call was handled
+    hold_remind_s: float = 60.0  # R-HOLD
+    silent_wait_s: float = 5.0  # R-SILENT
     voicemail_key: str = "1"
     voicemail_destination: str = "callcenter-voicemail,s,1"
     no_agent_destination: str = "callcenter-voicemail,s,1"
@@ -107,6 +110,34 @@ class CallEnded:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class HoldRequest:
+    """R-HOLD: hold (on) or resume (off), from the agent's key, the phone's re-INVITE or the API."""
+    call_id: str
+    on: bool
+    source: str = "key"
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SilentRequest:
+    """R-SILENT: the agent starts the silent-caller script."""
+    call_id: str
+    source: str = "key"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SilentPromptDone:
+    call_id: str
+    step: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallerSpoke:
+    """Talk detection heard the caller: the silent-caller script stops."""
+    call_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CallerKey:
     """A DTMF key the waiting caller pressed."""
     call_id: str
@@ -153,7 +184,8 @@ class PhoneState:
 
 
 Event = (CallArrived | CallRestored | OfferAnswered | OfferFailed | CallBridged | CallEnded | CallerKey | Resynced
-         | AgentCommand | LoginAttempt | PhoneState | TransferRequest | TransferUpdate | TransferCommand)
+         | AgentCommand | LoginAttempt | PhoneState | TransferRequest | TransferUpdate | TransferCommand
+         | HoldRequest | SilentRequest | SilentPromptDone | CallerSpoke)
 
 
 # --- actions (what the shell must do) ----------------------------------------
@@ -222,7 +254,7 @@ class Publish:
 
 
 Action = (Ring | StopRinging | Connect | Announce | Divert | LoginResult | CommandResult | Publish | HoldForTransfer
-          | DialTarget | Consult | EndTransfer | TransferResult)
+          | DialTarget | Consult | EndTransfer | TransferResult | HoldAction | RemindAgent | PlayToCall | EndSilent)
 
 
 class CallState(StrEnum):
@@ -248,6 +280,8 @@ class _Call:
     answered_at: float | None = None
     bridged_at: float | None = None
     head: bool = False  # back at the head of the line (transfer requeued, or to this queue)
+    hold: Hold | None = None  # R-HOLD
+    silent: SilentScript | None = None  # R-SILENT in progress
     timeline: Timeline = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -340,6 +374,19 @@ class Acd:
                 out += self._transfer_event(ev.call_id, ev.event, now, reason=ev.reason)
             case TransferCommand():
                 out += self._transfer_command(ev, now)
+            case HoldRequest():
+                out += self._hold(ev, now)
+            case SilentRequest():
+                out += self._silent_start(ev, now)
+            case SilentPromptDone():
+                call = self.calls.get(ev.call_id)
+                if call is not None and call.silent is not None and call.silent.step == ev.step:
+                    call.silent.prompt_done(now)
+            case CallerSpoke():
+                call = self.calls.get(ev.call_id)
+                if call is not None and call.silent is not None:
+                    call.silent = None
+                    out.append(Publish("call.silent_stopped", {"call_id": call.call_id, "rule": "R-SILENT"}))
         out += self._distribute(now)
         return out
 
@@ -355,6 +402,11 @@ class Acd:
             if (t := self._agent_deadline(a)) is not None:
                 deadlines.append(t)
         deadlines += [x.deadline for x in self.transfers.values() if x.deadline is not None]
+        for c in self.calls.values():
+            if c.hold is not None and (t := c.hold.next_reminder()) is not None:
+                deadlines.append(t)
+            if c.silent is not None and c.silent.deadline is not None:
+                deadlines.append(c.silent.deadline)
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> list[Action]:
@@ -371,6 +423,15 @@ class Acd:
         for x in list(self.transfers.values()):
             if x.deadline is not None and x.deadline <= now:  # R-XFER-CONFIRM: the target did not answer
                 out += self._transfer_event(x.call_id, XferEvent.RING_TIMEOUT, now, reason="ring_target")
+        for call in list(self.calls.values()):
+            if call.hold is not None and (t := call.hold.next_reminder()) is not None and t <= now:  # R-HOLD
+                call.hold.reminders += 1
+                held_s = round(now - (call.hold.since or now), 3)
+                out.append(Publish("call.hold_reminder", {"call_id": call.call_id, "agent": call.agent_id,
+                                                          "held_s": held_s, "rule": "R-HOLD"}))
+                out.append(RemindAgent(call_id=call.call_id, held_s=held_s))
+            if call.silent is not None and call.silent.deadline is not None and call.silent.deadline <= now:
+                out += self._silent_next(call, now)
         out += self._distribute(now)
         return out
 
@@ -578,6 +639,8 @@ class Acd:
         if call.answered_at is not None:
             talk_s = round(now - (call.bridged_at or call.answered_at), 3)
             fields.update(agent=call.agent_id, hung_up_first=by, rule="R-HANGUP", talk_s=talk_s, lost=lost)
+            if call.hold is not None:
+                fields["hold_s"] = round(call.hold.total(now), 3)
             out.append(Publish("call.completed", fields))
             if not lost:
                 prev = self._handle_s.get(call.queue)
@@ -712,6 +775,53 @@ class Acd:
                 out.append(Publish("agent.phone", {"agent": agent.agent_id, "online": agent.phone_online,
                                                    "busy": agent.phone_busy}))
         return out
+
+    # -- in-call help for the agent: R-HOLD and R-SILENT (incall.py) ---------------------------------
+    def _hold(self, ev: HoldRequest, now: float) -> list[Action]:
+        call = self.calls.get(ev.call_id)
+        result = lambda ok, message="": [CommandResult(request_id=ev.request_id,  # noqa: E731
+                                                       agent_id=call.agent_id if call else "", ok=ok, message=message)]
+        if call is None or call.state != CallState.CONNECTED or call.agent_id is None:
+            return result(False, "the call is not connected to an agent")
+        if call.call_id in self.transfers:
+            return result(False, "a transfer is in progress")
+        if call.hold is None:
+            call.hold = Hold(remind_s=self.queues[call.queue].hold_remind_s)
+        if ev.on == call.hold.on:
+            return result(True)  # already so (a phone's re-INVITE after the key, say)
+        fields: dict[str, Any] = {"call_id": call.call_id, "agent": call.agent_id, "source": ev.source,
+                                  "rule": "R-HOLD"}
+        if ev.on:
+            call.hold.start(now)
+            self._fact(call, Fact.HOLD, now, agent=call.agent_id, source=ev.source)
+            return [Publish("call.hold", fields), HoldAction(call_id=call.call_id, hold=True), *result(True)]
+        held = call.hold.stop(now)
+        self._fact(call, Fact.UNHOLD, now, agent=call.agent_id, held_s=round(held, 3))
+        return [Publish("call.unhold", {**fields, "held_s": round(held, 3)}),
+                HoldAction(call_id=call.call_id, hold=False, prompts=("hold-sorry",)), *result(True)]
+
+    def _silent_start(self, ev: SilentRequest, now: float) -> list[Action]:
+        call = self.calls.get(ev.call_id)
+        if call is None or call.state != CallState.CONNECTED or call.silent is not None:
+            return []
+        if call.hold is not None and call.hold.on:
+            return []
+        call.silent = SilentScript(wait_s=self.queues[call.queue].silent_wait_s)
+        prompt = call.silent.start()
+        self._fact(call, Fact.PROMPT_PLAYED, now, prompt=prompt, rule="R-SILENT")
+        return [Publish("call.silent_script", {"call_id": call.call_id, "agent": call.agent_id, "source": ev.source,
+                                               "rule": "R-SILENT"}),
+                PlayToCall(call_id=call.call_id, prompt=prompt, step=call.silent.step)]
+
+    def _silent_next(self, call: _Call, now: float) -> list[Action]:
+        prompt = call.silent.wake()  # type: ignore[union-attr]
+        if prompt is not None:
+            self._fact(call, Fact.PROMPT_PLAYED, now, prompt=prompt, rule="R-SILENT")
+            return [PlayToCall(call_id=call.call_id, prompt=prompt, step=call.silent.step)]  # type: ignore[union-attr]
+        call.silent = None
+        return [Publish("call.silent", {"call_id": call.call_id, "queue": call.queue, "agent": call.agent_id,
+                                        "rule": "R-SILENT"}),
+                EndSilent(call_id=call.call_id)]
 
     # -- transfers (R-XFER-CONSENT, R-XFER-CONFIRM, R-XFER-NAME; state table in transfer.py) ------
     def _transfer_request(self, ev: TransferRequest, now: float) -> list[Action]:

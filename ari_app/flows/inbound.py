@@ -28,12 +28,13 @@ from typing import Callable
 import structlog
 
 from ..ari import (
-    AriClient, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
-    ChannelTransfer, PlaybackFinished, StasisEnd, StasisStart,
+    AriClient, AriConflict, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
+    ChannelHold, ChannelTalkingStarted, ChannelTransfer, ChannelUnhold, PlaybackFinished, StasisEnd, StasisStart,
 )
 from ..core import acd, prompts
 from ..core.keys import KeyReader
 from ..core.transfer import TransferCommand, TransferResult, TransferUpdate, XferEvent
+from .incall import InCallFlow
 from .transfer import TransferFlow
 
 __all__ = ["CallCommand", "InboundCall", "LEG_SEP", "call_key", "TAGS"]
@@ -67,12 +68,13 @@ class _Leg:
     answered: bool = False
 
 
-class InboundCall(TransferFlow):
+class InboundCall(TransferFlow, InCallFlow):
     def __init__(self, call_id: str, *, ari: AriClient, report: Callable[[acd.Event], None], app: str,
                  moh_class: str, clock: Callable[[], float] = time.time, keys: KeyReader | None = None) -> None:
         self.call_id = call_id
         self.keys = keys  # the agent's in-call keys (transfer)
         self._abandoned = False  # the caller hung up during a transfer
+        self._on_hold = False  # as the agent's hold key last left it
         self.ari, self.report, self.app, self.moh_class, self.clock = ari, report, app, moh_class, clock
         self.caller_number = ""
         self.legs: dict[str, _Leg] = {}
@@ -106,13 +108,27 @@ class InboundCall(TransferFlow):
                                     resynced=entered_at is not None))
 
     async def hold(self) -> None:
-        """Caller into the call's holding bridge, with music on hold."""
-        try:
-            await self.ari.create_bridge(self.hold_bridge, type="holding", name=self.hold_bridge)
-        except AriError:
-            pass  # exists already (resync)
+        """Caller into the call's holding bridge, with music on hold.
+
+        A call's bridges live as long as the call: a bridge id destroyed and created again at
+        once can be refused by Asterisk ("already exists", then "not found"), so the holding
+        bridge is only made quiet while the caller talks (``quiet_hold``)."""
+        await self.ensure_bridge(self.hold_bridge, "holding")
         await self.ari.add_channel(self.hold_bridge, self.call_id, role="participant")
         await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+
+    async def ensure_bridge(self, bridge_id: str, type: str = "mixing,dtmf_events") -> None:
+        try:
+            await self.ari.create_bridge(bridge_id, type=type, name=bridge_id)
+        except AriConflict:
+            pass  # the call made it before (it lives as long as the call), or resync found it
+
+    async def quiet_hold(self) -> None:
+        """Nobody waits in the holding bridge now: stop its music."""
+        try:
+            await self.ari.bridge_stop_moh(self.hold_bridge)
+        except AriError:
+            pass
 
     def adopt_connected(self, agent_leg: str, agent_id: str) -> None:
         """Resync: the caller is already talking to ``agent_id`` on ``agent_leg``."""
@@ -148,6 +164,11 @@ class InboundCall(TransferFlow):
                     self.report(acd.CallerKey(call_id=self.call_id, digit=digit))
                 elif ch.id == self.connected_leg and self.keys is not None:
                     self._agent_key(digit)
+            case ChannelHold(channel=ch) | ChannelUnhold(channel=ch) if ch.id == self.connected_leg:
+                self._on_hold = isinstance(ev, ChannelHold)  # the phone's own hold key (re-INVITE)
+                self.report(acd.HoldRequest(call_id=self.call_id, on=self._on_hold, source="phone"))
+            case ChannelTalkingStarted(channel=ch) if ch.id == self.call_id:
+                self.report(acd.CallerSpoke(call_id=self.call_id))
             case PlaybackFinished(playback=pb) if pb.id in self.playbacks:
                 await self._playback_done(pb.id, self.playbacks.pop(pb.id), pb.state)
 
@@ -161,6 +182,11 @@ class InboundCall(TransferFlow):
             self.request_transfer(arg, "dtmf")
         elif name in ("transfer_complete", "transfer_cancel"):
             self.report(TransferCommand(call_id=self.call_id, command=name.removeprefix("transfer_")))
+        elif name == "hold":  # R-HOLD: the key toggles
+            self._on_hold = not self._on_hold
+            self.report(acd.HoldRequest(call_id=self.call_id, on=self._on_hold, source="key"))
+        elif name == "silent":  # R-SILENT
+            self.report(acd.SilentRequest(call_id=self.call_id, source="key"))
 
     async def _gone(self, ch: Channel, cause: int, cause_txt: str) -> None:
         if self._abandoned:  # the caller left during a transfer: agent and target hang up together
@@ -216,6 +242,7 @@ class InboundCall(TransferFlow):
         if self.ended_by is not None:
             return
         await self.do_transfer(action)
+        await self.do_incall(action)
         match action:
             case acd.Ring():
                 await self._ring(action)
@@ -249,16 +276,19 @@ class InboundCall(TransferFlow):
     # -- prompts -------------------------------------------------------------------------
     async def _play(self, channel_id: str, prompt_ids: tuple[str, ...] | list[str], purpose: str) -> str | None:
         """Play prompts on one channel; ``PlaybackFinished`` comes back to ``_playback_done``."""
+        return await self._play_media(channel_id, [prompts.media(p) for p in prompt_ids], purpose)
+
+    async def _play_media(self, channel_id: str, media: list[str], purpose: str) -> str | None:
         self._pb_seq += 1
         playback_id = f"{self.call_id}{LEG_SEP}pb{self._pb_seq}"
         self.playbacks[playback_id] = purpose
         try:
-            await self.ari.play(channel_id, [prompts.media(p) for p in prompt_ids], playback_id=playback_id)
+            await self.ari.play(channel_id, media, playback_id=playback_id)
         except AriError as e:
             self.playbacks.pop(playback_id, None)
             log.warning("call.playback_failed", purpose=purpose, error=str(e))
             return None
-        log.info("call.prompt", purpose=purpose, prompts=list(prompt_ids), channel=channel_id)
+        log.info("call.prompt", purpose=purpose, media=media, channel=channel_id)
         return playback_id
 
     async def _playback_done(self, playback_id: str, purpose: str, state: str) -> None:
@@ -271,6 +301,8 @@ class InboundCall(TransferFlow):
             await self._finish_divert()
         elif purpose == "xfer-name":
             await self._xfer_join_target()
+        else:
+            await self.incall_playback_done(purpose)
 
     async def _greet(self, action: acd.Connect) -> None:
         """R-GREET: the caller hears the greeting and agent ID, the agent the queue name; then bridge."""
@@ -321,11 +353,11 @@ class InboundCall(TransferFlow):
             return
         try:
             await self.ari.set_var(leg_id, "CC_ANSWERED_AT", f"{self.clock():.3f}")
-            await self.ari.create_bridge(self.talk_bridge, name=self.talk_bridge)  # mixing,dtmf_events
+            await self.ensure_bridge(self.talk_bridge)  # mixing,dtmf_events
             await self.ari.add_channel(self.talk_bridge, self.call_id)
             await self.ari.add_channel(self.talk_bridge, leg_id, absorb_dtmf=True)
             self.connected_leg = leg_id
-            await self._destroy_bridge(self.hold_bridge)
+            await self.quiet_hold()
             log.info("call.bridged", agent=agent_id, bridge=self.talk_bridge)
         except AriError as e:
             log.warning("call.bridge_failed", agent=agent_id, error=str(e))

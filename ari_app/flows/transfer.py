@@ -47,7 +47,7 @@ class TransferFlow:
 
     @property
     def consult_bridge(self: "InboundCall") -> str:
-        return f"{self.call_id}~consult"
+        return f"{self.call_id}~consult{self._target_seq}"  # one per transfer: ids are never reused
 
     # -- requests from the agent's keys and phone ---------------------------------------------
     def request_transfer(self: "InboundCall", target: str, source: str) -> None:
@@ -77,12 +77,7 @@ class TransferFlow:
         """R-XFER-CONSENT: never a blind drop: the caller is told and held with music."""
         self.xfer_id, self.target_leg, self.target_answered = action.transfer_id, None, False
         try:
-            await self.ari.create_bridge(self.hold_bridge, type="holding", name=self.hold_bridge)
-        except AriError:
-            pass
-        try:
-            await self.ari.add_channel(self.hold_bridge, self.call_id, role="participant")
-            await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+            await self.hold()
         except AriError as e:
             log.warning("transfer.hold_failed", error=str(e))
         await self._play(self.call_id, action.prompts, "xfer-hold")
@@ -109,7 +104,7 @@ class TransferFlow:
     async def _xfer_consult(self: "InboundCall") -> None:
         agent_leg = self.connected_leg
         try:
-            await self.ari.create_bridge(self.consult_bridge, name=self.consult_bridge)  # mixing,dtmf_events
+            await self.ensure_bridge(self.consult_bridge)  # mixing,dtmf_events
             if agent_leg:
                 await self.ari.add_channel(self.consult_bridge, agent_leg, absorb_dtmf=True)
             if self.target_leg:
@@ -147,7 +142,7 @@ class TransferFlow:
             except AriError as e:
                 log.warning("transfer.return_failed", error=str(e))
             await self._destroy_bridge(self.consult_bridge)
-            await self._destroy_bridge(self.hold_bridge)
+            await self.quiet_hold()
             await self._play(self.call_id, action.prompts, "xfer-back")
         elif outcome in ("requeued", "to_queue"):
             # back in line at the head: the caller stays in the holding bridge, with music
@@ -157,7 +152,6 @@ class TransferFlow:
                 await self._hangup(agent_leg)
             self.connected_leg = None
             await self._destroy_bridge(self.consult_bridge)
-            await self._destroy_bridge(self.talk_bridge)
         # abandoned: the caller is gone; _gone() keeps agent and target together if they talk
 
     async def _xfer_join_target(self: "InboundCall") -> None:
@@ -169,7 +163,7 @@ class TransferFlow:
         except AriError as e:
             log.warning("transfer.join_failed", error=str(e))
         await self._destroy_bridge(self.consult_bridge)
-        await self._destroy_bridge(self.hold_bridge)
+        await self.quiet_hold()
         log.info("call.bridged", agent="target", bridge=self.talk_bridge)
 
     async def _progress(self: "InboundCall", state: str) -> None:

@@ -143,6 +143,7 @@ async def test_agent_hanging_up_before_the_target_answered_requeues_at_the_head(
     again = await service.wait_for("call.offered", call_id=call_id, attempt=2, timeout=10)
     assert again["agent"] == "3001"
     await service.wait_for("call.answered", call_id=call_id, agent="3001", count=2, timeout=10)
+    await service.wait_for("call.bridged", call_id=call_id, count=2, timeout=15)  # talking again
     await hang_up(ari, caller)
     await nothing_left(ari, call_id, caller)
 
@@ -167,7 +168,7 @@ async def test_caller_hanging_up_during_consultation_leaves_agent_and_target_tal
     await hang_up(ari, call_id)
     await service.wait_for("transfer.abandoned", call_id=call_id, timeout=10)
     await asyncio.sleep(1)
-    [consult] = [b for b in await ari.bridges() if b["id"] == f"{call_id}~consult"]
+    [consult] = [b for b in await ari.bridges() if b["id"] == f"{call_id}~consult1"]
     assert sorted(consult["channels"]) == sorted([f"{call_id}~a1", f"{call_id}~t1"])
     await hang_up(ari, f"{call_id}~a1")
     await nothing_left(ari, call_id, caller)

@@ -80,6 +80,9 @@ def test_keys_must_not_collide_and_destinations_are_checked():
         "keys.login: '*1' is a prefix of keys.logout ('*12'): they collide",
         "keys.login: '*1' is a prefix of keys.pause ('*13'): they collide",
         "keys.login: '*1' is a prefix of keys.resume ('*14'): they collide",
+        "keys.login: '*1' is a prefix of keys.listen ('*15'): they collide",  # R-SUPERVISE
+        "keys.login: '*1' is a prefix of keys.whisper ('*16'): they collide",
+        "keys.login: '*1' is a prefix of keys.barge ('*17'): they collide",
     ]
 
 

@@ -1,0 +1,78 @@
+"""R-HOLD and R-SILENT in the ACD core, with a fake clock."""
+
+from ari_app.core.acd import (
+    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerSpoke, CommandResult, HoldRequest,
+    OfferAnswered, Publish, QueueRules, SilentPromptDone, SilentRequest,
+)
+from ari_app.core.agents import Agent
+from ari_app.core.incall import EndSilent, HoldAction, PlayToCall, RemindAgent
+
+T0 = 1_800_000_000.0
+
+
+def connected(**rules):
+    acd = Acd([QueueRules(name="support", hold_remind_s=60, silent_wait_s=5, **rules)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",))])
+    acd.handle(AgentCommand(agent_id="1001", command="login"), T0 - 10)
+    acd.handle(CallArrived(call_id="c1", queue="support", entered_at=T0), T0)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
+    return acd
+
+
+def of(actions, kind):
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def published(actions, name):
+    return [a.fields for a in actions if isinstance(a, Publish) and a.event == name]
+
+
+def test_r_hold_reminds_the_agent_every_minute_and_apologises_on_resume():
+    acd = connected()
+    out = acd.handle(HoldRequest(call_id="c1", on=True, request_id="r1"), T0 + 10)
+    assert HoldAction(call_id="c1", hold=True) in out and of(out, CommandResult)[0].ok
+    assert acd.get_timer() == T0 + 70
+    assert of(acd.handle_timer(T0 + 70 - 0.001), RemindAgent) == []
+    [r] = of(acd.handle_timer(T0 + 70), RemindAgent)
+    assert r.held_s == 60
+    assert of(acd.handle_timer(T0 + 129), RemindAgent) == []
+    assert len(of(acd.handle_timer(T0 + 130), RemindAgent)) == 1  # repeated
+    out = acd.handle(HoldRequest(call_id="c1", on=False), T0 + 140)
+    assert HoldAction(call_id="c1", hold=False, prompts=("hold-sorry",)) in out
+    assert published(out, "call.unhold")[0]["held_s"] == 130
+    assert acd.get_timer() is None
+    done = published(acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 200), "call.completed")[0]
+    assert done["hold_s"] == 130
+
+
+def test_hold_twice_is_harmless_and_refused_when_not_connected():
+    acd = connected()
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10)
+    out = acd.handle(HoldRequest(call_id="c1", on=True), T0 + 11)
+    assert of(out, HoldAction) == [] and of(out, CommandResult)[0].ok
+    [r] = of(acd.handle(HoldRequest(call_id="nope", on=True, request_id="x"), T0), CommandResult)
+    assert not r.ok
+
+
+def test_r_silent_script_prompt_wait_prompt_wait_hang_up():
+    acd = connected()
+    out = acd.handle(SilentRequest(call_id="c1"), T0 + 10)
+    assert of(out, PlayToCall) == [PlayToCall(call_id="c1", prompt="silent-hello", step=1)]
+    assert acd.get_timer() is None  # the wait starts when the prompt has played
+    acd.handle(SilentPromptDone(call_id="c1", step=1), T0 + 13)
+    assert of(acd.handle_timer(T0 + 18 - 0.001), PlayToCall) == []
+    assert of(acd.handle_timer(T0 + 18), PlayToCall) == [PlayToCall(call_id="c1", prompt="silent-bye", step=2)]
+    acd.handle(SilentPromptDone(call_id="c1", step=2), T0 + 21)
+    out = acd.handle_timer(T0 + 26)
+    assert of(out, EndSilent) == [EndSilent(call_id="c1")]
+    assert published(out, "call.silent")[0]["rule"] == "R-SILENT"
+
+
+def test_r_silent_stops_when_the_caller_speaks():
+    acd = connected()
+    acd.handle(SilentRequest(call_id="c1"), T0 + 10)
+    acd.handle(SilentPromptDone(call_id="c1", step=1), T0 + 13)
+    out = acd.handle(CallerSpoke(call_id="c1"), T0 + 14)
+    assert published(out, "call.silent_stopped")
+    assert of(acd.handle_timer(T0 + 30), EndSilent) == []
