@@ -184,3 +184,19 @@ async def test_transfer_to_a_queue_enters_it_at_the_head(service, ari, api, watc
     assert answered["queue"] == "xferq"
     await hang_up(ari, caller)
     await nothing_left(ari, call_id, caller)
+
+
+async def test_agent_keys_transfer_and_complete(service, ari, watcher):
+    """The agent's phone keys: ##3002# starts the transfer, *1 completes it once 3002 answered."""
+    caller = (await ari.call_queue("xferkey", talk_s=60))["id"]
+    answered = await service.wait_for("call.answered", queue="xferkey", agent="3007", timeout=10)
+    call_id = answered["call_id"]
+    requested = await service.wait_for("transfer.requested", call_id=call_id, timeout=20)
+    assert requested["source"] == "dtmf" and requested["target"] == "3002"
+    await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
+    await service.wait_for("transfer.completed", call_id=call_id, timeout=15)
+    await watcher.wait("ChannelEnteredBridge", channel__id=f"{call_id}~t1", bridge__id=f"{call_id}~talk", timeout=15)
+    await hang_up(ari, caller)
+    done = await service.wait_for("call.completed", call_id=call_id, timeout=10)
+    assert done["agent"] == "3002"
+    await nothing_left(ari, call_id, caller)
