@@ -883,6 +883,7 @@ class Acd:
                                                        "state": x.state.value})]
         x.apply(event, now)
         out: list[Action] = []
+        before: list[Action] = []  # facts of a state passed through on the way (a REFER's consultation)
         target = self.agents.get(x.target_agent) if x.target_agent else None
         rules = self.queues[call.queue]
         if x.state == XferState.CALLER_ON_HOLD:
@@ -905,12 +906,20 @@ class Acd:
                 target.apply(AgentEvent.ANSWER, now)
                 self._changed_agents.add(target.agent_id)
             out.append(Consult(call_id=call_id, transfer_id=x.transfer_id))
+            if x.source == "refer":
+                # The phone's own transfer key asked for a blind transfer: once the target has
+                # answered (R-XFER-CONFIRM) it completes; the agent did not ask to consult.
+                self._fact(call, Fact.TRANSFER, now, agent=x.agent_id, state=x.state.value)
+                before.append(Publish("transfer.consulting", {"call_id": call_id, "transfer_id": x.transfer_id,
+                                                              "agent": x.agent_id, "target": x.target,
+                                                              "state": x.state.value, "rule": "R-XFER-CONFIRM"}))
+                x.apply(XferEvent.COMPLETE, now)
         self._fact(call, Fact.TRANSFER, now, agent=x.agent_id, state=x.state.value, reason=reason)
         fields: dict[str, Any] = {"call_id": call_id, "transfer_id": x.transfer_id, "agent": x.agent_id,
                                   "target": x.target, "state": x.state.value, "rule": "R-XFER-CONFIRM"}
         if reason:
             fields["reason"] = reason
-        out.insert(0, Publish(f"transfer.{x.state.value}", fields))
+        out = [*before, Publish(f"transfer.{x.state.value}", fields), *out]
         if x.ended:
             out += self._finish_transfer(x, call, target, now)
         return out

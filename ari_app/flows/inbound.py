@@ -141,7 +141,7 @@ class InboundCall(TransferFlow, InCallFlow):
             case StasisStart(channel=ch) if ch.id == self.target_leg and self.target_leg is not None:
                 self.target_answered = True
                 self.report(TransferUpdate(call_id=self.call_id, event=XferEvent.TARGET_ANSWERED))
-            case ChannelTransfer(referred_by=by, refer_to=to):
+            case ChannelTransfer(referred_by=by, refer_to=to, state=None):  # with a state: our progress echoed
                 source = (by.get("source_channel") or {}).get("id")
                 if source == self.connected_leg and self.xfer_id is None:
                     destination = str((to.get("requested_destination") or {}).get("destination") or "")
@@ -261,11 +261,15 @@ class InboundCall(TransferFlow, InCallFlow):
     async def _ring(self, ring: acd.Ring) -> None:
         leg_id = f"{self.call_id}{LEG_SEP}a{ring.attempt}"
         self.legs[leg_id] = _Leg(agent_id=ring.agent_id, attempt=ring.attempt)
+        variables = {"CC_CALL_ID": self.call_id, "CC_ROLE": "agent", "CC_AGENT": ring.agent_id}
+        if ring.interface.startswith("PJSIP/"):
+            # the phone's own transfer key (REFER) comes to us as ChannelTransfer; set on the leg
+            # that receives the REFER, the agent's (on the caller's it does nothing)
+            variables["PJSIP_TRANSFER_HANDLING()"] = "ari-only"
         try:
             await self.ari.originate(
                 ring.interface, app=self.app, app_args=f"agent,{self.call_id}", channel_id=leg_id,
-                timeout_s=math.ceil(ring.timeout_s), caller_id=self.caller_number or None,
-                variables={"CC_CALL_ID": self.call_id, "CC_ROLE": "agent", "CC_AGENT": ring.agent_id},
+                timeout_s=math.ceil(ring.timeout_s), caller_id=self.caller_number or None, variables=variables,
             )
         except AriError as e:
             self.legs[leg_id].cancelled = True

@@ -12,6 +12,14 @@
 
 Scenarios live in tests/e2e/sipp/ (register.xml, uas.xml, uac.xml); see their headers.
 
+The transfer key of an agent phone (blind REFER, then the NOTIFYs it gets):
+
+    async with SippPhone("1007", "dev-1007", refer_to="1008", refer_at_s=2) as phone:
+        ...                                       # a call reaches 1007 and is answered
+        await phone.wait_for("REFER accepted (202)")
+        final = await phone.wait_notify(lambda n: n[1].startswith("terminated"), timeout=20)
+        phone.notifies()  # [(epoch s, "active;expires=...", "SIP/2.0 100 Trying"), ...]
+
 How a phone works: PJSIP rewrites the Contact of a REGISTER to the packet's
 source address (rewrite_contact=yes), so the REGISTER must leave from the very
 port the UAS listens on. SippPhone therefore registers first from that port
@@ -50,6 +58,7 @@ import struct
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -307,6 +316,11 @@ class SippProcess:
         return "\n".join(parts)
 
 
+# uas.xml's log line for each NOTIFY it answered
+_NOTIFY_LOG = re.compile(r"uas: NOTIFY t_ms=(?P<t_ms>[0-9.]+) call=(?P<call>[0-9]*) cseq=(?P<cseq>[0-9]*)"
+                         r" event=(?P<event>.*?) state=(?P<state>.*?) sipfrag=(?P<frag>.*)$")
+
+
 def _workdir(workdir: Path | str | None, prefix: str) -> Path:
     if workdir is None:
         return Path(tempfile.mkdtemp(prefix=f"sipp-{prefix}-"))
@@ -324,14 +338,22 @@ class SippPhone:
     hangup_after_s: hang up (BYE) this long after answering; None: wait for Asterisk's BYE.
     dtmf/dtmf_at_s/dtmf_gap_s: digits (0-9*#) it sends in every call, from dtmf_at_s after answering.
     expires: registration lifetime in s (not refreshed; the default outlives any test).
+    refer_to/refer_at_s: the "transfer key": refer_at_s after answering, every call sends one
+    blind REFER (Refer-To: <sip:REFER_TO@127.0.0.1>, Referred-By) in its dialog, answers
+    every NOTIFY with 200 and logs it (notifies(), wait_notify()); the call then goes on
+    until Asterisk's BYE (or hangup_after_s). The log has "REFER to X sent",
+    "REFER accepted (202)" or "REFER rejected: SIP/2.0 403 ..." / "REFER not answered".
     It takes any number of calls while the context is open; count()/wait_for() watch them.
     """
+
+    scenario = "uas.xml"  # a path relative to tests/e2e/sipp/, or absolute
 
     def __init__(self, username: str, password: str, port: int | None = None, *,
                  answer_after_s: float = 1.0, never_answer: bool = False, hangup_after_s: float | None = None,
                  dtmf: str = "", dtmf_at_s: float = 2.0, dtmf_gap_s: float = 0.3, expires: int = 3600,
                  audio_s: float = 300.0, workdir: Path | str | None = None,
-                 online_timeout_s: float = 10.0) -> None:
+                 online_timeout_s: float = 10.0, refer_to: str | None = None,
+                 refer_at_s: float = 3.0) -> None:
         self.username, self.password = username, password
         self.port = port or free_udp_ports(1)
         self.media_port = free_udp_ports(4)  # sipp binds media_port and media_port + 2
@@ -340,6 +362,9 @@ class SippPhone:
         self.dtmf, self.dtmf_at_s, self.dtmf_gap_s, self.audio_s = dtmf, dtmf_at_s, dtmf_gap_s, audio_s
         self.workdir = _workdir(workdir, f"phone-{username}")
         self.online_timeout_s = online_timeout_s
+        if refer_to is not None and not re.fullmatch(r"[A-Za-z0-9._+*#-]+", refer_to):
+            raise ValueError(f"refer_to must be a SIP user part, not {refer_to!r}")
+        self.refer_to, self.refer_at_s = refer_to, refer_at_s
         self.uas: SippProcess | None = None
         self.registrations: list[SippProcess] = []
 
@@ -381,9 +406,11 @@ class SippPhone:
     async def start(self) -> "SippPhone":
         # Register first, from the UAS port (rewrite_contact: Asterisk keeps the source port).
         await self._register(self.expires)
-        self.uas = SippProcess(f"uas-{self.username}", "uas.xml", [
+        self.uas = SippProcess(f"uas-{self.username}", self.scenario, [
             "-p", str(self.port), "-mp", str(self.media_port), "-key", "me", self.username,
-            "-set", "answer_ms", _ms(self.answer_after_s), "-set", "hangup_ms", _ms(self.hangup_after_s)],
+            "-key", "refer_to", self.refer_to or "none", "-key", "pbx_host", PBX_HOST,
+            "-set", "answer_ms", _ms(self.answer_after_s), "-set", "hangup_ms", _ms(self.hangup_after_s),
+            "-set", "refer_ms", _ms(self.refer_at_s if self.refer_to is not None else None)],
             self.workdir, remote=False)
         audio_s = write_rtp_pcap(self.uas.pcap, self.audio_s, self.dtmf, self.dtmf_at_s, self.dtmf_gap_s)
         self.uas.argv += ["-set", "audio_ms", _ms(audio_s)]
@@ -418,7 +445,8 @@ class SippPhone:
 
     def count(self, what: str) -> int:
         """How many calls reached a step, by the scenario's log lines: "INVITE",
-        "answered", "BYE from Asterisk", "hung up", "CANCEL while ringing", "played again"."""
+        "answered", "BYE from Asterisk", "hung up", "CANCEL while ringing", "played again",
+        "REFER to", "REFER accepted", "REFER rejected", "REFER not answered", "NOTIFY"."""
         return sum(what in line for line in self.log_lines())
 
     async def wait_for(self, what: str, count: int = 1, timeout: float = 15.0) -> None:
@@ -429,6 +457,39 @@ class SippPhone:
             if time.monotonic() > end:
                 raise AssertionError(f"phone {self.username}: {count}x {what!r} not within {timeout} s\n"
                                      + self.report())
+            await asyncio.sleep(0.05)
+
+    def notifies(self, event: str | None = "refer") -> list[tuple[float, str, str]]:
+        """The NOTIFYs the phone answered, oldest first: (epoch seconds, Subscription-State
+        header value, first line of the message/sipfrag body), e.g.
+        (1795709014.84, "active;expires=598", "SIP/2.0 100 Trying"). Only those whose Event
+        header is `event`, parameters aside (REFER progress by default; None: all). A NOTIFY
+        logged twice (a retransmission: same call and CSeq) counts once."""
+        out, seen = [], set()
+        for line in self.log_lines():
+            m = _NOTIFY_LOG.search(line)
+            if not m or (event is not None and m["event"].split(";")[0].strip().lower() != event):
+                continue
+            if (m["call"], m["cseq"]) in seen:  # a retransmission (see "NOTIFY" in uas.xml)
+                continue
+            seen.add((m["call"], m["cseq"]))
+            out.append((float(m["t_ms"]) / 1000, m["state"].strip(), m["frag"].strip()))
+        return out
+
+    async def wait_notify(self, predicate: Callable[[tuple[float, str, str]], bool] = lambda n: True,
+                          timeout: float = 15.0, event: str | None = "refer") -> tuple[float, str, str]:
+        """The first NOTIFY (as in notifies()) for which predicate(notify) is true, waiting
+        up to `timeout` s for it; AssertionError with the logs if none comes."""
+        end = time.monotonic() + timeout
+        while True:
+            found = next((n for n in self.notifies(event) if predicate(n)), None)
+            if found is not None:
+                return found
+            if self.uas is not None and not self.uas.alive():
+                raise AssertionError(f"phone {self.username}: the UAS sipp exited\n{self.report()}")
+            if time.monotonic() > end:
+                raise AssertionError(f"phone {self.username}: no such NOTIFY within {timeout} s; got "
+                                     f"{self.notifies(event)}\n{self.report()}")
             await asyncio.sleep(0.05)
 
     def report(self, lines: int = 40) -> str:

@@ -161,3 +161,12 @@ def test_late_events_after_the_end_are_harmless():
     consulting(acd)
     acd.handle(TransferCommand(call_id="c1", command="complete"), T0 + 20)
     assert acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 21) == []
+
+
+def test_a_phone_refer_completes_as_soon_as_the_target_answered():
+    acd = connected()
+    acd.handle(TransferRequest(call_id="c1", target="1002", source="refer"), T0 + 10)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 11)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 14)
+    assert of(out, Consult) and outcome(out).outcome == "completed"
+    assert events(out)[:2] == ["transfer.consulting", "transfer.completed"]
