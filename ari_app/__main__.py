@@ -7,7 +7,6 @@ import asyncio
 import signal
 import sys
 
-import structlog
 
 from . import config as config_mod
 

@@ -137,14 +137,14 @@ class Service:
                     await self._new_supervise_call(item)  # R-SUPERVISE: *15/*16/*17<agent id>
                 elif item.args[:1] == (supervise.DIAL_ARGS,):  # a supervisor's phone we called, its flow gone
                     log.info("call.orphan_hungup", channel=item.channel.id, args=list(item.args))
-                    await resync.hangup_quietly(self.ari, item.channel.id)
+                    await resync.hangup(self.ari, item.channel.id)
                 elif item.args[:1] == ("feature",):
                     await self._new_feature_call(item)
                 else:
                     await self._new_call(item)
             elif isinstance(item, StasisStart) and key not in self.calls:
                 log.info("call.orphan_hungup", channel=item.channel.id, args=list(item.args))
-                await resync.hangup_quietly(self.ari, item.channel.id)
+                await resync.hangup(self.ari, item.channel.id)
             else:
                 flow = self.calls.get(key)
                 if flow is not None:
@@ -398,9 +398,9 @@ class Service:
             if snap.caller is None:
                 for leg in snap.agent_legs:
                     log.info("call.orphan_hungup", call_id=snap.call_id, channel=leg)
-                    await resync.hangup_quietly(self.ari, leg)
+                    await resync.hangup(self.ari, leg)
                 for bridge in snap.bridges:
-                    await resync.destroy_quietly(self.ari, bridge)
+                    await resync.destroy_bridge(self.ari, bridge)
                 continue
             ev = resync.to_core_event(snap, now)
             flow = self._flow(snap.call_id)
@@ -409,8 +409,8 @@ class Service:
                 flow.adopt_connected(snap.connected_leg() or "", ev.agent_id)
             else:
                 for leg in snap.agent_legs:  # a ringing leg we lost track of: ring again from the core
-                    await resync.hangup_quietly(self.ari, leg)
-                await resync.destroy_quietly(self.ari, flow.talk_bridge)
+                    await resync.hangup(self.ari, leg)
+                await resync.destroy_bridge(self.ari, flow.talk_bridge)
                 try:
                     await flow.hold()
                 except AriError as e:
@@ -421,7 +421,7 @@ class Service:
             log.info("call.resynced", call_id=snap.call_id, queue=ev.queue if ev else None,
                      state="connected" if isinstance(ev, acd.CallRestored) else "waiting")
         for bridge in stale:
-            await resync.destroy_quietly(self.ari, bridge)
+            await resync.destroy_bridge(self.ari, bridge)
         for old in self.calls.values():  # R-SUPERVISE: their channels are hung up below; audit the end
             if isinstance(old, supervise.SuperviseCall):
                 old.lost("ari_reconnected")
@@ -433,7 +433,7 @@ class Service:
                 await self._on_item(ch.id, StasisStart(type="StasisStart", channel=ch, args=tuple(args)))
             else:
                 log.info("call.orphan_hungup", channel=ch.id, args=args)
-                await resync.hangup_quietly(self.ari, ch.id)
+                await resync.hangup(self.ari, ch.id)
         log.info("ari.resynced", calls=len(rebuilt), untagged=len(untagged), stale_bridges=len(stale))
 
 

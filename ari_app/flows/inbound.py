@@ -28,12 +28,13 @@ from typing import Callable
 import structlog
 
 from ..ari import (
-    AriClient, AriConflict, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
+    AriClient, AriConflict, AriError, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
     ChannelHold, ChannelTalkingStarted, ChannelTransfer, ChannelUnhold, PlaybackFinished, StasisEnd, StasisStart,
 )
 from ..core import acd, prompts
 from ..core.keys import KeyReader
 from ..core.transfer import TransferCommand, TransferResult, TransferUpdate, XferEvent
+from ._cleanup import destroy_bridge, hangup
 from .incall import InCallFlow
 from .transfer import TransferFlow
 
@@ -387,17 +388,7 @@ class InboundCall(TransferFlow, InCallFlow):
         await self._teardown()
 
     async def _hangup(self, channel_id: str) -> None:
-        try:
-            await self.ari.hangup(channel_id)
-        except AriNotFound:
-            pass
-        except AriError as e:
-            log.warning("ari.hangup_failed", channel=channel_id, error=str(e))
+        await hangup(self.ari, channel_id)
 
     async def _destroy_bridge(self, bridge_id: str) -> None:
-        try:
-            await self.ari.destroy_bridge(bridge_id)
-        except AriNotFound:
-            pass
-        except AriError as e:
-            log.warning("ari.bridge_destroy_failed", bridge=bridge_id, error=str(e))
+        await destroy_bridge(self.ari, bridge_id)

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from ..ari import AriClient, AriError, AriNotFound, Channel
+from ..ari import AriClient, AriNotFound, Channel
 from ..core import acd
+from ._cleanup import destroy_bridge, hangup
 from .inbound import LEG_SEP, TAGS, call_key
 
-__all__ = ["CallSnapshot", "read_calls"]
+__all__ = ["CallSnapshot", "destroy_bridge", "hangup", "read_calls"]
 
 log = structlog.get_logger()
 
@@ -102,20 +103,6 @@ def to_core_event(snap: CallSnapshot, now: float) -> acd.CallArrived | acd.CallR
                                 agent_id=snap.agent_legs[leg].get("CC_AGENT", ""),
                                 answered_at=_float(snap.agent_legs[leg].get("CC_ANSWERED_AT"), now))
     return acd.CallArrived(call_id=snap.call_id, queue=queue, priority=priority, entered_at=entered, resynced=True)
-
-
-async def hangup_quietly(ari: AriClient, channel_id: str) -> None:
-    try:
-        await ari.hangup(channel_id)
-    except AriError:
-        pass
-
-
-async def destroy_quietly(ari: AriClient, bridge_id: str) -> None:
-    try:
-        await ari.destroy_bridge(bridge_id)
-    except AriError:
-        pass
 
 
 def _int(s: str | None, default: int) -> int:
