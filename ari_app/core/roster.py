@@ -1,0 +1,335 @@
+"""R-LEAVE: teams, their shifts, and who is on leave on which day.
+
+* A **team** is a name and its agents. Agents are always listed in
+  *agent-ID order* (``agent_order``: all-digit IDs by number, so ``999``
+  comes before ``1000``; other IDs after them, by text). An agent belongs
+  to exactly one team.
+* A team works one or more **shifts** (``Shift``: name, time zone, daily
+  start/end, weekday set). A shift whose end is not after its start runs
+  past midnight into the next day. All shifts of a team share one time zone.
+  A day is a working day of a shift when it is not a roster holiday and is
+  either one of the shift's weekdays or an extra working day (调休, worked
+  like a Monday — the same rule as ``core/hours.py``).
+* **Leave** is an entry per agent and day, for one named shift or the whole
+  day (``shift=None``). At most one agent per team may be on leave in a
+  shift: a second request whose shifts overlap another agent's leave is
+  refused, unless a supervisor overrides it; the decision and the entry
+  record who overrode, so the shell can log it.
+
+Bad input from our own callers (unknown agent, agent in no team, a day that
+is not ``YYYY-MM-DD``, an unknown shift) raises ``RosterError`` with an
+exact message and changes nothing; a business refusal (over the limit, not a
+working day) is a ``LeaveDecision`` with ``granted=False`` and a reason.
+
+Pure: times are epoch seconds; ``zoneinfo`` only reads the tz database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "LeaveDecision", "LeaveEntry", "Roster", "RosterError", "Shift", "Team", "agent_order", "parse_day",
+]
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SEARCH_DAYS = 400  # how far ahead to look for a team's next working day
+
+
+class RosterError(ValueError):
+    """Bad input to the roster: the message names the field and the value."""
+
+
+def agent_order(agent_id: str) -> tuple[int, int, str]:
+    """Sort key for agent-ID order (工号 order): numeric IDs by number, then the rest by text."""
+    if agent_id.isdigit():
+        return (0, int(agent_id), agent_id)
+    return (1, 0, agent_id)
+
+
+def parse_day(value: date | str, what: str = "day") -> date:
+    """A ``date`` or an ISO ``YYYY-MM-DD`` string → date; anything else raises RosterError."""
+    if isinstance(value, datetime):
+        raise RosterError(f"{what}: expected a date as YYYY-MM-DD, got a datetime {value.isoformat()!r}")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise RosterError(f"{what}: expected a date as YYYY-MM-DD, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shift:
+    name: str = "day"
+    timezone: str = "Asia/Shanghai"
+    start: time = time(8, 45)
+    end: time = time(17, 30)  # not after start: ends the next day
+    weekdays: frozenset[int] = frozenset(range(5))  # 0 = Monday
+    _tz: ZoneInfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise RosterError("shift.name: must not be empty")
+        if not self.weekdays or not all(isinstance(d, int) and 0 <= d <= 6 for d in self.weekdays):
+            raise RosterError(f"shift {self.name!r}: weekdays must be 0 (Monday) … 6 (Sunday), got "
+                              f"{sorted(self.weekdays)}")
+        if self.start == self.end:
+            raise RosterError(f"shift {self.name!r}: start and end are both "
+                              f"{self.start.isoformat('minutes')}")
+        try:
+            tz = ZoneInfo(self.timezone)
+        except (KeyError, ValueError):
+            raise RosterError(f"shift {self.name!r}: unknown time zone {self.timezone!r}") from None
+        object.__setattr__(self, "_tz", tz)
+
+    def bounds(self, day: date) -> tuple[float, float]:
+        """Epoch start and end of this shift when it starts on ``day`` (working day or not)."""
+        start = datetime.combine(day, self.start, tzinfo=self._tz)
+        end_day = day if self.end > self.start else day + timedelta(days=1)
+        end = datetime.combine(end_day, self.end, tzinfo=self._tz)
+        return start.timestamp(), end.timestamp()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Team:
+    name: str
+    agents: tuple[str, ...]  # kept in agent-ID order
+    shifts: tuple[Shift, ...] = (Shift(),)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise RosterError("team.name: must not be empty")
+        if not self.agents:
+            raise RosterError(f"team {self.name!r}: has no agents")
+        if len(set(self.agents)) != len(self.agents):
+            raise RosterError(f"team {self.name!r}: an agent is listed twice")
+        if not self.shifts:
+            raise RosterError(f"team {self.name!r}: has no shifts")
+        names = [s.name for s in self.shifts]
+        if len(set(names)) != len(names):
+            raise RosterError(f"team {self.name!r}: two shifts are named alike")
+        if len({s.timezone for s in self.shifts}) > 1:
+            raise RosterError(f"team {self.name!r}: shifts use different time zones")
+        object.__setattr__(self, "agents", tuple(sorted(self.agents, key=agent_order)))
+
+    @property
+    def timezone(self) -> str:
+        return self.shifts[0].timezone
+
+    def shift(self, name: str) -> Shift:
+        for s in self.shifts:
+            if s.name == name:
+                return s
+        raise RosterError(f"team {self.name!r} has no shift {name!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveEntry:
+    agent_id: str
+    day: date
+    shift: str | None = None  # None = the whole day
+    overridden_by: str | None = None  # the supervisor who allowed it over the limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveDecision:
+    granted: bool
+    agent_id: str
+    team: str
+    day: date
+    shift: str | None
+    reason: str
+    overridden_by: str | None = None  # set only when the limit was actually exceeded
+    conflicts: tuple[str, ...] = ()  # the other agents on leave in the same shift(s)
+
+
+class Roster:
+    """Teams, shifts, holidays and leave. Leave is the only state that changes."""
+
+    def __init__(self, teams: Iterable[Team], *, agents: Iterable[str] | None = None,
+                 holidays: Iterable[date] = (), extra_workdays: Iterable[date] = (),
+                 leave: Iterable[LeaveEntry] = ()) -> None:
+        self._teams: dict[str, Team] = {}
+        self._team_of: dict[str, str] = {}
+        for team in teams:
+            if team.name in self._teams:
+                raise RosterError(f"team {team.name!r}: defined twice")
+            self._teams[team.name] = team
+            for a in team.agents:
+                if a in self._team_of:
+                    raise RosterError(f"agent {a!r} is in teams {self._team_of[a]!r} and {team.name!r}; "
+                                      "an agent belongs to one team")
+                self._team_of[a] = team.name
+        self._agents = frozenset(agents) if agents is not None else frozenset(self._team_of)
+        for a in self._team_of:
+            if a not in self._agents:
+                raise RosterError(f"team {self._team_of[a]!r}: unknown agent {a!r}")
+        self.holidays = frozenset(parse_day(d, "holidays") for d in holidays)
+        self.extra_workdays = frozenset(parse_day(d, "extra_workdays") for d in extra_workdays)
+        self._leave: list[LeaveEntry] = []
+        for entry in leave:
+            self._check_agent(entry.agent_id)
+            self._leave.append(entry)
+
+    # -- teams ----------------------------------------------------------------
+    @property
+    def teams(self) -> tuple[str, ...]:
+        return tuple(self._teams)
+
+    def team(self, name: str) -> Team:
+        try:
+            return self._teams[name]
+        except KeyError:
+            raise RosterError(f"unknown team {name!r}") from None
+
+    def members(self, team: str) -> tuple[str, ...]:
+        """The team's agents in agent-ID order."""
+        return self.team(team).agents
+
+    def team_of(self, agent_id: str) -> str:
+        return self._check_agent(agent_id)
+
+    def find_team(self, agent_id: str) -> str | None:
+        """The agent's team, or None for an agent the roster does not place (no error)."""
+        return self._team_of.get(agent_id)
+
+    def timezone(self, team: str) -> ZoneInfo:
+        return self.team(team).shifts[0]._tz
+
+    def local_day(self, team: str, now: float) -> date:
+        return datetime.fromtimestamp(now, self.timezone(team)).date()
+
+    # -- working days and shift times ----------------------------------------
+    def shift_works(self, shift: Shift, day: date) -> bool:
+        if day in self.holidays:
+            return False
+        return day in self.extra_workdays or day.weekday() in shift.weekdays
+
+    def works_on(self, team: str, day: date | str) -> bool:
+        d = parse_day(day)
+        return any(self.shift_works(s, d) for s in self.team(team).shifts)
+
+    def shift_bounds(self, team: str, day: date | str,
+                     shift: str | None = None) -> tuple[float, float] | None:
+        """Epoch (start, end) of the team's shift starting on ``day`` in the team's time zone.
+
+        ``shift=None``: the team's whole working day — the earliest start to the
+        latest end of its shifts that run that day. None on a non-working day.
+        """
+        d = parse_day(day)
+        t = self.team(team)
+        shifts = (t.shift(shift),) if shift is not None else t.shifts
+        spans = [s.bounds(d) for s in shifts if self.shift_works(s, d)]
+        if not spans:
+            return None
+        return min(a for a, _ in spans), max(b for _, b in spans)
+
+    def shifts_on(self, team: str, day: date | str) -> tuple[tuple[str, float, float], ...]:
+        """(name, start, end) of each of the team's shifts that runs on ``day``, by start."""
+        d = parse_day(day)
+        spans = [(s.name, *s.bounds(d)) for s in self.team(team).shifts if self.shift_works(s, d)]
+        return tuple(sorted(spans, key=lambda x: x[1]))
+
+    def duty_day(self, team: str, now: float) -> date | None:
+        """The working day whose shift is running at ``now``, else the next one to start."""
+        d = self.local_day(team, now) - timedelta(days=1)  # a night shift from yesterday may still run
+        for _ in range(_SEARCH_DAYS):
+            b = self.shift_bounds(team, d)
+            if b is not None and b[1] > now:
+                return d
+            d += timedelta(days=1)
+        return None
+
+    # -- leave (R-LEAVE) -------------------------------------------------------
+    def leave_entries(self) -> tuple[LeaveEntry, ...]:
+        """Everything to persist."""
+        return tuple(self._leave)
+
+    def leave_on(self, team: str, day: date | str) -> tuple[LeaveEntry, ...]:
+        d = parse_day(day)
+        members = set(self.members(team))
+        return tuple(e for e in self._leave if e.day == d and e.agent_id in members)
+
+    def on_leave(self, agent_id: str, day: date | str, *, shift: str | None = None) -> bool:
+        """With ``shift``: the agent's leave covers that shift. Without: any leave that day."""
+        team = self._check_agent(agent_id)
+        d = parse_day(day)
+        if shift is not None:
+            self.team(team).shift(shift)
+        return any(e.agent_id == agent_id and e.day == d and (shift is None or e.shift in (None, shift))
+                   for e in self._leave)
+
+    def request_leave(self, agent_id: str, day: date | str, *, shift: str | None = None,
+                      override_by: str | None = None) -> LeaveDecision:
+        team_name = self._check_agent(agent_id)
+        d = parse_day(day)
+        team = self.team(team_name)
+        if shift is not None:
+            team.shift(shift)
+        if override_by is not None and not override_by.strip():
+            raise RosterError(f"override_by: must name the supervisor, got {override_by!r}")
+
+        def decide(granted: bool, reason: str, **kw: object) -> LeaveDecision:
+            return LeaveDecision(granted=granted, agent_id=agent_id, team=team_name, day=d, shift=shift,
+                                 reason=reason, **kw)  # type: ignore[arg-type]
+
+        running = [s.name for s in team.shifts if self.shift_works(s, d)]
+        wanted = running if shift is None else [shift] if shift in running else []
+        if not wanted and shift is None:
+            return decide(False, f"{d.isoformat()} is not a working day for team {team_name!r}")
+        if not wanted:
+            return decide(False, f"shift {shift!r} of team {team_name!r} does not run on {d.isoformat()}")
+        has = self.on_leave(agent_id, d, shift=shift) if shift is not None else self._whole_day(agent_id, d)
+        if has:
+            return decide(True, "already on leave")
+        conflicts: dict[str, list[str]] = {}  # shift -> other agents on leave in it
+        for e in self.leave_on(team_name, d):
+            if e.agent_id == agent_id:
+                continue
+            for s in wanted:
+                if e.shift in (None, s):
+                    conflicts.setdefault(s, []).append(e.agent_id)
+        others = tuple(sorted({a for v in conflicts.values() for a in v}, key=agent_order))
+        if others and override_by is None:
+            s, who = next(iter(conflicts.items()))
+            return decide(False, f"team {team_name!r} already has {', '.join(who)} on leave in shift "
+                                 f"{s!r} on {d.isoformat()}; one agent per team per shift (R-LEAVE); "
+                                 "a supervisor may override", conflicts=others)
+        overrider = override_by if others else None
+        if shift is None:  # a whole day replaces the agent's single-shift entries that day
+            self._leave = [e for e in self._leave if not (e.agent_id == agent_id and e.day == d)]
+        self._leave.append(LeaveEntry(agent_id=agent_id, day=d, shift=shift, overridden_by=overrider))
+        if overrider:
+            return decide(True, f"granted over the limit by supervisor {overrider!r}; also on leave: "
+                                f"{', '.join(others)}", overridden_by=overrider, conflicts=others)
+        return decide(True, "granted")
+
+    def cancel_leave(self, agent_id: str, day: date | str, *, shift: str | None = None) -> bool:
+        """Remove the agent's leave that day (``shift=None``: all of it). False if there was none."""
+        team = self._check_agent(agent_id)
+        d = parse_day(day)
+        if shift is not None:
+            self.team(team).shift(shift)
+        before = len(self._leave)
+        self._leave = [e for e in self._leave
+                       if not (e.agent_id == agent_id and e.day == d and (shift is None or e.shift == shift))]
+        return len(self._leave) != before
+
+    # -- internals ---------------------------------------------------------------
+    def _whole_day(self, agent_id: str, d: date) -> bool:
+        return any(e.agent_id == agent_id and e.day == d and e.shift is None for e in self._leave)
+
+    def _check_agent(self, agent_id: str) -> str:
+        if agent_id not in self._agents:
+            raise RosterError(f"unknown agent {agent_id!r}")
+        team = self._team_of.get(agent_id)
+        if team is None:
+            raise RosterError(f"agent {agent_id!r} is in no team")
+        return team

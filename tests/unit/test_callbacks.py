@@ -1,0 +1,534 @@
+"""Voicemail callbacks with a fake clock: R-VM, R-VM-RR, R-VM-CHECK, R-CB, R-SLA24.
+
+The calendar: Monday 2025-03-03 … Wednesday 2025-03-12 in Asia/Shanghai, shifts
+Mon–Fri 08:45–17:30, checks from 09:00 every 2 h, team "sales" staggered by 10 min.
+"""
+
+import json
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ari_app.core.callbacks import (
+    TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
+    CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall, Outcome,
+    Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft, stagger,
+)
+from ari_app.core.roster import Roster, Shift, Team
+
+SH = ZoneInfo("Asia/Shanghai")
+EPS = 1e-3
+SUPPORT = ("1001", "1002", "1003", "1004")
+
+
+def at(day, hm="10:00"):
+    h, m = map(int, hm.split(":"))
+    return datetime(2025, 3, day, h, m, tzinfo=SH).timestamp()
+
+
+def local(t):
+    return datetime.fromtimestamp(t, SH).strftime("%a %d %H:%M")
+
+
+def make_roster(**kw):
+    return Roster([Team(name="support", agents=SUPPORT), Team(name="sales", agents=("2001", "2002"))], **kw)
+
+
+def make(mode="duty", roster=None, now=None, rota=None, **rules):
+    rules.setdefault("check_offsets", stagger(["support", "sales"]))
+    return Callbacks(CallbackRules(mode=mode, **rules), roster or make_roster(), now=now or at(3, "07:00"),
+                     rota=rota)
+
+
+def vm(cb, task_id, now, queue="support"):
+    return cb.handle(VoicemailLeft(task_id=task_id, caller="13800135678", queue=queue, recording=f"vm/{task_id}"),
+                     now)
+
+
+def of(actions, kind):
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def published(actions, name):
+    return [a.fields for a in actions if isinstance(a, Publish) and a.event == name]
+
+
+def hang_up_at_once(cb, call, now):
+    """The agent answers the check call and hangs up before any customer is dialled."""
+    out = cb.handle(DutyAnswered(agent_id=call.agent_id), now)
+    out += cb.handle(DutyCallEnded(agent_id=call.agent_id), now)
+    return out
+
+
+def run(cb, until, on_call=None):
+    """Fire the core's timers up to ``until``; returns [(time, action)]."""
+    log = []
+    for _ in range(10_000):  # a core whose timer never moves on fails here instead of hanging
+        if (t := cb.get_timer()) is None or t > until:
+            return log
+        for a in cb.handle_timer(t):
+            log.append((t, a))
+            if isinstance(a, CallDutyAgent) and on_call is not None:
+                log += [(t, b) for b in on_call(cb, a, t)]
+    raise AssertionError(f"the timer is stuck at {local(t)}")
+
+
+def calls(log):
+    return [(local(t), a.team, a.agent_id, a.reason) for t, a in log if isinstance(a, CallDutyAgent)]
+
+
+# -- the task state table -------------------------------------------------------------------------
+PAIRS = [(s, e) for s in TaskState for e in TaskEvent]
+
+
+@pytest.mark.parametrize("state,event", PAIRS, ids=[f"{s.value}-{e.value}" for s, e in PAIRS])
+def test_every_task_state_event_pair(state, event):
+    t = CallbackTask(task_id="cb1", caller="1", queue="q", team="t", recording="r", created_at=0, deadline=1,
+                     state=state)
+    expected = TRANSITIONS[state].get(event)
+    if expected is None:
+        with pytest.raises(TaskStateError, match=f"callback cb1: cannot {event.value} while {state.value}"):
+            t.apply(event, 5.0)
+        assert t.state == state
+    else:
+        assert t.apply(event, 5.0) == expected == t.state
+
+
+# -- R-VM: a voicemail becomes a task ---------------------------------------------------------------
+def test_voicemail_becomes_a_task_with_a_24h_deadline_and_no_number_in_facts():
+    cb = make()
+    out = vm(cb, "t1", at(3))
+    task = cb.tasks["t1"]
+    assert (task.caller, task.queue, task.team, task.recording) == ("13800135678", "support", "support", "vm/t1")
+    assert task.created_at == at(3) and task.deadline == at(4)
+    assert task.state == TaskState.OPEN and task.assigned == "1001"
+    [created] = published(out, "callback.created")
+    assert created["rule"] == "R-VM" and created["deadline"] == at(4)
+    assert "13800135678" not in json.dumps([a.fields for a in of(out, Publish)])
+    assert [t.task_id for t in cb.drain_changed()] == ["t1"] and cb.drain_changed() == []
+    assert vm(cb, "t1", at(3, "10:01")) == []  # delivered twice: one task
+
+
+def test_queue_without_a_team_is_refused_before_anything_changes():
+    cb = make(queue_teams={"billing": "sales"})
+    vm(cb, "b1", at(3), queue="billing")
+    assert cb.tasks["b1"].team == "sales" and cb.tasks["b1"].assigned == "2001"
+    with pytest.raises(CallbackError, match=r"^queue 'nowhere': no team 'nowhere' handles its voicemail"):
+        vm(cb, "x", at(3), queue="nowhere")
+    assert "x" not in cb.tasks
+
+
+# -- R-VM-RR: the duty rota ---------------------------------------------------------------------------
+def daily_duty(cb, days):
+    """A voicemail at 10:00 each day (closed at once); the agent it went to, per day."""
+    got = {}
+    for d in days:
+        vm(cb, f"d{d}", at(d))
+        got[d] = cb.tasks[f"d{d}"].assigned
+        cb.handle(CloseTask(task_id=f"d{d}", by="test"), at(d, "10:01"))
+    return got
+
+
+def test_duty_rota_over_ten_days_with_weekend_and_leave():
+    roster = make_roster()
+    assert roster.request_leave("1003", "2025-03-05").granted  # Wednesday
+    cb = make(roster=roster)
+    got = daily_duty(cb, range(3, 13))
+    assert got == {3: "1001", 4: "1002", 5: "1004",  # 1003 on leave: skipped, the next in order takes it
+                   6: "1001", 7: "1002",  # the rota continues after 1004 (1003 is not owed a turn)
+                   8: "1003", 9: "1003",  # weekend voicemail goes to Monday's duty agent
+                   10: "1003", 11: "1004", 12: "1001"}
+    assert cb.rota_state().to_dict()["support"] == {"last_agent": "1001", "day": "2025-03-12", "duty": "1001"}
+
+
+def test_rota_moves_one_step_per_working_day_even_without_voicemail():
+    roster = make_roster()
+    roster.request_leave("1003", "2025-03-05")
+    cb = make(roster=roster)
+    assert cb.duty_agent("support", date(2025, 3, 6)) == "1001"  # a preview: nothing fixed yet
+    assert cb.rota_state().to_dict() == {}
+    got = daily_duty(cb, [3, 6, 10])
+    assert got == {3: "1001", 6: "1001", 10: "1003"}  # Mon 1001, Tue 1002, Wed 1004, Thu 1001, Fri 1002, Mon 1003
+
+
+def test_holiday_does_not_move_the_rota():
+    cb = make(roster=make_roster(holidays=[date(2025, 3, 4)]))
+    assert daily_duty(cb, [3, 4, 5]) == {3: "1001", 4: "1002", 5: "1002"}  # Tuesday's voicemail → Wednesday
+
+
+def test_duty_agent_put_on_leave_later_hands_over_with_the_tasks():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "t1", at(3, "09:30"))
+    assert cb.tasks["t1"].assigned == "1001"
+    assert roster.request_leave("1001", "2025-03-03").granted
+    out = cb.handle(RosterChanged(), at(3, "09:40"))
+    assert cb.tasks["t1"].assigned == "1002"
+    [moved] = published(out, "callback.assigned")
+    assert (moved["previous"], moved["agent"], moved["reason"]) == ("1001", "1002", "roster")
+    vm(cb, "t2", at(3, "09:50"))
+    assert cb.tasks["t2"].assigned == "1002"
+    assert daily_duty(cb, [4]) == {4: "1003"}  # continues after the agent who actually held duty
+
+
+def test_nobody_eligible_leaves_the_task_unassigned_and_the_next_day_picks_it_up():
+    roster = make_roster()
+    roster.request_leave("2001", "2025-03-03")
+    roster.request_leave("2002", "2025-03-03", override_by="sup")
+    cb = make(roster=roster)
+    out = vm(cb, "s1", at(3), queue="sales")
+    assert cb.tasks["s1"].assigned is None
+    assert published(out, "callback.unassigned")[0]["rule"] == "R-VM-RR"
+    log = run(cb, at(3, "17:30"))
+    assert calls(log) == []
+    assert cb.tasks["s1"].assigned == "2001"  # rolled over to Tuesday's duty agent
+    assert published([a for _, a in log], "callback.rolled_over")[0]["agents"] == ["2001"]
+
+
+# -- R-VM-RR: per_task round robin ------------------------------------------------------------------------
+def test_per_task_round_robin_in_id_order_skipping_leave():
+    roster = make_roster()
+    roster.request_leave("1002", "2025-03-03")
+    cb = make("per_task", roster=roster)
+    for i in range(5):
+        vm(cb, f"t{i}", at(3, f"10:0{i}"))
+    assert [cb.tasks[f"t{i}"].assigned for i in range(5)] == ["1001", "1003", "1004", "1001", "1003"]
+    vm(cb, "tue", at(4))
+    assert cb.tasks["tue"].assigned == "1004"  # one pointer across days
+    assert cb.rota_state().to_dict()["support"]["last_agent"] == "1004"
+
+
+def test_per_task_only_logged_in_agents_when_configured():
+    cb = make("per_task", require_logged_in=True)
+    vm(cb, "t0", at(3, "09:00"))
+    assert cb.tasks["t0"].assigned is None  # nobody logged in
+    for a in ("1003", "1004"):
+        cb.handle(AgentPresence(agent_id=a, logged_in=True), at(3, "09:05"))
+    assert cb.tasks["t0"].assigned == "1003"  # a login picks up the unassigned task
+    for i in (1, 2, 3):
+        vm(cb, f"t{i}", at(3, f"09:1{i}"))
+    assert [cb.tasks[f"t{i}"].assigned for i in (1, 2, 3)] == ["1004", "1003", "1004"]
+    cb.handle(AgentPresence(agent_id="1004", logged_in=False), at(3, "09:20"))
+    vm(cb, "t4", at(3, "09:21"))
+    assert cb.tasks["t4"].assigned == "1003"
+
+
+# -- the pointer is saved and restored --------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["duty", "per_task"])
+def test_saved_pointer_gives_the_same_future_assignments(mode):
+    def roster():
+        r = make_roster()
+        r.request_leave("1002", "2025-03-06")
+        return r
+
+    a = make(mode, roster=roster())
+    daily_duty(a, [3, 4, 5])
+    saved = json.loads(json.dumps(a.rota_state().to_dict()))
+    b = make(mode, roster=roster(), now=at(5, "11:00"), rota=RotaState.from_dict(saved))
+    fresh = make(mode, roster=roster(), now=at(5, "11:00"))
+    later = [6, 7, 8, 10, 11, 12]
+    expected = daily_duty(a, later)
+    assert daily_duty(b, later) == expected
+    assert daily_duty(fresh, later) != expected  # the pointer matters
+    assert expected == ({6: "1004", 7: "1001", 8: "1002", 10: "1002", 11: "1003", 12: "1004"} if mode == "duty"
+                        else {6: "1004", 7: "1001", 8: "1002", 10: "1003", 11: "1004", 12: "1001"})
+
+
+def test_rota_from_dict_rejects_bad_data():
+    with pytest.raises(CallbackError, match=r"^rota.support.day: expected a date as YYYY-MM-DD, got '5 March'$"):
+        RotaState.from_dict({"support": {"last_agent": "1001", "day": "5 March", "duty": "1001"}})
+    with pytest.raises(CallbackError, match=r"^rota.support: unknown keys \['next'\]$"):
+        RotaState.from_dict({"support": {"next": "1001"}})
+
+
+# -- R-VM-CHECK: roll-over at the end of the shift ---------------------------------------------------------
+def test_open_tasks_roll_to_the_next_duty_agent_at_the_end_of_the_shift():
+    roster = make_roster()
+    roster.request_leave("1002", "2025-03-04")
+    cb = make(roster=roster)
+    vm(cb, "t1", at(3, "10:00"))
+    run(cb, at(3, "16:00"), on_call=hang_up_at_once)
+    vm(cb, "t2", at(3, "16:00"))
+    run(cb, at(3, "17:30") - EPS, on_call=hang_up_at_once)
+    assert {cb.tasks[t].assigned for t in ("t1", "t2")} == {"1001"}
+    log = run(cb, at(3, "17:30"))
+    assert {t for t, _ in log} == {at(3, "17:30")}
+    assert [(f["task_id"], f["previous"], f["agent"], f["reason"]) for f in published([a for _, a in log],
+                                                                                         "callback.assigned")] == [
+        ("t1", "1001", "1003", "rollover"), ("t2", "1001", "1003", "rollover")]  # 1002 is on leave on Tuesday
+    [rolled] = published([a for _, a in log], "callback.rolled_over")
+    assert rolled == {"team": "support", "tasks": 2, "agents": ["1003"], "rule": "R-VM-CHECK"}
+    assert cb.get_timer() == at(4, "09:00")  # nothing in the night
+    assert calls(run(cb, at(4, "09:00"), on_call=hang_up_at_once)) == [("Tue 04 09:00", "support", "1003", "check")]
+
+
+def test_friday_tasks_wait_for_monday_duty_agent():
+    cb = make()
+    daily_duty(cb, [3, 4, 5, 6])  # 1001 … 1004
+    vm(cb, "fri", at(7, "16:50"))
+    assert cb.tasks["fri"].assigned == "1001"
+    log = run(cb, at(10, "12:00"), on_call=hang_up_at_once)
+    assert calls(log) == [("Fri 07 17:00", "support", "1001", "check"),
+                          ("Mon 10 09:00", "support", "1002", "check"),
+                          ("Mon 10 11:00", "support", "1002", "check")]
+
+
+# -- R-VM-CHECK: the 2-hourly checks ---------------------------------------------------------------------
+def test_checks_every_two_hours_from_the_daily_start_staggered_per_team_only_in_the_shift():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "x1", at(3, "08:00"), queue="sales")
+    log = run(cb, at(4, "12:00"), on_call=hang_up_at_once)
+    assert calls(log) == [
+        ("Mon 03 09:00", "support", "1001", "check"), ("Mon 03 09:10", "sales", "2001", "check"),
+        ("Mon 03 11:00", "support", "1001", "check"), ("Mon 03 11:10", "sales", "2001", "check"),
+        ("Mon 03 13:00", "support", "1001", "check"), ("Mon 03 13:10", "sales", "2001", "check"),
+        ("Mon 03 15:00", "support", "1001", "check"), ("Mon 03 15:10", "sales", "2001", "check"),
+        ("Mon 03 17:00", "support", "1001", "check"), ("Mon 03 17:10", "sales", "2001", "check"),
+        ("Tue 04 09:00", "support", "1002", "check"), ("Tue 04 09:10", "sales", "2002", "check"),
+        ("Tue 04 11:00", "support", "1002", "check"), ("Tue 04 11:10", "sales", "2002", "check")]
+    [call] = [a for t, a in log if isinstance(a, CallDutyAgent) and t == at(3, "09:00")]
+    assert call.task_ids == ("s1",)
+    check = published([a for _, a in log], "callback.check")[0]
+    assert check == {"team": "support", "agent": "1001", "tasks": 1, "reason": "check", "rule": "R-VM-CHECK"}
+
+
+def test_checks_before_the_shift_start_and_after_the_end_are_skipped():
+    cb = make(check_start=datetime.strptime("06:40", "%H:%M").time(), check_offsets={})
+    vm(cb, "s1", at(3, "06:00"))
+    log = run(cb, at(3, "23:59"), on_call=hang_up_at_once)
+    assert [c[0] for c in calls(log)] == ["Mon 03 10:40", "Mon 03 12:40", "Mon 03 14:40", "Mon 03 16:40"]
+
+
+def test_checks_skip_the_lunch_break_between_two_shifts():
+    shifts = (Shift(name="am", start=time(8, 45), end=time(12, 0)), Shift(name="pm", start=time(13, 30), end=time(17, 30)))
+    roster = Roster([Team(name="support", agents=SUPPORT, shifts=shifts)])
+    cb = make(roster=roster, check_offsets={})
+    vm(cb, "s1", at(3, "08:00"))
+    log = run(cb, at(3, "10:00"), on_call=hang_up_at_once)
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "10:30"))
+    log += run(cb, at(3, "12:00"))
+    assert of(cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "12:30")), CallDutyAgent) == []  # lunch
+    log += run(cb, at(3, "23:00"), on_call=hang_up_at_once)
+    assert [c[0] for c in calls(log)] == ["Mon 03 09:00", "Mon 03 15:00", "Mon 03 17:00"]  # 11:00 missed, no 13:00
+
+
+def test_no_checks_without_open_tasks():
+    cb = make()
+    assert cb.get_timer() is None
+    assert run(cb, at(12, "23:00")) == []
+    vm(cb, "s1", at(3, "10:30"))
+    assert cb.get_timer() == at(3, "11:00")  # the 09:00 check passed before the task existed
+    cb.handle(CloseTask(task_id="s1", by="1001"), at(3, "10:40"))
+    assert cb.get_timer() is None
+    assert calls(run(cb, at(4, "23:00"))) == []
+
+
+def test_a_new_task_does_not_trigger_a_check_that_passed_before_it():
+    cb = make()
+    vm(cb, "s1", at(3, "11:05"))
+    assert calls(run(cb, at(3, "12:59"), on_call=hang_up_at_once)) == []
+    assert calls(run(cb, at(3, "13:00"), on_call=hang_up_at_once)) == [("Mon 03 13:00", "support", "1001", "check")]
+
+
+def test_a_check_missed_while_the_agent_was_busy_happens_when_the_agent_is_free():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:55"))
+    log = run(cb, at(3, "09:39"))
+    assert calls(log) == []
+    [missed] = published([a for _, a in log], "callback.check_missed")
+    assert (missed["agent"], missed["reason"]) == ("1001", "agent_busy")
+    out = cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:40"))
+    assert of(out, CallDutyAgent) == [CallDutyAgent(team="support", agent_id="1001", task_ids=("s1",),
+                                                    reason="missed_check")]
+    assert cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:41")) == []  # once
+
+
+def test_a_check_the_agent_did_not_answer_runs_when_the_agent_is_free():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    [call] = of(cb.handle_timer(at(3, "09:00")), CallDutyAgent)
+    out = cb.handle(DutyCallEnded(agent_id="1001", reason="no_answer"), at(3, "09:01"))
+    assert published(out, "callback.check_missed")[0]["reason"] == "no_answer"
+    assert of(cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:20")), CallDutyAgent)[0].reason == \
+        "missed_check"
+
+
+def test_a_missed_check_does_not_call_after_the_shift():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    run(cb, at(3, "16:00"), on_call=hang_up_at_once)
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "16:30"))
+    run(cb, at(3, "17:00"))
+    out = cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "17:45"))
+    assert of(out, CallDutyAgent) == []
+    assert calls(run(cb, at(4, "09:00"))) == [("Tue 04 09:00", "support", "1002", "check")]
+
+
+def test_tasks_due_during_a_running_call_join_it():
+    cb = make(check_offsets={}, check_every_s=600.0)
+    vm(cb, "s1", at(3, "08:00"))
+    [call] = of(cb.handle_timer(at(3, "09:00")), CallDutyAgent)
+    [dial] = of(cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:01")), DialCustomer)
+    vm(cb, "s2", at(3, "09:05"))
+    assert of(cb.handle_timer(at(3, "09:10")), CallDutyAgent) == []  # on the line already
+    out = cb.handle(AttemptResult(task_id="s1", outcome=Outcome.REACHED), at(3, "09:11"))
+    [dial] = of(out, DialCustomer)
+    assert dial.task_id == "s2"
+    out = cb.handle(AttemptResult(task_id="s2", outcome=Outcome.REACHED), at(3, "09:12"))
+    assert of(out, EndDutyCall) == [EndDutyCall(team="support", agent_id="1001")]
+
+
+# -- R-CB: agent-first attempts, back-off, max_attempts ------------------------------------------------------
+def answer_and(cb, outcomes):
+    """On each call: the agent answers and each dialled customer ends with the next outcome."""
+    def on_call(cb, call, now):
+        out = cb.handle(DutyAnswered(agent_id=call.agent_id), now)
+        everything = list(out)
+        while dials := of(out, DialCustomer):
+            out = cb.handle(AttemptResult(task_id=dials[0].task_id, outcome=outcomes.pop(0)), now + 60)
+            everything += out
+        return everything
+    return on_call
+
+
+def test_retries_back_off_exponentially_up_to_max_attempts_then_end_as_the_last_outcome():
+    cb = make(max_attempts=3, backoff_base_s=600, backoff_factor=2, backoff_cap_s=900)
+    vm(cb, "s1", at(3, "08:00"))
+    outcomes = [Outcome.NO_ANSWER, Outcome.BUSY, Outcome.NO_ANSWER]
+    first = run(cb, at(3, "09:00"), on_call=answer_and(cb, outcomes))
+    [dial] = of([a for _, a in first], DialCustomer)
+    assert (dial.caller, dial.recording, dial.attempt) == ("13800135678", "vm/s1", 1)
+    task = cb.tasks["s1"]
+    assert task.state == TaskState.OPEN and task.next_attempt_at == at(3, "09:11")  # 09:01 + 600 s
+    assert cb.get_timer() == at(3, "09:11")
+    assert of(cb.handle_timer(at(3, "09:11") - EPS), CallDutyAgent) == []
+    second = run(cb, at(3, "09:11"), on_call=answer_and(cb, outcomes))
+    assert calls(second) == [("Mon 03 09:11", "support", "1001", "retry")]
+    assert task.next_attempt_at == at(3, "09:27")  # 09:12 + min(900, 1200)
+    third = run(cb, at(3, "23:00"), on_call=answer_and(cb, outcomes))
+    assert calls(third) == [("Mon 03 09:27", "support", "1001", "retry")]
+    assert task.state == TaskState.NO_ANSWER and task.next_attempt_at is None
+    assert [a.outcome for a in task.attempts] == [Outcome.NO_ANSWER, Outcome.BUSY, Outcome.NO_ANSWER]
+    assert [a.at for a in task.attempts] == [at(3, "09:01"), at(3, "09:12"), at(3, "09:28")]
+    assert cb.outbound_calls["1001"] == 3 and cb.outbound_connected["1001"] == 0
+    facts = published([a for _, a in first + second + third], "callback.attempt")
+    assert [(f["attempt"], f["outbound"], f["final"]) for f in facts] == [(1, 1, False), (2, 1, False), (3, 1, True)]
+    assert cb.get_timer() is None
+
+
+@pytest.mark.parametrize("outcome,state", [(Outcome.REACHED, TaskState.REACHED),
+                                           (Outcome.WRONG_NUMBER, TaskState.WRONG_NUMBER)])
+def test_reached_and_wrong_number_end_the_task_at_once(outcome, state):
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    log = run(cb, at(3, "23:00"), on_call=answer_and(cb, [outcome]))
+    assert cb.tasks["s1"].state == state and len(cb.tasks["s1"].attempts) == 1
+    assert cb.outbound_calls["1001"] == 1 and cb.outbound_connected["1001"] == (outcome == Outcome.REACHED)
+    assert published([a for _, a in log], "callback.closed")[0]["state"] == state.value
+    assert len(calls(log)) == 1
+
+
+def test_a_retry_falling_due_after_the_shift_waits_for_the_next_check():
+    cb = make(backoff_base_s=600)
+    vm(cb, "s1", at(3, "16:30"))
+    assert of(cb.handle_timer(at(3, "17:00")), CallDutyAgent)[0].task_ids == ("s1",)
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "17:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.NO_ANSWER), at(3, "17:25"))
+    assert cb.tasks["s1"].next_attempt_at == at(3, "17:35")  # after the shift's end at 17:30
+    log = run(cb, at(4, "09:00"), on_call=answer_and(cb, [Outcome.REACHED]))
+    assert calls(log) == [("Tue 04 09:00", "support", "1002", "check")]  # rolled over, dialled next morning
+    [dial] = of([a for _, a in log], DialCustomer)
+    assert (dial.agent_id, dial.attempt) == ("1002", 2)
+    assert [a.agent_id for a in cb.tasks["s1"].attempts] == ["1001", "1002"]
+
+
+def test_late_or_duplicate_attempt_results_are_ignored():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.REACHED), at(3, "09:01"))
+    assert cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:02")) == []
+    assert cb.handle(AttemptResult(task_id="nope", outcome=Outcome.BUSY), at(3, "09:02")) == []
+    assert cb.outbound_calls["1001"] == 1
+
+
+def test_agent_hanging_up_before_the_customer_is_dialled_is_no_attempt():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    assert cb.tasks["s1"].state == TaskState.IN_PROGRESS
+    cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:01"))
+    assert cb.tasks["s1"].state == TaskState.OPEN and cb.tasks["s1"].attempts == []
+    assert cb.outbound_calls["1001"] == 0
+
+
+# -- R-SLA24: the deadline ---------------------------------------------------------------------------------
+def test_overdue_is_emitted_once_at_24h_and_counted():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    vm(cb, "s2", at(3, "10:00"))
+    cb.handle(CloseTask(task_id="s2", by="1001"), at(3, "10:05"))
+    assert published(cb.handle_timer(at(4, "10:00") - EPS), "callback.overdue") == []
+    out = cb.handle_timer(at(4, "10:00"))
+    [late] = published(out, "callback.overdue")
+    assert (late["task_id"], late["deadline"], late["rule"]) == ("s1", at(4, "10:00"), "R-SLA24")
+    assert cb.overdue_count == 1 and cb.tasks["s1"].overdue_at == at(4, "10:00")
+    assert published(cb.handle_timer(at(4, "12:00")), "callback.overdue") == []
+    cb.handle(CloseTask(task_id="s1", by="1002"), at(4, "12:10"))
+    cb.handle(ReopenTask(task_id="s1", by="sup"), at(4, "12:20"))
+    assert published(cb.handle_timer(at(5, "12:00")), "callback.overdue") == []
+    assert cb.overdue_count == 1
+
+
+def test_deadline_wakes_the_core_outside_the_shift():
+    cb = make()
+    vm(cb, "w1", at(8, "10:00"))  # Saturday
+    assert cb.get_timer() == at(9, "10:00")  # Sunday: before Monday's first check
+    assert published(cb.handle_timer(at(9, "10:00")), "callback.overdue")[0]["task_id"] == "w1"
+    assert cb.get_timer() == at(10, "09:00")
+
+
+# -- supervisor commands and restore -------------------------------------------------------------------------
+def test_close_and_reopen_commands():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    out = cb.handle(ReopenTask(task_id="s1", by="sup", request_id="r1"), at(3, "10:01"))
+    assert of(out, CallbackCommandResult) == [CallbackCommandResult(
+        request_id="r1", task_id="s1", ok=False, message="callback s1: cannot reopen while open")]
+    out = cb.handle(CloseTask(task_id="s1", by="1001", request_id="r2"), at(3, "10:02"))
+    assert of(out, CallbackCommandResult)[0].ok and cb.tasks["s1"].state == TaskState.CLOSED
+    assert cb.tasks["s1"].closed_by == "1001" and cb.tasks["s1"].closed_at == at(3, "10:02")
+    assert of(cb.handle(CloseTask(task_id="zz", by="x"), at(3, "10:03")), CallbackCommandResult)[0].message == \
+        "unknown callback task 'zz'"
+    cb.handle(ReopenTask(task_id="s1", by="sup"), at(4, "10:00"))
+    assert cb.tasks["s1"].state == TaskState.OPEN and cb.tasks["s1"].assigned == "1002"  # today's duty agent
+
+
+def test_restore_after_a_restart():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "s2", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))  # s2 is now in progress
+    tasks, rota = list(cb.tasks.values()), cb.rota_state()
+    again = Callbacks(cb.rules, cb.roster, now=at(3, "09:05"), tasks=tasks, rota=rota)
+    assert again.tasks["s2"].state == TaskState.OPEN  # no call survives a restart
+    assert again.get_timer() == at(3, "09:11")  # s1's retry is still armed
+    assert calls(run(again, at(3, "09:11"))) == [("Mon 03 09:11", "support", "1001", "retry")]
+
+
+def test_rules_validation_messages():
+    with pytest.raises(CallbackError, match=r"^callbacks.mode: must be 'duty' or 'per_task', got 'daily'$"):
+        CallbackRules(mode="daily")
+    with pytest.raises(CallbackError, match=r"^callbacks.check_every_s: must be > 0, got -3$"):
+        CallbackRules(check_every_s=-3)
+    with pytest.raises(CallbackError, match=r"^callbacks.max_attempts: must be >= 1, got 0$"):
+        CallbackRules(max_attempts=0)
+    with pytest.raises(CallbackError, match=r"^callbacks: unknown team 'ops'$"):
+        Callbacks(CallbackRules(check_offsets={"ops": 600}), make_roster(), now=0.0)
