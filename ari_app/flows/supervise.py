@@ -40,11 +40,13 @@ from typing import Any, Callable, Collection, Mapping
 import structlog
 
 from ..ari import (
-    AriClient, AriError, AriNotFound, Channel, ChannelDestroyed, ChannelHangupRequest, ChannelLeftBridge,
+    AriClient, AriError, Channel, ChannelDestroyed, ChannelHangupRequest, ChannelLeftBridge,
     PlaybackFinished, StasisEnd, StasisStart,
 )
+from ..core import supervise as core_supervise
 from ..config import KeyMap
 from ..core import prompts
+from ._cleanup import destroy_bridge, hangup
 from .feature import interface_of
 from .inbound import LEG_SEP
 
@@ -55,59 +57,22 @@ __all__ = [
 
 log = structlog.get_logger()
 
-RULE = "R-SUPERVISE"
-MODES = ("listen", "whisper", "barge")
+RULE = core_supervise.RULE
+MODES = core_supervise.MODES
+Permission = core_supervise.Permission
+supervisor_at = core_supervise.supervisor_at
 SNOOP_ARGS = "supervise-snoop"  # StasisStart args of our snoop channels
 DIAL_ARGS = "supervise"  # StasisStart args of a supervisor's phone we called (POST /supervise)
 # Prompts (no new audio): refused for not being a supervisor; nothing to supervise.
-PROMPT_NOT_LOGGED_IN = "not-logged-in"
-PROMPT_NOT_SUPERVISOR = "login-failed"
+PROMPT_NOT_LOGGED_IN = core_supervise.PROMPT_NOT_LOGGED_IN
+PROMPT_NOT_SUPERVISOR = core_supervise.PROMPT_NOT_SUPERVISOR
 PROMPT_NO_CALL = "invalid-number"
 
 
-# -- the pure parts -----------------------------------------------------------------------------------
+# -- the pure parts live in core/supervise.py ---------------------------------------------------------
 def parse_code(code: str, keys: KeyMap) -> tuple[str, str] | None:
-    """``*151001`` → ``("listen", "1001")``; None when ``code`` is not a supervise code.
-
-    The agent part is returned as dialled (maybe empty or not digits); the flow refuses those.
-    """
-    for mode in MODES:
-        prefix = getattr(keys, mode)
-        if prefix and code.startswith(prefix):
-            return mode, code[len(prefix):]
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Permission:
-    """Who may supervise from a phone: ``supervisor`` (an agent ID), or why not (``reason``, ``prompt``)."""
-    supervisor: str | None
-    reason: str = ""
-    prompt: str = ""
-
-    @property
-    def allowed(self) -> bool:
-        return self.supervisor is not None
-
-
-def supervisor_at(interface: str, *, logged_in: str | None, agents: Mapping[str, Any]) -> Permission:
-    """May the phone ``interface`` supervise?
-
-    ``logged_in``: the agent logged in at that phone (or None); ``agents``: the configured agents
-    (``config.AgentConfig``: ``role``, ``interface``). The agent logged in at a phone owns it: a
-    supervisor logged in there may; an ordinary agent logged in there may not, whoever's desk it is.
-    A phone nobody is logged in at may if it is a supervisor's configured interface.
-    """
-    if logged_in is not None:
-        cfg = agents.get(logged_in)
-        if cfg is not None and getattr(cfg, "role", "agent") == "supervisor":
-            return Permission(logged_in)
-        return Permission(None, "not_a_supervisor", PROMPT_NOT_SUPERVISOR)
-    owners = sorted((a for a in agents.values() if getattr(a, "role", "agent") == "supervisor"
-                     and interface and a.interface == interface), key=lambda a: (len(a.agent_id), a.agent_id))
-    if owners:
-        return Permission(owners[0].agent_id)
-    return Permission(None, "not_logged_in", PROMPT_NOT_LOGGED_IN)
+    """``*151001`` → ``("listen", "1001")`` with the configured keys; None when not a supervise code."""
+    return core_supervise.parse_code(code, {mode: getattr(keys, mode) for mode in MODES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +145,7 @@ class SuperviseCall:
         assert self.keys is not None and self.authorize is not None
         parsed = parse_code(code, self.keys)
         self.mode, self.agent_id = parsed if parsed is not None else ("", "")
-        log.info("supervise.dialled", code=code, interface=self.interface, mode=self.mode, agent=self.agent_id)
+        log.info("supervise.dialled", **self._fields(), code=code, interface=self.interface)
         try:
             await self.ari.answer(self.call_id)
         except AriError as e:
@@ -215,7 +180,7 @@ class SuperviseCall:
         log.info("supervise.dialling", **self._fields(), interface=interface)
         await self.ari.originate(interface, app=self.app, app_args=DIAL_ARGS, channel_id=self.call_id,
                                  timeout_s=timeout_s, caller_id=f'"{mode} {agent_id}" <{agent_id}>',
-                                 variables={"CC_ROLE": "supervisor", "CC_AGENT": agent_id})
+                                 variables={"CC_SUPERVISE": f"{mode},{agent_id}"})  # not a call's tag
 
     # -- ARI events ---------------------------------------------------------------------------------
     async def on_event(self, ev: object) -> None:
@@ -293,7 +258,8 @@ class SuperviseCall:
     async def _supervisor_gone(self, ev: object) -> None:
         if self.stage == "dialling":
             cause = getattr(ev, "cause", None)
-            log.info("supervise.unanswered", **self._fields(), cause=cause, cause_txt=getattr(ev, "cause_txt", ""))
+            log.info("supervise.unanswered", **self._fields(), cause=cause,
+                     cause_txt=getattr(ev, "cause_txt", ""))
             self.stage = "done"
             self.finished = True
         elif self.stage == "closing":
@@ -314,12 +280,7 @@ class SuperviseCall:
     async def _remove_snoop(self) -> None:
         if self.mode != "barge":
             await self._hangup(self.snoop_id)
-            try:
-                await self.ari.destroy_bridge(self.bridge_id)
-            except AriNotFound:
-                pass
-            except AriError as e:
-                log.warning("ari.bridge_destroy_failed", bridge=self.bridge_id, error=str(e))
+            await destroy_bridge(self.ari, self.bridge_id)
 
     def _audit(self, reason: str) -> None:
         if self.started_at is None:
@@ -344,9 +305,4 @@ class SuperviseCall:
         self._closing_playback = playback_id
 
     async def _hangup(self, channel_id: str) -> None:
-        try:
-            await self.ari.hangup(channel_id)
-        except AriNotFound:
-            pass
-        except AriError as e:
-            log.warning("ari.hangup_failed", channel=channel_id, error=str(e))
+        await hangup(self.ari, channel_id)
