@@ -164,7 +164,7 @@ def compose_yaml_loader(compose: str):
     with open(compose, "rb") as fh:
         first = fh.readline().decode(errors="replace")
     if not (first.startswith("#!") and "python" in first):
-        pytest.skip("no YAML parser (PyYAML) to read `docker-compose config`")
+        pytest.skip(reason="no YAML parser (PyYAML) to read `docker-compose config`")
     interp = shlex.split(first[2:].strip())
 
     def load(text: str):
@@ -176,7 +176,7 @@ def compose_yaml_loader(compose: str):
             timeout=60,
         )
         if r.returncode != 0:
-            pytest.skip(f"no YAML parser: {r.stderr.strip()[-200:]}")
+            pytest.skip(reason=f"no YAML parser: {r.stderr.strip()[-200:]}")
         return json.loads(r.stdout)
 
     return load
@@ -186,7 +186,7 @@ def compose_yaml_loader(compose: str):
 def compose() -> str:
     path = shutil.which("docker-compose")
     if path is None:
-        pytest.skip("docker-compose is not installed (CI installs it and runs this check)")
+        pytest.skip(reason="docker-compose is not installed (CI installs it and runs this check)")
     return path
 
 
