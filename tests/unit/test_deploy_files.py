@@ -204,7 +204,7 @@ def deploy(tmp_path: Path) -> Path:
 
 def test_env_and_secrets_are_gitignored():
     if not shutil.which("git") or not (REPO / ".git").exists():
-        pytest.skip("not a git checkout")
+        pytest.skip(reason="not a git checkout")
     for path in (".env", "secrets/ari_users.conf", "secrets/mosquitto_passwd"):
         r = subprocess.run(["git", "-c", "safe.directory=*", "check-ignore", "-q", path], cwd=REPO)
         assert r.returncode == 0, f"{path} is not gitignored: secrets could be committed"
