@@ -196,6 +196,10 @@ class _Reader:
             return default
         return value
 
+    def positive(self, key: str, default: float) -> float:
+        """A number of seconds (or similar) that must be > 0."""
+        return self.get(key, float, default, check=_positive, must="> 0")
+
     def table_of(self, key: str) -> Mapping[str, Any]:
         self.seen.add(key)
         value = self.table.get(key, {})
@@ -267,10 +271,9 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
         username=r.get("username", str, AriSettings.username, check=bool, must="non-empty"),
         password=r.get("password", str, "", check=bool, must="non-empty"),
         app=r.get("app", str, AriSettings.app, check=_NAME.match, must="a lower-case name"),
-        reconnect_min_s=r.get("reconnect_min_s", float, AriSettings.reconnect_min_s, check=_positive, must="> 0"),
-        reconnect_max_s=r.get("reconnect_max_s", float, AriSettings.reconnect_max_s, check=_positive, must="> 0"),
-        request_timeout_s=r.get("request_timeout_s", float, AriSettings.request_timeout_s, check=_positive,
-                                must="> 0"),
+        reconnect_min_s=r.positive("reconnect_min_s", AriSettings.reconnect_min_s),
+        reconnect_max_s=r.positive("reconnect_max_s", AriSettings.reconnect_max_s),
+        request_timeout_s=r.positive("request_timeout_s", AriSettings.request_timeout_s),
     )
     if "password" not in r.table and "password_env" not in r.table:
         errors.append("ari.password: missing (set password, or password_env naming an environment variable)")
@@ -301,23 +304,20 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
         r = _Reader(qdata, path, errors)
         q = QueueConfig(
             name=name,
-            ring_target_s=r.get("ring_target_s", float, QueueConfig.ring_target_s, check=_positive, must="> 0"),
-            originate_timeout_s=r.get("originate_timeout_s", float, QueueConfig.originate_timeout_s,
-                                      check=_positive, must="> 0"),
+            ring_target_s=r.positive("ring_target_s", QueueConfig.ring_target_s),
+            originate_timeout_s=r.positive("originate_timeout_s", QueueConfig.originate_timeout_s),
             wrap_up_s=r.get("wrap_up_s", float, QueueConfig.wrap_up_s, check=lambda v: v >= 0, must=">= 0"),
             strategy=r.get("strategy", str, QueueConfig.strategy, check=lambda v: v in STRATEGIES,
                            must="one of " + ", ".join(STRATEGIES)),
-            wait_apology_s=r.get("wait_apology_s", float, QueueConfig.wait_apology_s, check=_positive, must="> 0"),
-            announce_every_s=r.get("announce_every_s", float, QueueConfig.announce_every_s, check=_positive,
-                                   must="> 0"),
-            max_wait_s=r.get("max_wait_s", float, QueueConfig.max_wait_s, check=_positive, must="> 0"),
+            wait_apology_s=r.positive("wait_apology_s", QueueConfig.wait_apology_s),
+            announce_every_s=r.positive("announce_every_s", QueueConfig.announce_every_s),
+            max_wait_s=r.positive("max_wait_s", QueueConfig.max_wait_s),
             max_callers=r.get("max_callers", int, 0, check=lambda v: v >= 0, must=">= 0 (0 = no limit)"),
             greeting=r.get("greeting", bool, True),
-            hold_remind_s=r.get("hold_remind_s", float, QueueConfig.hold_remind_s, check=_positive, must="> 0"),
-            silent_wait_s=r.get("silent_wait_s", float, QueueConfig.silent_wait_s, check=_positive, must="> 0"),
+            hold_remind_s=r.positive("hold_remind_s", QueueConfig.hold_remind_s),
+            silent_wait_s=r.positive("silent_wait_s", QueueConfig.silent_wait_s),
             calendar=r.get("calendar", str, ""),
-            default_handle_s=r.get("default_handle_s", float, QueueConfig.default_handle_s, check=_positive,
-                                   must="> 0"),
+            default_handle_s=r.positive("default_handle_s", QueueConfig.default_handle_s),
             voicemail_destination=_destination(r, "voicemail_destination", QueueConfig.voicemail_destination),
             no_agent_destination=_destination(r, "no_agent_destination", QueueConfig.no_agent_destination),
             overflow_destination=_destination(r, "overflow_destination", QueueConfig.overflow_destination),
@@ -387,11 +387,11 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
 
     r = _Reader(top.table_of("busy"), "busy", errors)
     busy = BusyConfig(
-        limit_s=r.get("limit_s", float, BusyConfig.limit_s, check=_positive, must="> 0"),
+        limit_s=r.positive("limit_s", BusyConfig.limit_s),
         limits=r.get("limits", dict, {}, check=lambda v: all(
             isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in v.values()),
             must="a table of reason = seconds (> 0)"),
-        repeat_every_s=r.get("repeat_every_s", float, BusyConfig.repeat_every_s, check=_positive, must="> 0"),
+        repeat_every_s=r.positive("repeat_every_s", BusyConfig.repeat_every_s),
         on_overrun=r.get("on_overrun", str, "alert", check=lambda v: v in ON_OVERRUN,
                          must="one of " + ", ".join(ON_OVERRUN)),
         missed_resume_s=r.get("missed_resume_s", float, 0.0, check=lambda v: v >= 0, must=">= 0 (0 = off)"),
@@ -401,8 +401,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
     r = _Reader(top.table_of("login"), "login", errors)
     login = LoginConfig(
         max_attempts=r.get("max_attempts", int, 3, check=lambda v: v >= 1, must=">= 1"),
-        lock_s=r.get("lock_s", float, LoginConfig.lock_s, check=_positive, must="> 0"),
-        digit_timeout_s=r.get("digit_timeout_s", float, LoginConfig.digit_timeout_s, check=_positive, must="> 0"),
+        lock_s=r.positive("lock_s", LoginConfig.lock_s),
+        digit_timeout_s=r.positive("digit_timeout_s", LoginConfig.digit_timeout_s),
     )
     r.finish()
 

@@ -591,16 +591,28 @@ class Acd:
     def _agent_left_early(self, call: _Call, now: float) -> list[Action]:
         """The agent answered but hung up before the caller was bridged: back in line, at its place."""
         agent = self.agents[call.agent_id]  # type: ignore[index]
-        if agent.state == AgentState.ON_CALL and agent.call_id == call.call_id:
-            agent.apply(AgentEvent.CALL_ENDED, now)
-            if self._wrap_up_s(agent, call.queue) <= 0:
-                agent.apply(AgentEvent.WRAP_DONE, now)
-            agent.call_id = None
-            self._changed_agents.add(agent.agent_id)
+        self._call_over(agent, call, now, counted=False)
         self._fact(call, Fact.OFFER_FAILED, now, agent=agent.agent_id, reason="agent_left_before_bridge")
         call.state, call.agent_id, call.answered_at, call.deadline = CallState.WAITING, None, None, None
         return [Publish("call.agent_left_early", {"call_id": call.call_id, "queue": call.queue,
                                                   "agent": agent.agent_id})]
+
+    def _call_over(self, agent: Agent | None, call: _Call, now: float, *, counted: bool = True) -> None:
+        """The agent's part in ``call`` is over: ringing → available; talking → wrap-up (R-WRAP),
+        counted as a call taken unless ``counted`` is False."""
+        if agent is None or agent.call_id != call.call_id:
+            return
+        if agent.state in (AgentState.ON_CALL, AgentState.RINGING):
+            talked = agent.state == AgentState.ON_CALL
+            agent.apply(AgentEvent.CALL_ENDED, now)
+            if talked:
+                if counted:
+                    agent.calls_taken += 1
+                    agent.last_call_end = now
+                if self._wrap_up_s(agent, call.queue) <= 0:
+                    agent.apply(AgentEvent.WRAP_DONE, now)
+        agent.call_id = None
+        self._changed_agents.add(agent.agent_id)
 
     def _release_agent(self, call: _Call, now: float) -> None:
         """Free the agent of a call that leaves the core without being served or counted."""
@@ -615,24 +627,11 @@ class Acd:
         out: list[Action] = []
         x = self.transfers.pop(call.call_id, None)
         if x is not None and x.target_agent:  # a transfer cut short by the end of the call
-            target = self.agents.get(x.target_agent)
-            if target is not None and target.call_id == call.call_id and target.state == AgentState.RINGING:
-                target.apply(AgentEvent.CALL_ENDED, now)
-                target.call_id = None
-                self._changed_agents.add(target.agent_id)
+            self._call_over(self.agents.get(x.target_agent), call, now)
         agent = self.agents.get(call.agent_id) if call.agent_id else None
         if call.state == CallState.RINGING and agent is not None:
             out.append(StopRinging(call_id=call.call_id, agent_id=agent.agent_id, attempt=call.attempt))
-        if agent is not None and agent.call_id == call.call_id:
-            if agent.state in (AgentState.ON_CALL, AgentState.RINGING):
-                agent.apply(AgentEvent.CALL_ENDED, now)
-                if agent.state == AgentState.WRAP_UP:
-                    agent.calls_taken += 1
-                    agent.last_call_end = now
-                    if self._wrap_up_s(agent, call.queue) <= 0:
-                        agent.apply(AgentEvent.WRAP_DONE, now)
-            agent.call_id = None
-            self._changed_agents.add(agent.agent_id)
+        self._call_over(agent, call, now)
         self._fact(call, Fact.HANGUP, now, agent=call.agent_id, by=by)
         fields: dict[str, Any] = {"call_id": call.call_id, "queue": call.queue,
                                   "wait_s": round((call.answered_at or now) - call.entered_at, 3)}
@@ -928,40 +927,28 @@ class Acd:
         agent = self.agents.get(x.agent_id)
         del self.transfers[call.call_id]
 
-        def release(a: Agent | None) -> None:
-            if a is not None and a.call_id == call.call_id and a.state in (AgentState.RINGING, AgentState.ON_CALL):
-                ringing = a.state == AgentState.RINGING
-                a.apply(AgentEvent.CALL_ENDED, now)
-                if not ringing:
-                    a.calls_taken += 1
-                    a.last_call_end = now
-                    if self._wrap_up_s(a, call.queue) <= 0:
-                        a.apply(AgentEvent.WRAP_DONE, now)
-                a.call_id = None
-                self._changed_agents.add(a.agent_id)
-
         match x.state:
             case XferState.COMPLETED if x.kind == "queue":
-                release(agent)
+                self._call_over(agent, call, now)
                 self._requeue(call, x.target, now)
                 return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="to_queue")]
             case XferState.COMPLETED:
-                release(agent)
+                self._call_over(agent, call, now)
                 call.agent_id = target.agent_id if target is not None else None
                 prompts_ = tuple(prompts.agent_id_announcement(target.agent_id)) if target is not None else ()
                 return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="completed",
                                     prompts=(*prompts_, "xfer-sorry-wait"))]  # R-XFER-NAME
             case XferState.CANCELLED | XferState.TARGET_FAILED:
-                release(target)
+                self._call_over(target, call, now)
                 return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome=x.state.value,
                                     prompts=("hold-sorry",))]
             case XferState.REQUEUED:
-                release(agent)
-                release(target)
+                self._call_over(agent, call, now)
+                self._call_over(target, call, now)
                 self._requeue(call, call.queue, now)
                 return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="requeued")]
         # abandoned: the caller hung up
-        release(target)
+        self._call_over(target, call, now)
         out: list[Action] = [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="abandoned")]
         return out + self._end_call(call, "caller", now)
 

@@ -199,7 +199,7 @@ class InboundCall(TransferFlow, InCallFlow):
             if role == "caller":
                 self._abandoned = True
                 if not self.target_answered:
-                    await self._teardown_soon()
+                    await self._teardown()  # nobody is left to transfer to
             self.xfer_gone(role, cause_txt or f"cause {cause}")
             return
         if ch.id == self.call_id:
@@ -382,10 +382,6 @@ class InboundCall(TransferFlow, InCallFlow):
         await self._destroy_bridge(self.hold_bridge)
         await self._destroy_bridge(self.consult_bridge)
         self.finished = True
-
-    async def _teardown_soon(self) -> None:
-        """The caller left before the target answered: nobody is left to transfer to."""
-        await self._teardown()
 
     async def _hangup(self, channel_id: str) -> None:
         await hangup(self.ari, channel_id)
