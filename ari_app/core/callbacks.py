@@ -188,6 +188,8 @@ class CallbackTask:
     overdue_at: float | None = None  # when callback.overdue was emitted (once)
     closed_at: float | None = None
     closed_by: str | None = None
+    kind: str = "voicemail"  # voicemail | followup (回访 list) | keep_place (the caller chose a callback)
+    note: str = ""  # follow-up lists: what the call is about
 
     @property
     def is_open(self) -> bool:
@@ -304,6 +306,8 @@ class VoicemailLeft:
     recording: str
     created_at: float | None = None  # when it was left; default: now
     team: str | None = None  # default: callbacks.queue_teams[queue], else the team named like the queue
+    kind: str = "voicemail"
+    note: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -504,7 +508,7 @@ class Callbacks:
         created = now if ev.created_at is None else ev.created_at
         task = CallbackTask(task_id=ev.task_id, caller=ev.caller, queue=ev.queue, team=team,
                             recording=ev.recording, created_at=created,
-                            deadline=created + self.rules.deadline_s)
+                            deadline=created + self.rules.deadline_s, kind=ev.kind, note=ev.note)
         self.tasks[task.task_id] = task
         self._changed.add(task.task_id)
         out: list[Action] = [Publish("callback.created", {
