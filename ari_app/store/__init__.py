@@ -1,3 +1,6 @@
-from .sqlite import AgentSession, Store
+"""Persistence (R-VM, R-LEAVE, R-PRIVACY): ``open_store(url)`` gives a ``Repository``; ``Store(path)`` is SQLite."""
 
-__all__ = ["AgentSession", "Store"]
+from .base import AgentSession, Repository, StoreError, VoicemailIntake, open_store
+from .sqlite import Store
+
+__all__ = ["AgentSession", "Repository", "Store", "StoreError", "VoicemailIntake", "open_store"]

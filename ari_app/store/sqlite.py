@@ -1,105 +1,73 @@
-"""SQLite store (WAL): agent sessions and each call's timeline.
+"""SQLite store (WAL): the embedded default backend of ``base.Repository``.
 
-A restart loses no agent state: sessions are written on every change and
-read back at start-up. The file is created private (0600, R-PRIVACY).
-Writes are small and synchronous (microseconds in WAL mode); a later
-backend (PostgreSQL) keeps the same methods.
+A restart loses no agent state and no callback task (R-VM): everything is
+written on every change and read back at start-up. The file is created
+private (0600, R-PRIVACY); SQLite gives its -wal/-shm files the same mode.
+Writes are small and synchronous (microseconds in WAL mode). The SQL lives
+in ``_sql`` (shared with PostgreSQL); this module owns the connection.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Iterator, Sequence
 
-from ..core.timeline import TimelineEntry
+from ._schema import SQLITE_TYPES, migrations
+from ._sql import SqlRepository
+from .base import AgentSession, StoreError
 
-__all__ = ["AgentSession", "Store"]
+__all__ = ["AgentSession", "MIGRATIONS", "Store"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS agent_sessions (
-    agent_id   TEXT PRIMARY KEY,
-    state      TEXT NOT NULL,
-    since      REAL NOT NULL,
-    reason     TEXT NOT NULL DEFAULT '',
-    interface  TEXT NOT NULL,
-    last_call_end REAL NOT NULL DEFAULT 0,
-    calls_taken INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS call_timeline (
-    call_id TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    at      REAL NOT NULL,
-    fact    TEXT NOT NULL,
-    agent   TEXT,
-    detail  TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (call_id, seq)
-);
-CREATE INDEX IF NOT EXISTS call_timeline_at ON call_timeline (at);
-"""
+MIGRATIONS = migrations(SQLITE_TYPES)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AgentSession:
-    agent_id: str
-    state: str
-    since: float
-    reason: str
-    interface: str
-    last_call_end: float = 0.0
-    calls_taken: int = 0
+class Store(SqlRepository):
+    """``Store(path)``: open (create 0600) the SQLite file at ``path`` and migrate it to the newest schema."""
 
+    _types = SQLITE_TYPES
 
-class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            p = Path(self.path)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            if not p.exists():
-                p.touch(mode=0o600)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            if self.path != ":memory:":
+                p = Path(self.path)
+                p.parent.mkdir(parents=True, exist_ok=True)
+                if not p.exists():
+                    p.touch(mode=0o600)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"SQLite store {self.path}: cannot open: {e}") from e
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate(MIGRATIONS)
+        except sqlite3.Error as e:
+            self.db.close()
+            raise StoreError(f"SQLite store {self.path}: cannot open: {e}") from e
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
 
-    # -- agent sessions --------------------------------------------------------
-    def save_agent(self, s: AgentSession) -> None:
-        self.db.execute(
-            "INSERT INTO agent_sessions (agent_id, state, since, reason, interface, last_call_end, calls_taken)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET state=excluded.state,"
-            " since=excluded.since, reason=excluded.reason, interface=excluded.interface,"
-            " last_call_end=excluded.last_call_end, calls_taken=excluded.calls_taken",
-            (s.agent_id, s.state, s.since, s.reason, s.interface, s.last_call_end, s.calls_taken),
-        )
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
 
-    def agents(self) -> dict[str, AgentSession]:
-        rows = self.db.execute(
-            "SELECT agent_id, state, since, reason, interface, last_call_end, calls_taken FROM agent_sessions")
-        return {r[0]: AgentSession(agent_id=r[0], state=r[1], since=r[2], reason=r[3], interface=r[4],
-                                   last_call_end=r[5], calls_taken=r[6]) for r in rows}
+    @contextmanager
+    def _tx(self, begin: str = "BEGIN") -> Iterator[None]:
+        self.db.execute(begin)
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
-    # -- call timelines ----------------------------------------------------------
-    def append_facts(self, facts: list[tuple[str, TimelineEntry]]) -> None:
-        if not facts:
-            return
-        with self.db:  # one transaction
-            self.db.execute("BEGIN")
-            for call_id, e in facts:
-                self.db.execute(
-                    "INSERT INTO call_timeline (call_id, seq, at, fact, agent, detail) VALUES (?,"
-                    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM call_timeline WHERE call_id = ?), ?, ?, ?, ?)",
-                    (call_id, call_id, e.at, e.fact.value, e.agent, json.dumps(e.detail, ensure_ascii=False)),
-                )
-
-    def timeline(self, call_id: str) -> list[TimelineEntry]:
-        from ..core.timeline import Fact
-
-        rows = self.db.execute(
-            "SELECT at, fact, agent, detail FROM call_timeline WHERE call_id = ? ORDER BY seq", (call_id,))
-        return [TimelineEntry(at=r[0], fact=Fact(r[1]), agent=r[2], detail=json.loads(r[3])) for r in rows]
+    def _migration_tx(self) -> AbstractContextManager[None]:
+        # the write lock first: a second process waits, then sees the new version
+        return self._tx("BEGIN IMMEDIATE")

@@ -1,0 +1,174 @@
+"""The SQL both backends run: every ``Repository`` method, written once in portable SQL.
+
+A backend subclass supplies the connection: ``_exec`` (``?`` placeholders;
+PostgreSQL rewrites them), ``_tx`` (one transaction) and ``_migration_tx``
+(one transaction that also excludes a concurrent migrator). Upserts use
+``INSERT … ON CONFLICT``, which SQLite ≥ 3.24 and PostgreSQL share.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any, Iterable, Sequence
+
+from ..core.callbacks import OPEN_STATES, CallbackTask, RotaState
+from ..core.roster import LeaveEntry
+from ..core.timeline import TimelineEntry
+from . import _rows as rows
+from ._schema import VERSION_TABLE, Migration, render
+from .base import AgentSession, StoreError, VoicemailIntake
+
+_TASK_UPSERT = (
+    f"INSERT INTO callback_tasks ({rows.TASK_COLUMNS}) VALUES ({rows.placeholders(rows.TASK_COLUMNS)})"
+    " ON CONFLICT (task_id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in rows.TASK_COLUMNS.split(",")[1:]))
+_TASK_INSERT = (f"INSERT INTO callback_tasks ({rows.TASK_COLUMNS})"
+                f" VALUES ({rows.placeholders(rows.TASK_COLUMNS)}) ON CONFLICT (task_id) DO NOTHING")
+_ATTEMPT_INSERT = (f"INSERT INTO callback_attempts ({rows.ATTEMPT_COLUMNS})"
+                   f" VALUES ({rows.placeholders(rows.ATTEMPT_COLUMNS)})")
+_TASK_SELECT = (
+    "SELECT " + ", ".join(f"t.{c.strip()}" for c in rows.TASK_COLUMNS.split(","))
+    + ", a.at, a.agent_id, a.outcome FROM callback_tasks t"
+    " LEFT JOIN callback_attempts a ON a.task_id = t.task_id")
+_OPEN = sorted(s.value for s in OPEN_STATES)
+
+
+class SqlRepository:
+    """The shared implementation of ``base.Repository``; see the backends for the connection."""
+
+    schema_version: int = 0
+    _types: dict[str, str]  # the backend's column types for ``_schema``
+
+    # -- supplied by the backend ------------------------------------------------------------------
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; the result iterates over rows and has ``rowcount``."""
+        raise NotImplementedError
+
+    def _tx(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _migration_tx(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- schema --------------------------------------------------------------------------------------
+    def _migrate(self, migrations: list[Migration]) -> None:
+        """Bring the schema to the newest version, one transaction per migration; refuse a newer one."""
+        known = len(migrations)
+        while True:
+            with self._migration_tx():
+                self._exec(render(VERSION_TABLE, self._types).strip())
+                current = self._exec("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+                if current > known:
+                    raise StoreError(f"database schema is version {current}, this ari-app knows up to {known}")
+                if current == known:
+                    break
+                m = migrations[current]
+                for statement in m.statements:
+                    self._exec(statement)
+                self._exec("INSERT INTO schema_version (version, applied_at, name) VALUES (?, ?, ?)",
+                           (m.version, time.time(), m.name))
+        self.schema_version = current
+
+    # -- agent sessions ------------------------------------------------------------------------------
+    def save_agent(self, s: AgentSession) -> None:
+        self._exec(
+            f"INSERT INTO agent_sessions ({rows.AGENT_COLUMNS}) VALUES ({rows.placeholders(rows.AGENT_COLUMNS)})"
+            " ON CONFLICT (agent_id) DO UPDATE SET state=excluded.state,"
+            " since=excluded.since, reason=excluded.reason, interface=excluded.interface,"
+            " last_call_end=excluded.last_call_end, calls_taken=excluded.calls_taken",
+            rows.agent_row(s))
+
+    def agents(self) -> dict[str, AgentSession]:
+        found = self._exec(f"SELECT {rows.AGENT_COLUMNS} FROM agent_sessions")
+        return {s.agent_id: s for s in map(rows.agent_from_row, found)}
+
+    # -- call timelines ------------------------------------------------------------------------------
+    def append_facts(self, facts: list[tuple[str, TimelineEntry]]) -> None:
+        if not facts:
+            return
+        with self._tx():
+            for call_id, e in facts:
+                self._exec(
+                    "INSERT INTO call_timeline (call_id, seq, at, fact, agent, detail) VALUES (?,"
+                    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM call_timeline WHERE call_id = ?), ?, ?, ?, ?)",
+                    (call_id, call_id, *rows.fact_row(e)))
+
+    def timeline(self, call_id: str) -> list[TimelineEntry]:
+        found = self._exec("SELECT at, fact, agent, detail FROM call_timeline WHERE call_id = ? ORDER BY seq",
+                           (call_id,))
+        return [rows.fact_from_row(r) for r in found]
+
+    # -- callback tasks (R-VM) -----------------------------------------------------------------------
+    def save_tasks(self, tasks: Iterable[CallbackTask]) -> None:
+        """Upsert every task with its attempts (replaced), all in one transaction."""
+        with self._tx():
+            for t in tasks:
+                self._exec(_TASK_UPSERT, rows.task_row(t))
+                self._exec("DELETE FROM callback_attempts WHERE task_id = ?", (t.task_id,))
+                for a in rows.attempt_rows(t):
+                    self._exec(_ATTEMPT_INSERT, a)
+
+    def commit_task(self, task: CallbackTask) -> bool:
+        """R-VM: the intake becomes its task in one transaction. False (nothing overwritten) if the task
+        already exists; the intake is removed either way."""
+        with self._tx():
+            inserted = self._exec(_TASK_INSERT, rows.task_row(task)).rowcount == 1
+            if inserted:
+                for a in rows.attempt_rows(task):
+                    self._exec(_ATTEMPT_INSERT, a)
+            self._exec("DELETE FROM voicemail_intake WHERE task_id = ?", (task.task_id,))
+        return inserted
+
+    def tasks(self, *, open_only: bool = False) -> list[CallbackTask]:
+        """Ordered by ``created_at`` then ``task_id``; one statement, so one consistent snapshot."""
+        where, params = "", ()
+        if open_only:
+            where, params = f" WHERE t.state IN ({', '.join('?' for _ in _OPEN)})", tuple(_OPEN)
+        return rows.tasks_from_rows(self._exec(
+            f"{_TASK_SELECT}{where} ORDER BY t.created_at, t.task_id, a.seq", params))
+
+    def task(self, task_id: str) -> CallbackTask | None:
+        found = rows.tasks_from_rows(self._exec(f"{_TASK_SELECT} WHERE t.task_id = ? ORDER BY a.seq",
+                                                (task_id,)))
+        return found[0] if found else None
+
+    # -- voicemail intake (R-VM) ---------------------------------------------------------------------
+    def add_intake(self, intake: VoicemailIntake) -> None:
+        self._exec(f"INSERT INTO voicemail_intake ({rows.INTAKE_COLUMNS})"
+                   f" VALUES ({rows.placeholders(rows.INTAKE_COLUMNS)}) ON CONFLICT (task_id) DO NOTHING",
+                   rows.intake_row(intake))
+
+    def intakes(self) -> list[VoicemailIntake]:
+        found = self._exec(f"SELECT {rows.INTAKE_COLUMNS} FROM voicemail_intake ORDER BY started_at, task_id")
+        return [rows.intake_from_row(r) for r in found]
+
+    def drop_intake(self, task_id: str) -> None:
+        self._exec("DELETE FROM voicemail_intake WHERE task_id = ?", (task_id,))
+
+    # -- rota pointer (R-VM-RR) ----------------------------------------------------------------------
+    def load_rota(self) -> RotaState | None:
+        row = self._exec("SELECT state FROM callback_rota WHERE id = 1").fetchone()
+        return rows.rota_from_text(row[0]) if row else None
+
+    def save_rota(self, rota: RotaState) -> None:
+        self._exec("INSERT INTO callback_rota (id, state) VALUES (1, ?)"
+                   " ON CONFLICT (id) DO UPDATE SET state=excluded.state", (rows.rota_text(rota),))
+
+    # -- leave (R-LEAVE) -----------------------------------------------------------------------------
+    def leave(self) -> list[LeaveEntry]:
+        found = self._exec(f"SELECT {rows.LEAVE_COLUMNS} FROM agent_leave ORDER BY day, agent_id, shift")
+        return [rows.leave_from_row(r) for r in found]
+
+    def add_leave(self, entry: LeaveEntry) -> None:
+        """Idempotent on (agent, day, shift): a repeat keeps the first entry."""
+        self._exec(f"INSERT INTO agent_leave ({rows.LEAVE_COLUMNS}) VALUES ({rows.placeholders(rows.LEAVE_COLUMNS)})"
+                   " ON CONFLICT (agent_id, day, shift) DO NOTHING", rows.leave_row(entry))
+
+    def remove_leave(self, agent_id: str, day: date, shift: str | None) -> bool:
+        return self._exec("DELETE FROM agent_leave WHERE agent_id = ? AND day = ? AND shift = ?",
+                          rows.leave_key(agent_id, day, shift)).rowcount > 0
