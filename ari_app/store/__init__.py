@@ -1,4 +1,7 @@
-"""Persistence (R-VM, R-LEAVE, R-PRIVACY): ``open_store(url)`` gives a ``Repository``; ``Store(path)`` is SQLite."""
+"""Persistence (R-VM, R-LEAVE, R-PRIVACY): ``open_store(url)`` gives a ``Repository``.
+
+``Store(path)`` is the SQLite backend, as before.
+"""
 
 from .base import AgentSession, Repository, StoreError, VoicemailIntake, open_store
 from .sqlite import Store

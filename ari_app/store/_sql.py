@@ -64,7 +64,8 @@ class SqlRepository:
                 self._exec(render(VERSION_TABLE, self._types).strip())
                 current = self._exec("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
                 if current > known:
-                    raise StoreError(f"database schema is version {current}, this ari-app knows up to {known}")
+                    raise StoreError(f"database schema is version {current}, "
+                                     f"this ari-app knows up to {known}")
                 if current == known:
                     break
                 m = migrations[current]
@@ -77,7 +78,8 @@ class SqlRepository:
     # -- agent sessions ------------------------------------------------------------------------------
     def save_agent(self, s: AgentSession) -> None:
         self._exec(
-            f"INSERT INTO agent_sessions ({rows.AGENT_COLUMNS}) VALUES ({rows.placeholders(rows.AGENT_COLUMNS)})"
+            f"INSERT INTO agent_sessions ({rows.AGENT_COLUMNS})"
+            f" VALUES ({rows.placeholders(rows.AGENT_COLUMNS)})"
             " ON CONFLICT (agent_id) DO UPDATE SET state=excluded.state,"
             " since=excluded.since, reason=excluded.reason, interface=excluded.interface,"
             " last_call_end=excluded.last_call_end, calls_taken=excluded.calls_taken",
@@ -166,7 +168,8 @@ class SqlRepository:
 
     def add_leave(self, entry: LeaveEntry) -> None:
         """Idempotent on (agent, day, shift): a repeat keeps the first entry."""
-        self._exec(f"INSERT INTO agent_leave ({rows.LEAVE_COLUMNS}) VALUES ({rows.placeholders(rows.LEAVE_COLUMNS)})"
+        self._exec(f"INSERT INTO agent_leave ({rows.LEAVE_COLUMNS})"
+                   f" VALUES ({rows.placeholders(rows.LEAVE_COLUMNS)})"
                    " ON CONFLICT (agent_id, day, shift) DO NOTHING", rows.leave_row(entry))
 
     def remove_leave(self, agent_id: str, day: date, shift: str | None) -> bool:

@@ -92,7 +92,10 @@ class Repository(Protocol):
 
 
 def open_store(url: str) -> Repository:
-    """A file path or ``sqlite:///abs/path`` → SQLite; ``postgresql://user:pass@host:port/db`` → PostgreSQL."""
+    """The store at ``url``, migrated to the newest schema.
+
+    A file path or ``sqlite:///abs/path`` → SQLite; ``postgresql://user:pass@host:port/db`` → PostgreSQL.
+    """
     if "://" not in url:
         from .sqlite import Store
 
