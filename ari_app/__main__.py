@@ -70,8 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "check-config":
-            cfg = config_mod.load(args.file)
-            print(f"{args.file}: ok ({len(cfg.queues)} queues, {len(cfg.agents)} agents)")
+            cfg = config_mod.load(args.file)  # also loads and checks the roster file of [callbacks]
+            summary = f"{len(cfg.queues)} queues, {len(cfg.agents)} agents"
+            if cfg.callbacks is not None:  # R-VM-RR, R-LEAVE
+                source = f"roster {cfg.callbacks.roster}" if cfg.callbacks.roster else "default roster"
+                summary += (f"; callbacks: {cfg.callbacks.rules.mode} mode, {len(cfg.callbacks.teams)} teams "
+                            f"({source})")
+            if cfg.trunk is not None:
+                summary += f"; trunk {cfg.trunk.dial}"
+            print(f"{args.file}: ok ({summary})")
             return 0
         return _run(args.config)
     except config_mod.ConfigError as e:

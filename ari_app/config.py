@@ -5,6 +5,22 @@ Every error names the exact key and what was wrong with it, e.g.
 collected, not just the first, so an operator fixes the file in one go.
 Secrets may be given inline (development) or as ``<key>_env`` naming an
 environment variable (production), e.g. ``password_env = "ARI_PASSWORD"``.
+
+Optional sections (absent → the attribute is None):
+
+* ``[store] url`` → ``Config.store`` (``StoreSettings``): a file path or
+  ``sqlite:///PATH`` (SQLite), or ``postgresql://…`` (use ``url_env`` when the
+  URL holds a password). Without it the older ``service.store`` path is the
+  store; ``Config.store_url`` is the one to use either way.
+* ``[trunk]`` → ``Config.trunk`` (``TrunkConfig``): how customers are dialled
+  for callbacks and follow-ups (R-CB).
+* ``[callbacks]`` → ``Config.callbacks`` (``CallbacksConfig``): R-VM, R-VM-RR,
+  R-VM-CHECK, R-CB, R-SLA24. ``.rules`` is a ready ``core.callbacks.CallbackRules``
+  whose defaults come from the core dataclass. ``roster`` names the roster
+  file (R-LEAVE; relative to this file's directory); it is loaded and checked
+  here, and ``roster_file.make_roster(cfg)`` gives the service a fresh
+  ``Roster``. Without a roster file each queue is a team (see
+  ``roster_file.default_roster``).
 """
 
 from __future__ import annotations
@@ -13,17 +29,22 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, Mapping
 
+from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
+
 __all__ = [
-    "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "Config", "ConfigError", "KeyMap", "LoginConfig",
-    "QueueConfig", "ServiceSettings", "load", "parse",
+    "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
+    "KeyMap", "LoginConfig", "QueueConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load",
+    "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _AGENT_ID = re.compile(r"^[0-9]{1,10}$")
 _INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 class ConfigError(ValueError):
@@ -51,6 +72,47 @@ class ServiceSettings:
     store: str = "/var/lib/ari-app/state.db"
     log_level: str = "info"
     moh_class: str = "default"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreSettings:
+    """``[store]``: where state lives (R-VM: nothing is lost across restarts)."""
+    url: str  # a file path or sqlite:///PATH (SQLite), or postgresql://…
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.url.startswith(_PG_SCHEMES) else "sqlite"
+
+    @property
+    def path(self) -> str:
+        """SQLite: the file (``sqlite:///var/x.db`` → ``var/x.db``, ``sqlite:////abs`` → ``/abs``)."""
+        if self.backend != "sqlite":
+            return ""
+        return self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else self.url
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrunkConfig:
+    """``[trunk]``: how the service dials customers (R-CB callbacks and follow-ups)."""
+    dial: str  # a dial-string template with {number}: "PJSIP/{number}@trunk", "Local/{number}@e2e-customer"
+    caller_id: str = ""  # the outbound caller ID (digits); "" = the trunk's own
+    timeout_s: float = 30.0  # how long the customer's phone rings
+    prefix: str = ""  # digits put before every number (e.g. "0" for an outside line)
+
+    def endpoint(self, number: str) -> str:
+        """The dial string for one customer number."""
+        return self.dial.format(number=self.prefix + number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbacksConfig:
+    """``[callbacks]``: R-VM, R-VM-RR, R-VM-CHECK, R-CB, R-SLA24."""
+    rules: CallbackRules  # ready for core.callbacks.Callbacks; check_offsets already staggered
+    roster: str = ""  # absolute path of the roster file (R-LEAVE); "" = the default roster
+    teams: tuple[str, ...] = ()  # the roster's teams, in file order (the order of the stagger)
+    stagger_s: float = STAGGER_S  # check offsets: team i checks i * stagger_s after check_start
+    max_record_s: float = 120.0  # R-VM: the longest voicemail
+    silence_s: float = 4.0  # R-VM: this much silence ends a voicemail
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +177,11 @@ class KeyMap:
     whisper: str = "*16"
     barge: str = "*17"
     voicemail: str = "1"  # caller, after max_wait_s (R-WAITLIMIT)
+    keep_place: str = "2"  # caller, while waiting: be called back instead (R-CB); read with voicemail
+    voicemail_rerecord: str = "2"  # caller, after recording a voicemail: record it again (# ends a recording)
+    # the agent's callback call (R-CB): skip the voicemail while it plays; in the bridged call: wrong number
+    callback_skip: str = "#"  # read only while the voicemail plays (so it may be a prefix of transfer)
+    callback_wrong_number: str = "*3"  # read with the in-call keys below: must not collide with them
     # in-call keys on the agent's phone (R-XFER-*): ##<target># starts, then complete or cancel
     transfer: str = "##"
     transfer_complete: str = "*1"
@@ -148,6 +215,14 @@ class Config:
     login: LoginConfig = field(default_factory=LoginConfig)
     keys: KeyMap = field(default_factory=KeyMap)
     api: Any = None  # ari_app.api.ApiSettings (None only when built by hand in tests)
+    store: StoreSettings | None = None  # parse() always sets it; None only when built by hand
+    trunk: TrunkConfig | None = None  # [trunk] absent: no outbound dialling
+    callbacks: CallbacksConfig | None = None  # [callbacks] absent: voicemail is not turned into tasks
+
+    @property
+    def store_url(self) -> str:
+        """The store to open: ``[store] url``, else ``service.store``."""
+        return self.store.url if self.store is not None else self.service.store
 
 
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
@@ -155,6 +230,8 @@ AGENT_ROLES = ("agent", "supervisor")  # R-SUPERVISE
 ON_OVERRUN = ("alert", "resume", "logout")
 _DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+$")
 _KEY = re.compile(r"^[0-9*#]{1,6}$")
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 class _Reader:
@@ -260,7 +337,9 @@ def _valid_tz(name: str) -> bool:
     return True
 
 
-def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
+def parse(data: Mapping[str, Any], source: str = "<config>", *,
+          base_dir: str | os.PathLike[str] | None = None) -> Config:
+    """``base_dir``: where relative paths in the file (``callbacks.roster``) start; default: the cwd."""
     errors: list[str] = []
     top = _Reader(data, "", errors)
 
@@ -288,6 +367,32 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
         moh_class=r.get("moh_class", str, ServiceSettings.moh_class, check=bool, must="non-empty"),
     )
     r.finish()
+
+    r = _Reader(top.table_of("store"), "store", errors)
+    url = r.get("url", str, "")
+    if "url" in r.table or "url_env" in r.table:
+        if not _store_url_ok(url):  # the value may hold a password: masked in the message (R-PRIVACY)
+            errors.append("store.url: must be a file path, sqlite:///PATH or postgresql://…, "
+                          f"got {_mask_url(url)!r}")
+        elif isinstance(top.table.get("service"), dict) and "store" in top.table["service"]:
+            errors.append("store.url: service.store is set too; keep one (store.url is the newer spelling)")
+    r.finish()
+    store = StoreSettings(url=url or service.store)
+
+    trunk: TrunkConfig | None = None
+    if "trunk" in top.table:
+        r = _Reader(top.table_of("trunk"), "trunk", errors)
+        if isinstance(top.table["trunk"], dict):
+            example = "a dial string with {number}, e.g. 'PJSIP/{number}@trunk'"
+            if "dial" not in r.table:
+                errors.append(f"trunk.dial: missing ({example})")
+            trunk = TrunkConfig(
+                dial=r.get("dial", str, "", check=_dial_template, must=example),
+                caller_id=r.get("caller_id", str, "", check=_DIGITS.match, must="digits (1-20)"),
+                timeout_s=r.positive("timeout_s", TrunkConfig.timeout_s),
+                prefix=r.get("prefix", str, "", check=lambda v: v == "" or _DIGITS.match(v), must="digits"),
+            )
+        r.finish()
 
     queues: dict[str, QueueConfig] = {}
     qtable = top.table_of("queues")
@@ -424,6 +529,15 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
         silent=r.get("silent", str, KeyMap.silent, check=_KEY.match, must="keys 0-9 * #"),
         voicemail=r.get("voicemail", str, KeyMap.voicemail, check=lambda v: len(v) == 1 and _KEY.match(v),
                         must="one key 0-9 * #"),
+        keep_place=r.get("keep_place", str, KeyMap.keep_place, check=lambda v: len(v) == 1 and _KEY.match(v),
+                         must="one key 0-9 * #"),
+        voicemail_rerecord=r.get("voicemail_rerecord", str, KeyMap.voicemail_rerecord,
+                                 check=lambda v: len(v) == 1 and v != "#" and _KEY.match(v),
+                                 must="one key 0-9 * (# ends a recording)"),
+        callback_skip=r.get("callback_skip", str, KeyMap.callback_skip, check=_KEY.match,
+                            must="keys 0-9 * #"),
+        callback_wrong_number=r.get("callback_wrong_number", str, KeyMap.callback_wrong_number,
+                                    check=_KEY.match, must="keys 0-9 * #"),
         pause_reasons=r.get("pause_reasons", dict, KeyMap().pause_reasons, check=lambda v: all(
             k.isdigit() and len(k) == 1 and isinstance(x, str) and re.match(r"^[a-z][a-z0-9_-]{0,31}$", x)
             for k, x in v.items()), must="a table of one digit = reason name"),
@@ -431,13 +545,22 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
     dialled = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume,
                "listen": keys.listen, "whisper": keys.whisper, "barge": keys.barge}  # R-SUPERVISE
     in_call = {"transfer": keys.transfer, "transfer_complete": keys.transfer_complete,
-               "transfer_cancel": keys.transfer_cancel, "hold": keys.hold, "silent": keys.silent}
-    for codes in (dialled, in_call):
+               "transfer_cancel": keys.transfer_cancel, "hold": keys.hold, "silent": keys.silent,
+               "callback_wrong_number": keys.callback_wrong_number}  # R-CB: the bridged callback call
+    waiting = {"voicemail": keys.voicemail, "keep_place": keys.keep_place}  # the caller in the queue
+    for codes in (dialled, in_call, waiting):
         for name, code in codes.items():
             for other, ocode in codes.items():
                 if other != name and ocode.startswith(code):
                     errors.append(f"keys.{name}: {code!r} is a prefix of keys.{other} ({ocode!r}): they collide")
     r.finish()
+
+    callbacks: CallbacksConfig | None = None
+    if "callbacks" in top.table:
+        ctable = top.table_of("callbacks")
+        if isinstance(top.table["callbacks"], dict):
+            base = Path(base_dir) if base_dir is not None else Path.cwd()
+            callbacks = _callbacks(ctable, errors, queues=queues, agents=agents, base_dir=base.absolute())
 
     from .api import parse_api
 
@@ -447,7 +570,120 @@ def parse(data: Mapping[str, Any], source: str = "<config>") -> Config:
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
-                  login=login, keys=keys, api=api)
+                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks)
+
+
+def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
+               agents: Mapping[str, AgentConfig], base_dir: Path) -> CallbacksConfig | None:
+    """``[callbacks]`` (R-VM, R-VM-RR, R-VM-CHECK, R-CB, R-SLA24) and its roster file (R-LEAVE)."""
+    from . import roster_file
+
+    r = _Reader(data, "callbacks", errors)
+    d = CallbackRules  # every default comes from the core dataclass
+    mode = r.get("mode", str, d.mode, check=lambda v: v in MODES, must="one of " + ", ".join(MODES))
+    require_logged_in = r.get("require_logged_in", bool, d.require_logged_in)
+    check_start = time_of_day(r, "check_start", d.check_start)
+    check_every_s = r.positive("check_every_s", d.check_every_s)
+    stagger_s = r.get("stagger_s", float, STAGGER_S, check=lambda v: v >= 0,
+                      must=">= 0 (0 = all teams at once)")
+    offsets = r.get("check_offsets", dict, None,
+                    check=lambda v: all(_is_number(x) and x >= 0 for x in v.values()),
+                    must="a table of team = seconds (>= 0)")
+    deadline_s = r.positive("deadline_s", d.deadline_s)
+    max_attempts = r.get("max_attempts", int, d.max_attempts, check=lambda v: v >= 1, must=">= 1")
+    backoff_base_s = r.positive("backoff_base_s", d.backoff_base_s)
+    backoff_factor = r.get("backoff_factor", float, d.backoff_factor, check=lambda v: v >= 1, must=">= 1")
+    backoff_cap_s = r.positive("backoff_cap_s", d.backoff_cap_s)
+    queue_teams = r.get("queue_teams", dict, {}, check=lambda v: all(isinstance(x, str) for x in v.values()),
+                        must="a table of queue = team")
+    max_record_s = r.positive("max_record_s", CallbacksConfig.max_record_s)
+    silence_s = r.positive("silence_s", CallbacksConfig.silence_s)
+    roster_path = r.get("roster", str, "", check=bool, must="a file path")
+    r.finish()
+
+    path = ""
+    try:
+        if roster_path:
+            path = str(Path(roster_path) if Path(roster_path).is_absolute() else base_dir / roster_path)
+            roster = roster_file.load_roster(path, agents)
+        else:
+            roster = roster_file.default_roster(queues, agents)
+    except ConfigError as e:
+        errors.extend(f"callbacks.roster: {path}: {x}" for x in e.errors)
+        return None
+    teams = roster.teams
+    for qname, team in queue_teams.items():
+        if qname not in queues:
+            errors.append(f"callbacks.queue_teams.{qname}: unknown queue {qname!r}")
+        elif team not in teams:
+            errors.append(f"callbacks.queue_teams.{qname}: unknown team {team!r} (teams: {', '.join(teams)})")
+    for qname in queues:
+        if qname not in queue_teams and qname not in teams:
+            errors.append(f"callbacks.queue_teams: queue {qname!r} has no team (no team is named like it); "
+                          f"set callbacks.queue_teams.{qname} = \"<team>\"")
+    if offsets is not None:
+        if "stagger_s" in data:
+            errors.append("callbacks.check_offsets: set check_offsets or stagger_s, not both")
+        for team in offsets:
+            if team not in teams:
+                errors.append(f"callbacks.check_offsets.{team}: unknown team {team!r}")
+        offsets = {t: float(v) for t, v in offsets.items() if t in teams}
+    else:
+        offsets = stagger(teams, stagger_s)
+        if offsets and max(offsets.values()) >= check_every_s:
+            errors.append(f"callbacks.stagger_s: {len(teams)} teams {stagger_s:g} s apart need "
+                          f"check_every_s > {max(offsets.values()):g}, got {check_every_s:g}")
+            offsets = {}
+    try:
+        rules = CallbackRules(mode=mode, require_logged_in=require_logged_in, check_start=check_start,
+                              check_every_s=check_every_s, check_offsets=offsets, deadline_s=deadline_s,
+                              max_attempts=max_attempts, backoff_base_s=backoff_base_s,
+                              backoff_factor=backoff_factor, backoff_cap_s=backoff_cap_s,
+                              queue_teams=queue_teams)
+    except CallbackError as e:  # the messages already name callbacks.<key>
+        errors.append(str(e))
+        return None
+    return CallbacksConfig(rules=rules, roster=path, teams=teams, stagger_s=stagger_s,
+                           max_record_s=max_record_s, silence_s=silence_s)
+
+
+def time_of_day(r: _Reader, key: str, default: dt_time) -> dt_time:
+    """An ``"HH:MM"`` value (24 h clock) → ``datetime.time``; errors: ``<path>: expected HH:MM, got '8h'``."""
+    text = r.get(key, str, None)
+    if text is None:
+        return default
+    m = _HHMM.match(text)
+    if not m:
+        r.errors.append(f"{r._key(key)}: expected HH:MM, got {text!r}")
+        return default
+    return dt_time(int(m[1]), int(m[2]))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _dial_template(v: str) -> bool:
+    if "{number}" not in v:
+        return False
+    try:
+        sample = v.format(number="123")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return bool(_INTERFACE.match(sample))
+
+
+def _store_url_ok(url: str) -> bool:
+    if "://" not in url:
+        return bool(url.strip())
+    if url.startswith("sqlite:///"):
+        return len(url) > len("sqlite:///")
+    return url.startswith(_PG_SCHEMES) and len(url.split("://", 1)[1]) > 0
+
+
+def _mask_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
+    return re.sub(r"^([a-z]+://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def _is_pin_hash(v: str) -> bool:
@@ -464,4 +700,4 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(str(p), ["file not found"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
-    return parse(data, str(p))
+    return parse(data, str(p), base_dir=p.parent)

@@ -98,8 +98,8 @@ __all__ = [
     "Action", "AgentPresence", "Attempt", "AttemptResult", "CallDutyAgent", "CallbackCommandResult",
     "CallbackError", "CallbackRules", "CallbackTask", "Callbacks", "CloseTask", "DialCustomer",
     "DutyAnswered", "DutyCallEnded", "EndDutyCall", "Event", "MODES", "Outcome", "Publish", "ReopenTask",
-    "RosterChanged", "RotaPointer", "RotaState", "TRANSITIONS", "TaskEvent", "TaskState", "TaskStateError",
-    "VoicemailLeft", "stagger",
+    "RosterChanged", "RotaPointer", "RotaState", "STAGGER_S", "TRANSITIONS", "TaskEvent", "TaskState",
+    "TaskStateError", "VoicemailLeft", "stagger",
 ]
 
 MODES = ("duty", "per_task")
@@ -251,7 +251,10 @@ class CallbackRules:
         return float(self.check_offsets.get(team, 0.0))
 
 
-def stagger(teams: Iterable[str], step_s: float = 600.0) -> dict[str, float]:
+STAGGER_S = 600.0  # R-VM-CHECK: the seed staggers groups by 10 minutes
+
+
+def stagger(teams: Iterable[str], step_s: float = STAGGER_S) -> dict[str, float]:
     """Check offsets that stagger teams ``step_s`` apart in the order given (the seed: 10 minutes)."""
     return {team: i * step_s for i, team in enumerate(teams)}
 
