@@ -67,6 +67,22 @@ who does not answer (``DutyCallEnded`` before ``DutyAnswered``) has a
 if that is still within the shift and due tasks remain; otherwise the next
 check covers it. Several passed check times (the shell slept) make one check.
 
+Supervisor moves and follow-up lists
+------------------------------------
+``ReassignTask`` moves an open task (not in a running call) to another agent
+of the task's team who is not on leave on the duty day; the task keeps that
+agent (``reassigned_by`` is set) until it ends or rolls over at the end of
+the working day — in duty mode too — unless the agent goes on leave, when
+the normal rule takes it back. Refusals are ``CallbackCommandResult(ok=False)``.
+
+``FollowupImported`` (回访 lists, R-CB last sentence) creates tasks of kind
+``followup`` with no recording (the shell skips the playback when
+``recording`` is empty). They are dealt round-robin in agent-ID order over the
+team's eligible agents with the per_task rules (leave; ``require_logged_in``)
+in either mode, from a pointer of their own, ``"<team>:followup"`` in
+``RotaState``, so the voicemail rota is not disturbed; at roll-over they stay
+with their owners unless the owner is on leave. R-SLA24 applies to them too.
+
 Callback calls (R-CB), agent-first
 ----------------------------------
 ``CallDutyAgent`` → the shell calls the agent → ``DutyAnswered`` → the core
@@ -97,7 +113,8 @@ from .roster import Roster, RosterError, agent_order, parse_day
 __all__ = [
     "Action", "AgentPresence", "Attempt", "AttemptResult", "CallDutyAgent", "CallbackCommandResult",
     "CallbackError", "CallbackRules", "CallbackTask", "Callbacks", "CloseTask", "DialCustomer",
-    "DutyAnswered", "DutyCallEnded", "EndDutyCall", "Event", "MODES", "Outcome", "Publish", "ReopenTask",
+    "DutyAnswered", "DutyCallEnded", "EndDutyCall", "Event", "FOLLOWUP_POINTER", "FollowupImported",
+    "FollowupRow", "MODES", "Outcome", "Publish", "ReassignTask", "ReopenTask",
     "RosterChanged", "RotaPointer", "RotaState", "STAGGER_S", "TRANSITIONS", "TaskEvent", "TaskState",
     "TaskStateError", "VoicemailLeft", "stagger",
 ]
@@ -190,6 +207,7 @@ class CallbackTask:
     closed_by: str | None = None
     kind: str = "voicemail"  # voicemail | followup (回访 list) | keep_place (the caller chose a callback)
     note: str = ""  # follow-up lists: what the call is about
+    reassigned_by: str | None = None  # a supervisor's ReassignTask: keeps the agent until the roll-over
 
     @property
     def is_open(self) -> bool:
@@ -260,6 +278,9 @@ def stagger(teams: Iterable[str], step_s: float = STAGGER_S) -> dict[str, float]
 
 
 # --- the persisted rota pointer -----------------------------------------------------------------------
+FOLLOWUP_POINTER = ":followup"  # RotaState key "<team>:followup": the follow-up lists' own round-robin
+
+
 @dataclass(frozen=True, kw_only=True)
 class RotaPointer:
     last_agent: str | None = None  # who held duty last (duty) / got the last task (per_task)
@@ -282,6 +303,9 @@ class RotaState:
         for team, raw in data.items():
             if not isinstance(raw, Mapping):
                 raise CallbackError(f"rota.{team}: expected a mapping, got {raw!r}")
+            if not isinstance(team, str) or not team or team.count(":") > 1 or (
+                    ":" in team and (team.startswith(":") or not team.endswith(FOLLOWUP_POINTER))):
+                raise CallbackError(f"rota.{team}: expected a team name or '<team>{FOLLOWUP_POINTER}'")
             unknown = set(raw) - {"last_agent", "day", "duty"}
             if unknown:
                 raise CallbackError(f"rota.{team}: unknown keys {sorted(unknown)}")
@@ -358,8 +382,34 @@ class RosterChanged:
     """Leave or teams changed: re-check today's duty and move tasks now."""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReassignTask:
+    """A supervisor moves an open task to another agent of its team (R-VM-RR)."""
+    task_id: str
+    agent_id: str
+    by: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FollowupRow:
+    """One number of a follow-up list (回访, R-CB); the shell makes the task id."""
+    task_id: str
+    number: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FollowupImported:
+    """R-CB: a follow-up list for ``team``; tasks already known (same id) are ignored."""
+    tasks: tuple[FollowupRow, ...]
+    team: str
+    created_at: float | None = None  # default: now
+    queue: str | None = None  # the tasks' queue label; default: the team's name
+
+
 Event = (VoicemailLeft | AgentPresence | DutyAnswered | DutyCallEnded | AttemptResult | CloseTask | ReopenTask
-         | RosterChanged)
+         | RosterChanged | ReassignTask | FollowupImported)
 
 
 # --- actions (what the shell must do) -----------------------------------------------------------------
@@ -479,6 +529,10 @@ class Callbacks:
             case RosterChanged():
                 for team in self.roster.teams:
                     out += self._sync(team, now, reason="roster")
+            case ReassignTask():
+                out += self._reassign(ev, now)
+            case FollowupImported():
+                out += self._followups(ev, now)
         return out
 
     # -- timers ------------------------------------------------------------------------------------
@@ -567,14 +621,20 @@ class Callbacks:
                                                      "rule": "R-VM-RR"}))
         return new.duty
 
-    def _round_robin(self, team: str, day: date, need_login: bool) -> str | None:
-        p = self._rota.get(team, RotaPointer())
+    def _round_robin(self, team: str, day: date, need_login: bool, *, followup: bool = False) -> str | None:
+        """per_task mode and follow-ups: the next eligible agent after the pointer, which moves on."""
+        key = team + FOLLOWUP_POINTER if followup else team
+        p = self._rota.get(key, RotaPointer())
         free = self._free_on(day)
         pick = self._next_after(team, p.last_agent,
                                 lambda a: free(a) and (not need_login or a in self._logged_in))
         if pick is not None:
-            self._rota[team] = replace(p, last_agent=pick)
+            self._rota[key] = replace(p, last_agent=pick)
         return pick
+
+    def _by_duty(self, task: CallbackTask) -> bool:
+        """Does the duty rota place this task? (duty mode; follow-ups always go round-robin)"""
+        return self.rules.mode == "duty" and task.kind != "followup"
 
     def _assign(self, task: CallbackTask, agent: str | None, reason: str) -> Publish:
         previous, task.assigned = task.assigned, agent
@@ -594,17 +654,23 @@ class Callbacks:
         movable = sorted((t for t in self.tasks.values() if t.team == team and t.state == TaskState.OPEN
                           and not self._in_session(t.task_id)), key=lambda t: (t.created_at, t.task_id))
         out: list[Action] = []
-        if self.rules.mode == "duty":
-            if movable or reason != "roster":
-                duty = self._fix_duty(team, day, out)
-                out += self._assign_all(movable, duty, reason)
-            return out
-        need_login = self.rules.require_logged_in and reason != "rollover"
         free = self._free_on(day)
         for t in movable:
+            ends = reason == "rollover" or t.assigned is None or not free(t.assigned)
+            if t.reassigned_by is not None and ends:
+                t.reassigned_by = None  # the supervisor's choice ends here: the normal rule takes over
+                self._changed.add(t.task_id)
+        by_duty = [t for t in movable if self._by_duty(t)]
+        if self.rules.mode == "duty" and (by_duty or reason != "roster"):
+            duty = self._fix_duty(team, day, out)
+            out += self._assign_all([t for t in by_duty if t.reassigned_by is None], duty, reason)
+        need_login = self.rules.require_logged_in and reason != "rollover"
+        for t in movable:
+            if self._by_duty(t) or t.reassigned_by is not None:
+                continue
             gone = need_login and t.assigned not in self._logged_in
             if t.assigned is None or not free(t.assigned) or gone:
-                pick = self._round_robin(team, day, need_login)
+                pick = self._round_robin(team, day, need_login, followup=t.kind == "followup")
                 if pick != t.assigned:
                     out.append(self._assign(t, pick, reason))
         return out
@@ -704,11 +770,13 @@ class Callbacks:
         team = self.roster.find_team(ev.agent_id)
         if team is None:
             return out
-        if ev.logged_in and self.rules.mode == "per_task" and self.rules.require_logged_in:
+        if ev.logged_in and self.rules.require_logged_in:
             day = self.roster.duty_day(team, now)
             for t in sorted(self.tasks.values(), key=lambda t: (t.created_at, t.task_id)):
-                if day is not None and t.team == team and t.state == TaskState.OPEN and t.assigned is None:
-                    out.append(self._assign(t, self._round_robin(team, day, True), "login"))
+                if (day is not None and t.team == team and t.state == TaskState.OPEN and t.assigned is None
+                        and not self._by_duty(t)):
+                    pick = self._round_robin(team, day, True, followup=t.kind == "followup")
+                    out.append(self._assign(t, pick, "login"))
         if ev.busy is False and ev.agent_id in self._pending:
             team = self._pending.pop(ev.agent_id)
             if self._in_shift(team, now):
@@ -852,6 +920,69 @@ class Callbacks:
                              Publish("callback.reopened", {"task_id": task.task_id, "team": task.team,
                                                            "by": ev.by, "rule": "R-CB"})]
         return out + self._sync(task.team, now, reason="reopened")
+
+    def _reassign(self, ev: ReassignTask, now: float) -> list[Action]:
+        def refuse(message: str) -> list[Action]:
+            return [CallbackCommandResult(request_id=ev.request_id, task_id=ev.task_id, ok=False,
+                                          message=message)]
+
+        task = self.tasks.get(ev.task_id)
+        if task is None:
+            return refuse(f"unknown callback task {ev.task_id!r}")
+        if not task.is_open:
+            return refuse(f"callback {ev.task_id}: cannot reassign while {task.state.value}")
+        if task.state == TaskState.IN_PROGRESS or self._in_session(task.task_id):
+            return refuse(f"callback {ev.task_id}: in a callback call with agent {task.assigned}; "
+                          "reassign it after the call")
+        try:
+            team = self.roster.team_of(ev.agent_id)
+        except RosterError as e:
+            return refuse(f"callback {ev.task_id}: {e}")
+        if team != task.team:
+            return refuse(f"callback {ev.task_id}: agent {ev.agent_id!r} is in team {team!r}, not in the "
+                          f"task's team {task.team!r}")
+        day = self.roster.duty_day(team, now)
+        if day is not None and self.roster.on_leave(ev.agent_id, day):
+            return refuse(f"callback {ev.task_id}: agent {ev.agent_id!r} is on leave on {day.isoformat()}")
+        previous = task.assigned
+        task.assigned, task.reassigned_by = ev.agent_id, ev.by
+        self._changed.add(task.task_id)
+        return [CallbackCommandResult(request_id=ev.request_id, task_id=ev.task_id, ok=True),
+                Publish("callback.reassigned", {"task_id": task.task_id, "team": task.team,
+                                                "agent": ev.agent_id, "previous": previous, "by": ev.by,
+                                                "rule": "R-VM-RR"})]
+
+    # -- R-CB: follow-up lists (回访) -------------------------------------------------------------------
+    def _followups(self, ev: FollowupImported, now: float) -> list[Action]:
+        if ev.team not in self.roster.teams:
+            raise CallbackError(f"follow-up list: unknown team {ev.team!r}")
+        created = now if ev.created_at is None else ev.created_at
+        day = self.roster.duty_day(ev.team, now)
+        out: list[Action] = []
+        dealt: dict[str, int] = defaultdict(int)
+        duplicates = 0
+        for row in ev.tasks:
+            if row.task_id in self.tasks:
+                duplicates += 1  # imported twice
+                continue
+            task = CallbackTask(task_id=row.task_id, caller=row.number, queue=ev.queue or ev.team,
+                                team=ev.team, recording="", created_at=created,
+                                deadline=created + self.rules.deadline_s, kind="followup", note=row.note)
+            self.tasks[task.task_id] = task
+            self._changed.add(task.task_id)
+            out.append(Publish("callback.created", {
+                "task_id": task.task_id, "queue": task.queue, "team": task.team, "recording": "",
+                "kind": "followup", "created_at": created, "deadline": task.deadline, "rule": "R-CB"}))
+            agent = None
+            if day is not None:
+                agent = self._round_robin(ev.team, day, self.rules.require_logged_in, followup=True)
+            out.append(self._assign(task, agent, "new"))
+            dealt[agent or ""] += 1
+        out.append(Publish("callback.followups_imported", {
+            "team": ev.team, "imported": len(ev.tasks) - duplicates, "duplicates": duplicates,
+            "agents": {a: dealt[a] for a in sorted(dealt, key=agent_order) if a},
+            "unassigned": dealt.get("", 0), "rule": "R-CB"}))
+        return out
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _has_open(self, team: str) -> bool:

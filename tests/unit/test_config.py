@@ -197,7 +197,8 @@ def test_callbacks_defaults_come_from_the_core_and_the_default_roster():
     assert (cb.roster, cb.teams, cb.max_record_s, cb.silence_s) == ("", ("support", "sales"), 120.0, 4.0)
     assert cb.rules.check_offsets == {"support": 0.0, "sales": 600.0}  # stagger_s 600, queue order
     roster = make_roster(cfg)  # one team per queue; 1001 goes to its first queue
-    assert roster.members("support") == ("1001", "1002", "1003") and roster.members("sales") == ("2001", "2002")
+    assert roster.members("support") == ("1001", "1002", "1003")
+    assert roster.members("sales") == ("2001", "2002")
     assert roster.team("support").shifts[0].start.isoformat("minutes") == "08:45"
     assert config.parse(GOOD).callbacks is None
 
@@ -231,7 +232,8 @@ def test_callbacks_section_good(tmp_path):
 
 def test_callbacks_section_bad():
     data = {**TWO_QUEUES, "callbacks": {"mode": "daily", "check_start": "9", "check_every_s": 0,
-                                        "max_attempts": 0, "backoff_factor": 0.5, "queue_teams": {"vip": "gold"},
+                                        "max_attempts": 0, "backoff_factor": 0.5,
+                                        "queue_teams": {"vip": "gold"},
                                         "check_offsets": {"support": 0, "nobody": 60}, "stagger_s": 60,
                                         "color": "red"}}
     assert errors_of(data) == [
@@ -309,7 +311,8 @@ def test_roster_core_errors_and_leave_errors(tmp_path):
     assert roster_errors(tmp_path, '[teams.a]\nagents = ["1001"]\n[[teams.a.shifts]]\nstart = "09:00"\n'
                                    'end = "09:00"\n') == [
         "roster.teams.a.shifts[0]: shift 'day': start and end are both 09:00"]
-    assert roster_errors(tmp_path, "") == ["roster.teams: at least one team is required, e.g. [teams.support]"]
+    assert roster_errors(tmp_path, "") == [
+        "roster.teams: at least one team is required, e.g. [teams.support]"]
     assert roster_errors(tmp_path, """
 [teams.support]
 agents = ["1001", "1002", "1003"]
@@ -333,8 +336,8 @@ shift = "night"
 agent = "7"
 day = "2026-11-31"
 """) == [
-        "roster.leave[1]: team 'support' already has 1001 on leave in shift 'day' on 2026-11-27; one agent per "
-        "team per shift (R-LEAVE); a supervisor may override",
+        "roster.leave[1]: team 'support' already has 1001 on leave in shift 'day' on 2026-11-27; "
+        "one agent per team per shift (R-LEAVE); a supervisor may override",
         "roster.leave[2]: agent '2001' is in no team",
         "roster.leave[3]: 2026-11-28 is not a working day for team 'support'",
         "roster.leave[4]: team 'support' has no shift 'night'",
