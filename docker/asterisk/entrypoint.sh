@@ -98,11 +98,11 @@ if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1; then
   find "$ETC" -type d -exec chmod 0750 {} +
   find "$ETC" -type f -exec chmod 0640 {} +
   # Volumes may be new (or from an older image): the same layout as scripts/pbx.
-  mkdir -p "$R/var/spool/asterisk/callcenter/voicemail" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
-  chown asterisk:asterisk "$R/var/spool/asterisk" "$R/var/spool/asterisk/callcenter" \
-    "$R/var/spool/asterisk/callcenter/voicemail" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
+  mkdir -p "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
+  chown asterisk:asterisk "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" \
+    "$R/var/spool/asterisk/recording/callcenter-fallback" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
   # R-PRIVACY: recordings (voicemails) are not world-readable.
-  chmod 0750 "$R/var/spool/asterisk" "$R/var/spool/asterisk/callcenter" "$R/var/spool/asterisk/callcenter/voicemail"
+  chmod 0750 "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback"
 fi
 
 log "config rendered (PBX_BIND=$PBX_BIND, production secrets from $SECRETS)"

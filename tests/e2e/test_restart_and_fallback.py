@@ -71,7 +71,7 @@ def rms(path) -> float:
 async def test_fallback_message_and_voicemail_when_service_is_down(asterisk, ari):
     apps = [a["name"] for a in await ari.get("/applications")]
     assert "callcenter" not in apps, "the service must not be connected for this test"
-    vm_dir = PBX_ROOT / "var/spool/asterisk/callcenter/voicemail"
+    vm_dir = PBX_ROOT / "var/spool/asterisk/recording/callcenter-fallback"
     before = set(os.listdir(vm_dir))
     rec = f"/tmp/e2e-fallback-{int(time.time() * 1000)}"
     started = time.time()

@@ -286,8 +286,8 @@ def test_compose_passes_each_service_only_its_secrets(tmp_path: Path, compose: s
     assert conf["type"] == "bind" and conf["read_only"] is True
     assert Path(conf["source"]).resolve() == (clone / "config" / "production.toml").resolve()
     assert "/var/lib/ari-app" in app_m
-    vm = "/var/spool/asterisk/callcenter/voicemail"
-    assert app_m[vm]["read_only"] is True and app_m[vm]["source"] == ast_m[vm]["source"]
+    # voicemails are read through ARI's /recordings/stored (R-VM), not from a shared volume
+    assert not any(t.startswith("/var/spool/asterisk") for t in app_m), sorted(app_m)
     assert "/var/spool/asterisk" in ast_m and "/var/log/asterisk" in ast_m
     mq_m = mounts(mq)
     conf = mq_m["/mosquitto/config/mosquitto.conf"]
@@ -469,7 +469,7 @@ def test_asterisk_dockerfile_layout():
         assert m, f"no COPY {src}"
         if dst:
             assert m.group(1) == dst
-    assert "/var/spool/asterisk/callcenter/voicemail" in text
+    assert "/var/spool/asterisk/recording/callcenter-fallback" in text
 
 
 def test_dockerfiles_use_the_base_images_package_sources():

@@ -120,7 +120,7 @@ def test_every_manifest_entry_is_used():
 def test_dialplan_prompts_are_in_the_manifest():
     confs = [*(REPO / "dialplan").glob("*.conf"), *(REPO / "tests/e2e/asterisk").glob("*.conf")]
     used = {m for f in confs for m in re.findall(r"callcenter/([a-z0-9-]+)", f.read_text())}
-    used -= {"voicemail"}  # /var/spool/asterisk/callcenter/voicemail
+    used -= {"voicemail"}  # /var/spool/asterisk/recording/callcenter-fallback
     assert used, "no callcenter/ prompts found in the dialplan"
     assert not used - MANIFEST.keys(), sorted(used - MANIFEST.keys())
     assert used <= PROMPT_IDS
