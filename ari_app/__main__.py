@@ -16,17 +16,24 @@ __all__ = ["main"]
 def _run(path: str) -> int:
     from .app import Service
     from .events.logging import configure
-    from .store import Store
+    from .store.base import StoreError, open_store
 
     cfg = config_mod.load(path)
     configure(cfg.service.log_level)
+    import structlog
+
+    log = structlog.get_logger()
 
     async def go() -> None:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
-        store = Store(cfg.service.store)
+        try:
+            store = open_store(cfg.store_url)
+        except StoreError as e:
+            log.error("store.open_failed", error=str(e))
+            raise SystemExit(f"ari-app: {e}") from None
         try:
             await Service(cfg, store=store).run()
         finally:

@@ -27,6 +27,7 @@ from .ari import (
 )
 from .config import Config
 from .core import acd
+from .core import callbacks as cb
 from .core.agents import Agent, AgentState, BusyPolicy
 from .core.hours import ALWAYS_OPEN, Calendar, parse_window
 from .core.keys import KeyReader
@@ -38,7 +39,11 @@ from .flows import resync
 from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
 from .flows import supervise  # R-SUPERVISE
-from .store import AgentSession, Store
+from .flows.desk import CallbackDesk  # R-VM, R-CB
+from .flows.voicemail import VoicemailCall
+from .roster_file import make_roster
+from .store import AgentSession
+from .store.base import Repository, StoreError
 
 __all__ = ["Service"]
 
@@ -49,7 +54,7 @@ _DURABLE = {AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.PAUSED, Agen
 
 
 class Service:
-    def __init__(self, cfg: Config, *, store: Store, ari: AriClient | None = None,
+    def __init__(self, cfg: Config, *, store: Repository, ari: AriClient | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
         a = cfg.ari
@@ -73,6 +78,18 @@ class Service:
         self._requests: dict[str, asyncio.Future[acd.CommandResult]] = {}  # API commands awaiting the core
         self._request_seq = 0
         self._watched: set[str] = set()  # phones whose device state we are subscribed to
+        self._presence: dict[str, tuple[bool, bool]] = {}  # agent -> (logged in, busy) told to the desk
+        self.desk: CallbackDesk | None = None
+        if cfg.callbacks is not None:
+            roster = make_roster(cfg)
+            for entry in store.leave():  # leave recorded at run time (API/CLI) joins the file's
+                roster.request_leave(entry.agent_id, entry.day, shift=entry.shift,
+                                     override_by=entry.overridden_by or "store")
+            self.desk = CallbackDesk(
+                rules=cfg.callbacks.rules, roster=roster, store=store, ari=self.ari, app=cfg.ari.app,
+                publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,
+                agent_interface=self._duty_interface, hold_agent=self._hold_for_callback,
+                release_agent=self._release_from_callback, trunk=cfg.trunk, keys=cfg.keys, clock=clock)
 
     # -- start-up ------------------------------------------------------------------
     def _load_agents(self) -> list[Agent]:
@@ -101,6 +118,8 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.stream.run(), name="ari-stream")
                 tg.create_task(self._run_core(), name="core")
+                if self.desk is not None:
+                    tg.create_task(self.desk.run(), name="callbacks")
                 if self.cfg.api is not None and self.cfg.api.tokens:
                     tg.create_task(api.serve(self, self.cfg.api), name="api")
         finally:
@@ -140,6 +159,11 @@ class Service:
                     await resync.hangup(self.ari, item.channel.id)
                 elif item.args[:1] == ("feature",):
                     await self._new_feature_call(item)
+                elif item.args[:1] == ("voicemail",):
+                    await self._new_voicemail(item)
+                elif item.args[:1] in (("callback",), ("callback-customer",)):  # its flow is gone
+                    log.info("call.orphan_hungup", channel=item.channel.id, args=list(item.args))
+                    await resync.hangup(self.ari, item.channel.id)
                 else:
                     await self._new_call(item)
             elif isinstance(item, StasisStart) and key not in self.calls:
@@ -168,6 +192,65 @@ class Service:
         flow = self._flow(ev.channel.id)
         with bound_contextvars(queue=args[1]):
             await flow.start(ev.channel, args[1], priority)
+
+    async def _new_voicemail(self, ev: StasisStart) -> None:
+        """R-VM: ``Stasis(callcenter,voicemail,<queue>)`` from ``[callcenter-voicemail]``."""
+        queue = ev.args[1] if len(ev.args) > 1 else ""
+        if self.desk is None or self.desk.team_of(queue) is None:
+            log.warning("voicemail.unavailable", queue=queue, reason="no [callbacks]" if self.desk is None
+                        else "no team for the queue")
+            await self.ari.continue_in_dialplan(ev.channel.id, context="callcenter-fallback", extension="s",
+                                                priority=1)
+            return
+        k = self.cfg.keys
+        flow = VoicemailCall(ev.channel.id, ari=self.ari, desk=self.desk, rerecord_key=k.voicemail_rerecord,
+                             max_record_s=self.cfg.callbacks.max_record_s,  # type: ignore[union-attr]
+                             silence_s=self.cfg.callbacks.silence_s,  # type: ignore[union-attr]
+                             schedule=self._schedule)
+        self.calls[ev.channel.id] = flow  # type: ignore[assignment]
+        with bound_contextvars(queue=queue):
+            await flow.start(ev.channel, queue)
+
+    # -- R-VM-CHECK / R-CB: the desk's callback calls and the ACD --------------------------------------------
+    def _register(self, call_id: str, flow: Any) -> None:
+        self.calls[call_id] = flow
+
+    def _duty_interface(self, agent_id: str) -> str | None:
+        agent = self.acd.agents.get(agent_id)
+        if agent is not None and agent.interface:
+            return agent.interface
+        ac = self.cfg.agents.get(agent_id)
+        return ac.interface if ac else None
+
+    async def _hold_for_callback(self, agent_id: str) -> bool:
+        """Keep queue calls away while the agent does callbacks: pause with reason ``callback``."""
+        agent = self.acd.agents.get(agent_id)
+        if agent is None:
+            return False
+        if agent.state == AgentState.LOGGED_OUT:
+            return True  # on duty but not taking queue calls: nothing to hold
+        if agent.state != AgentState.AVAILABLE:
+            return False
+        result = await self._ask_core(lambda rid: acd.AgentCommand(agent_id=agent_id, command="pause",
+                                                                   reason="callback", source="callbacks",
+                                                                   request_id=rid))
+        return bool(result.ok)
+
+    def _release_from_callback(self, agent_id: str) -> None:
+        agent = self.acd.agents.get(agent_id)
+        if agent is not None and agent.state == AgentState.PAUSED and agent.reason == "callback":
+            self.inbox.put_nowait(acd.AgentCommand(agent_id=agent_id, command="resume", source="callbacks"))
+
+    def _tell_presence(self, agent: Agent) -> None:
+        """R-VM-CHECK: the desk calls an agent only when free; a missed check runs once they are."""
+        if self.desk is None:
+            return
+        busy = agent.state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP) or (
+            agent.state == AgentState.PAUSED and agent.reason != "callback")
+        now = (agent.logged_in, busy)
+        if self._presence.get(agent.agent_id) != now:
+            self._presence[agent.agent_id] = now
+            self.desk.post(cb.AgentPresence(agent_id=agent.agent_id, logged_in=now[0], busy=now[1]))
 
     async def _new_feature_call(self, ev: StasisStart) -> None:
         code = ev.args[1] if len(ev.args) > 1 else ""
@@ -275,6 +358,10 @@ class Service:
         return [api.agent_snapshot(a) for a in sorted(self.acd.agents.values(),
                                                        key=lambda a: (len(a.agent_id), a.agent_id))]
 
+    def callbacks(self) -> CallbackDesk | None:
+        """The callbacks desk (R-VM, R-CB) for the API; None when ``[callbacks]`` is not configured."""
+        return self.desk
+
     def ari_connected(self) -> bool:
         return self.stream.connected.is_set()
 
@@ -380,8 +467,15 @@ class Service:
                         self.dispatcher.dispatch(CallCommand(action.request_id, action))
                 case _:
                     self.dispatcher.dispatch(CallCommand(action.call_id, action))
+        try:
+            self._persist_core()
+        except StoreError as e:  # calls go on; the failure is logged with its reason
+            log.error("store.write_failed", what="agents", error=str(e))
+
+    def _persist_core(self) -> None:
         self.store.append_facts(self.acd.drain_facts())
         for agent in self.acd.drain_changed_agents():
+            self._tell_presence(agent)
             self.store.save_agent(AgentSession(agent_id=agent.agent_id, state=agent.state.value, since=agent.since,
                                                reason=agent.reason, interface=agent.interface,
                                                last_call_end=agent.last_call_end, calls_taken=agent.calls_taken))
@@ -425,6 +519,10 @@ class Service:
         for old in self.calls.values():  # R-SUPERVISE: their channels are hung up below; audit the end
             if isinstance(old, supervise.SuperviseCall):
                 old.lost("ari_reconnected")
+            elif isinstance(old, VoicemailCall):
+                old.lost()
+        if self.desk is not None:
+            self.desk.lost_calls()
         self.calls = live
         self.inbox.put_nowait(acd.Resynced(calls=tuple(rebuilt)))
         for ch in untagged:  # entered Stasis while we were away, or a feature call cut off
@@ -435,6 +533,8 @@ class Service:
                 log.info("call.orphan_hungup", channel=ch.id, args=args)
                 await resync.hangup(self.ari, ch.id)
         log.info("ari.resynced", calls=len(rebuilt), untagged=len(untagged), stale_bridges=len(stale))
+        if self.desk is not None:  # R-VM: after the hang-ups above, so cut-off recordings are stored
+            asyncio.ensure_future(self.desk.reconcile())
 
 
 @dataclass(frozen=True, slots=True)

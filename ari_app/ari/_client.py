@@ -241,6 +241,33 @@ class AriClient:
         }
         return dict(await self.request("POST", f"/channels/{_seg(channel_id)}/record", params=params))
 
+    # ------------------------------------------------------------------ recordings (R-VM)
+
+    async def stored_recordings(self) -> list[str]:
+        """Names of every stored recording (``callcenter/<task>``, ``callcenter-fallback/<file>``)."""
+        return [str(r["name"]) for r in await self.request("GET", "/recordings/stored")]
+
+    async def stored_recording_exists(self, name: str) -> bool:
+        try:
+            await self.request("GET", f"/recordings/stored/{_seg(name)}")
+        except AriNotFound:
+            return False
+        return True
+
+    async def live_recording_exists(self, name: str) -> bool:
+        try:
+            await self.request("GET", f"/recordings/live/{_seg(name)}")
+        except AriNotFound:
+            return False
+        return True
+
+    async def copy_stored_recording(self, name: str, destination: str) -> None:
+        await self.request("POST", f"/recordings/stored/{_seg(name)}/copy",
+                           params={"destinationRecordingName": destination})
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/stored/{_seg(name)}")
+
     async def dtmf(self, channel_id: str, dtmf: str) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/dtmf", params={"dtmf": dtmf})
 

@@ -42,6 +42,14 @@ PROMPT_IDS: frozenset[str] = frozenset(
         "fallback-unavailable",
         "voicemail-prompt",
         "voicemail-thanks",
+        # R-VM, R-CB: voicemail review, keep my place, the duty agent's callback call
+        "voicemail-review",
+        "keep-place-ok",
+        "callback-intro",
+        "callback-message",
+        "callback-dialing",
+        "callback-not-reached",
+        "callback-done",
         "invalid-number",
         # R-GREET
         *GREETINGS,

@@ -1,0 +1,300 @@
+"""The callbacks desk: the callbacks core's task, its store, and voicemails kept in step with Asterisk.
+
+Rules: R-VM (a voicemail becomes a persisted task; nothing lost across restarts), R-VM-RR,
+R-VM-CHECK, R-CB, R-SLA24 (decided by ``core/callbacks.py``), carried out here and by the flows
+``flows/voicemail.py`` (taking a message) and ``flows/callback.py`` (the duty agent's call).
+
+* One task owns ``core.callbacks.Callbacks``: events come through ``post()``; one timer is armed
+  at ``get_timer()``; after every step the changed tasks and the rota pointer are written to the
+  store (``save_tasks``, ``save_rota``) before anything else happens.
+* ``reconcile()`` runs at every ARI (re)connect, after resync: it makes the store and
+  ``GET /recordings/stored`` agree —
+  - an intake whose recording is stored becomes a task (the service died before the commit);
+    one with no recording is dropped; one still being recorded is looked at again shortly;
+  - a stored ``callcenter/<id>`` with neither task nor intake is deleted (an orphan);
+  - each ``callcenter-fallback/<queue>_<epoch>_<digits>_<uniqueid>`` recorded by the dialplan
+    while the service was down is copied to ``callcenter/fb-<uniqueid>``, committed as a task
+    (its id derived from the uniqueid, so a crash half-way repeats nothing), then deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from typing import Any, Callable, Awaitable
+
+import structlog
+
+from .. import faults
+from ..ari import AriClient, AriError, AriConflict
+from ..core import callbacks as cb
+from ..core.acd import Publish
+from ..core.roster import Roster
+from ..store.base import Repository, StoreError, VoicemailIntake
+from .callback import DutyCall
+from .desk_admin import DeskAdmin
+from .inbound import CallCommand
+
+__all__ = ["CallbackDesk", "FALLBACK_DIR", "TASK_DIR"]
+
+log = structlog.get_logger()
+
+TASK_DIR = "callcenter"  # stored recordings of tasks: callcenter/<task id>
+FALLBACK_DIR = "callcenter-fallback"  # the dialplan's voicemails while the service was down
+_FALLBACK = re.compile(r"^(?P<queue>[A-Za-z0-9_-]+?)_(?P<epoch>\d+)_(?P<digits>\d*)_(?P<uid>[0-9.]+)$")
+RECONCILE_RETRY_S = 3.0
+
+
+class CallbackDesk(DeskAdmin):
+    def __init__(self, *, rules: cb.CallbackRules, roster: Roster, store: Repository, ari: AriClient, app: str,
+                 publish: Callable[[str, dict[str, Any]], None], dispatch: Callable[[Any], None],
+                 register: Callable[[str, Any], None], agent_interface: Callable[[str], str | None],
+                 hold_agent: Callable[[str], Awaitable[bool]], release_agent: Callable[[str], None],
+                 trunk: Any, keys: Any, clock: Callable[[], float] = time.time) -> None:
+        self.rules, self.roster, self.store, self.ari, self.app = rules, roster, store, ari, app
+        self.publish, self.dispatch, self.register = publish, dispatch, register
+        self.agent_interface, self.hold_agent, self.release_agent = agent_interface, hold_agent, release_agent
+        self.trunk, self.keys, self.clock = trunk, keys, clock
+        now = clock()
+        self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(), rota=store.load_rota())
+        self.inbox: asyncio.Queue[cb.Event] = asyncio.Queue()
+        self.duty_calls: dict[str, DutyCall] = {}  # agent -> its running callback call
+        self.recording_now: set[str] = set()  # task ids of intakes a voicemail flow of ours is recording
+        self._requests: dict[str, asyncio.Future[cb.CallbackCommandResult]] = {}
+        self._seq = 0
+        self._reconciling = False
+        self.post(cb.RosterChanged())  # tasks left unassigned by a crash get their agent at once
+
+    # -- the core's task -------------------------------------------------------------------------------
+    def post(self, ev: cb.Event) -> None:
+        self.inbox.put_nowait(ev)
+
+    async def run(self) -> None:
+        self._persist()  # tasks the core changed on load (a call cut off by a restart goes back to open)
+        while True:
+            deadline = self.core.get_timer()
+            try:
+                async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.clock())):
+                    ev = await self.inbox.get()
+            except TimeoutError:
+                await self._step(lambda: self.core.handle_timer(max(deadline or 0.0, self.clock())))
+            else:
+                await self._step(lambda: self.core.handle(ev, self.clock()))
+
+    async def _step(self, step: Callable[[], list[cb.Action]]) -> None:
+        try:
+            actions = step()
+        except cb.CallbackError as e:
+            log.error("callback.error", error=str(e))
+            return
+        except Exception:  # a bug in the core must not stop callbacks for good
+            log.exception("callback.core_error")
+            return
+        if any(isinstance(a, Publish) and a.event == "callback.assigned" for a in actions):
+            faults.hit("cb.assign")
+        self._persist()
+        for action in actions:
+            await self._act(action)
+
+    def _persist(self) -> None:
+        changed = self.core.drain_changed()
+        try:
+            if changed:
+                self.store.save_tasks(changed)
+            self.store.save_rota(self.core.rota_state())
+        except StoreError as e:
+            log.error("store.write_failed", what="callback_tasks", error=str(e), rule="R-VM")
+
+    async def _act(self, action: cb.Action) -> None:
+        match action:
+            case Publish(event=name, fields=fields):
+                self.publish(name, dict(fields))
+            case cb.CallDutyAgent():
+                await self._call_agent(action)
+            case cb.DialCustomer() | cb.EndDutyCall():
+                call = self.duty_calls.get(action.agent_id)
+                if call is not None:
+                    self.dispatch(CallCommand(call.call_id, action))  # type: ignore[arg-type]
+                elif isinstance(action, cb.DialCustomer):  # the call is gone: the task goes back to open
+                    self.post(cb.DutyCallEnded(agent_id=action.agent_id, reason="call_gone"))
+            case cb.CallbackCommandResult():
+                future = self._requests.get(action.request_id or "")
+                if future is not None and not future.done():
+                    future.set_result(action)
+
+    async def _call_agent(self, action: cb.CallDutyAgent) -> None:
+        agent = action.agent_id
+        interface = self.agent_interface(agent)
+        if agent in self.duty_calls or interface is None or not await self.hold_agent(agent):
+            log.info("callback.agent_busy", agent=agent, reason=action.reason, rule="R-VM-CHECK")
+            self.post(cb.DutyCallEnded(agent_id=agent, reason="busy"))
+            return
+        call_id = f"cb-{agent}-{int(self.clock() * 1000)}"
+        call = DutyCall(call_id, ari=self.ari, app=self.app, agent_id=agent, interface=interface,
+                        task_count=len(action.task_ids), report=self._from_call, trunk=self.trunk,
+                        wrong_number_key=self.keys.callback_wrong_number, skip_key=self.keys.callback_skip,
+                        clock=self.clock)
+        self.duty_calls[agent] = call
+        self.register(call_id, call)  # before the originate: its first events route to it
+        log.info("callback.check", team=action.team, agent=agent, tasks=list(action.task_ids), reason=action.reason,
+                 rule="R-VM-CHECK")
+        await call.dial()
+
+    def _from_call(self, ev: cb.Event) -> None:
+        if isinstance(ev, cb.DutyCallEnded):
+            call = self.duty_calls.pop(ev.agent_id, None)
+            if call is not None:
+                self.release_agent(ev.agent_id)
+        self.post(ev)
+
+    def lost_calls(self) -> None:
+        """ARI reconnected: every callback call we had is gone (resync hangs up what is left)."""
+        for call in list(self.duty_calls.values()):
+            call.lost()
+
+    # -- R-VM: voicemails (flows/voicemail.py) -------------------------------------------------------------
+    def team_of(self, queue: str) -> str | None:
+        team = self.rules.queue_teams.get(queue) or queue
+        return team if team in self.roster.teams else None
+
+    def new_intake(self, caller: str, queue: str) -> VoicemailIntake:
+        task_id = f"vm-{int(self.clock() * 1000)}-{secrets.token_hex(3)}"
+        return VoicemailIntake(task_id=task_id, caller=caller, queue=queue, recording=f"{TASK_DIR}/{task_id}",
+                               started_at=self.clock(), team=self.team_of(queue))
+
+    def intake_started(self, intake: VoicemailIntake) -> None:
+        self.recording_now.add(intake.task_id)
+        try:
+            self.store.add_intake(intake)
+        except StoreError as e:  # the recording still happens; reconcile cannot see it, so say so loudly
+            log.error("store.write_failed", what="voicemail_intake", task_id=intake.task_id, error=str(e),
+                      rule="R-VM")
+
+    def voicemail_abandoned(self, intake: VoicemailIntake) -> None:
+        self.recording_now.discard(intake.task_id)
+
+    async def voicemail_recorded(self, intake: VoicemailIntake) -> bool:
+        """The recording ended: commit the task with its audio, or drop the intake when nothing was stored."""
+        try:
+            return await self._settle(intake)
+        finally:
+            self.recording_now.discard(intake.task_id)
+
+    async def _settle(self, intake: VoicemailIntake, *, created_at: float | None = None) -> bool:
+        try:
+            stored = await self.ari.stored_recording_exists(intake.recording)
+        except AriError as e:
+            log.warning("voicemail.check_failed", task_id=intake.task_id, error=str(e))
+            return False  # left as an intake: the next reconcile settles it
+        if not stored:
+            log.info("voicemail.empty", task_id=intake.task_id, rule="R-VM")
+            self._drop_intake(intake.task_id)
+            return False
+        return self._commit(intake, created_at=created_at)
+
+    def _commit(self, intake: VoicemailIntake, *, created_at: float | None = None) -> bool:
+        created = intake.started_at if created_at is None else created_at
+        team = intake.team or self.team_of(intake.queue)
+        if team is None:
+            log.error("voicemail.no_team", task_id=intake.task_id, queue=intake.queue, rule="R-VM")
+            return False
+        task = cb.CallbackTask(task_id=intake.task_id, caller=intake.caller, queue=intake.queue, team=team,
+                               recording=intake.recording, created_at=created,
+                               deadline=created + self.rules.deadline_s, kind=intake.kind)
+        faults.hit("vm.before_commit")
+        try:
+            inserted = self.store.commit_task(task)
+        except StoreError as e:
+            log.error("store.write_failed", what="callback_task", task_id=task.task_id, error=str(e), rule="R-VM")
+            return False
+        faults.hit("vm.after_commit")
+        log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=team, new=inserted,
+                 rule="R-VM")
+        self.post(cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
+                                   recording=task.recording, created_at=created, team=team, kind=task.kind))
+        return True
+
+    def _drop_intake(self, task_id: str) -> None:
+        try:
+            self.store.drop_intake(task_id)
+        except StoreError as e:
+            log.error("store.write_failed", what="voicemail_intake", task_id=task_id, error=str(e))
+
+    # -- R-VM: the store and Asterisk agree ----------------------------------------------------------------
+    async def reconcile(self) -> None:
+        if self._reconciling:
+            return
+        self._reconciling = True
+        try:
+            again = await self._reconcile_once()
+        except (AriError, StoreError) as e:
+            log.warning("voicemail.reconcile_failed", error=str(e))
+            again = True
+        finally:
+            self._reconciling = False
+        if again:
+            asyncio.get_running_loop().call_later(RECONCILE_RETRY_S, lambda: asyncio.ensure_future(self.reconcile()))
+
+    async def _reconcile_once(self) -> bool:
+        stored = set(await self.ari.stored_recordings())
+        again = False
+        counts = {"from_intake": 0, "intake_dropped": 0, "fallback_imported": 0, "orphans_deleted": 0}
+        for intake in self.store.intakes():
+            if intake.task_id in self.recording_now:
+                continue
+            if await self.ari.live_recording_exists(intake.recording):
+                again = True  # still being recorded (a caller cut off from a dead service): look again
+                continue
+            if intake.recording in stored:
+                if self._commit(intake):
+                    counts["from_intake"] += 1
+            else:
+                self._drop_intake(intake.task_id)
+                counts["intake_dropped"] += 1
+        for name in sorted(n for n in stored if n.startswith(f"{FALLBACK_DIR}/")):
+            if await self._import_fallback(name, stored):
+                counts["fallback_imported"] += 1
+        known = {t.recording for t in self.store.tasks()} | {i.recording for i in self.store.intakes()}
+        stored = set(await self.ari.stored_recordings())
+        for name in sorted(stored):
+            if name.startswith(f"{TASK_DIR}/") and name not in known:
+                log.warning("voicemail.orphan_deleted", recording=name, rule="R-VM")
+                await self.ari.delete_stored_recording(name)
+                counts["orphans_deleted"] += 1
+        log.info("voicemail.reconciled", **counts, stored=len(stored), rule="R-VM")
+        return again
+
+    async def _import_fallback(self, name: str, stored: set[str]) -> bool:
+        m = _FALLBACK.match(name[len(FALLBACK_DIR) + 1:])
+        if m is None:
+            log.warning("voicemail.fallback_unreadable", recording=name)
+            return False
+        task_id = "fb-" + m["uid"].replace(".", "-")
+        target = f"{TASK_DIR}/{task_id}"
+        if self.store.task(task_id) is None:
+            if target not in stored:
+                try:
+                    await self.ari.copy_stored_recording(name, target)
+                except AriConflict:
+                    pass  # copied before a crash
+            intake = VoicemailIntake(task_id=task_id, caller=m["digits"], queue=m["queue"], recording=target,
+                                     started_at=float(m["epoch"]), team=self.team_of(m["queue"]))
+            if not self._commit(intake):
+                return False
+            log.info("voicemail.fallback_imported", task_id=task_id, queue=m["queue"], rule="R-VM")
+        await self.ari.delete_stored_recording(name)
+        return True
+
+    # -- supervisors (API) ------------------------------------------------------------------------------------
+    async def command(self, make: Callable[[str], cb.Event]) -> cb.CallbackCommandResult:
+        self._seq += 1
+        request_id = f"cb-api-{self._seq}"
+        future: asyncio.Future[cb.CallbackCommandResult] = asyncio.get_running_loop().create_future()
+        self._requests[request_id] = future
+        self.post(make(request_id))
+        try:
+            return await future
+        finally:
+            self._requests.pop(request_id, None)
