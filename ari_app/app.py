@@ -89,7 +89,8 @@ class Service:
                 rules=cfg.callbacks.rules, roster=roster, store=store, ari=self.ari, app=cfg.ari.app,
                 publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,
                 agent_interface=self._duty_interface, hold_agent=self._hold_for_callback,
-                release_agent=self._release_from_callback, trunk=cfg.trunk, keys=cfg.keys, clock=clock)
+                release_agent=self._release_from_callback,
+                agent_busy=lambda a: self._presence.get(a, (False, False))[1], trunk=cfg.trunk, keys=cfg.keys, clock=clock)
 
     # -- start-up ------------------------------------------------------------------
     def _load_agents(self) -> list[Agent]:

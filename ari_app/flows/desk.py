@@ -52,10 +52,12 @@ class CallbackDesk(DeskAdmin):
                  publish: Callable[[str, dict[str, Any]], None], dispatch: Callable[[Any], None],
                  register: Callable[[str, Any], None], agent_interface: Callable[[str], str | None],
                  hold_agent: Callable[[str], Awaitable[bool]], release_agent: Callable[[str], None],
-                 trunk: Any, keys: Any, clock: Callable[[], float] = time.time) -> None:
+                 agent_busy: Callable[[str], bool], trunk: Any, keys: Any,
+                 clock: Callable[[], float] = time.time) -> None:
         self.rules, self.roster, self.store, self.ari, self.app = rules, roster, store, ari, app
         self.publish, self.dispatch, self.register = publish, dispatch, register
         self.agent_interface, self.hold_agent, self.release_agent = agent_interface, hold_agent, release_agent
+        self.agent_busy = agent_busy
         self.trunk, self.keys, self.clock = trunk, keys, clock
         now = clock()
         self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(), rota=store.load_rota())
@@ -138,16 +140,19 @@ class CallbackDesk(DeskAdmin):
                         clock=self.clock)
         self.duty_calls[agent] = call
         self.register(call_id, call)  # before the originate: its first events route to it
-        log.info("callback.check", team=action.team, agent=agent, tasks=list(action.task_ids), reason=action.reason,
+        log.info("callback.calling_agent", team=action.team, agent=agent, tasks=list(action.task_ids), reason=action.reason,
                  rule="R-VM-CHECK")
         await call.dial()
 
     def _from_call(self, ev: cb.Event) -> None:
+        self.post(ev)
         if isinstance(ev, cb.DutyCallEnded):
             call = self.duty_calls.pop(ev.agent_id, None)
             if call is not None:
                 self.release_agent(ev.agent_id)
-        self.post(ev)
+            if call is not None and call.answered and not self.agent_busy(ev.agent_id):
+                # the agent is free again: a check missed while this call ran (a retry) runs now
+                self.post(cb.AgentPresence(agent_id=ev.agent_id, busy=False))
 
     def lost_calls(self) -> None:
         """ARI reconnected: every callback call we had is gone (resync hangs up what is left)."""
@@ -175,9 +180,19 @@ class CallbackDesk(DeskAdmin):
     def voicemail_abandoned(self, intake: VoicemailIntake) -> None:
         self.recording_now.discard(intake.task_id)
 
-    async def voicemail_recorded(self, intake: VoicemailIntake) -> bool:
-        """The recording ended: commit the task with its audio, or drop the intake when nothing was stored."""
+    async def voicemail_recorded(self, intake: VoicemailIntake, *, keep: bool = True) -> bool:
+        """The recording ended: commit the task with its audio, or drop the intake when nothing was stored.
+
+        ``keep=False``: the caller said nothing (silence only): the recording is deleted, no task."""
         try:
+            if not keep:
+                log.info("voicemail.silent", task_id=intake.task_id, rule="R-VM")
+                try:
+                    await self.ari.delete_stored_recording(intake.recording)
+                except AriError:
+                    pass  # not stored, or Asterisk away: reconcile deletes an orphan later
+                self._drop_intake(intake.task_id)
+                return False
             return await self._settle(intake)
         finally:
             self.recording_now.discard(intake.task_id)

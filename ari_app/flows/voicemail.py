@@ -50,7 +50,7 @@ class VoicemailDesk(Protocol):
 
     def new_intake(self, caller: str, queue: str) -> VoicemailIntake: ...
     def intake_started(self, intake: VoicemailIntake) -> None: ...
-    async def voicemail_recorded(self, intake: VoicemailIntake) -> bool: ...
+    async def voicemail_recorded(self, intake: VoicemailIntake, *, keep: bool = True) -> bool: ...
     def voicemail_abandoned(self, intake: VoicemailIntake) -> None: ...
 
 
@@ -63,6 +63,7 @@ class VoicemailCall:
         self.stage = "start"  # prompt | recording | review | thanks | done
         self.intake: VoicemailIntake | None = None
         self.caller_gone = False
+        self.silent = False  # the last take held no speech
         self.finished = False
         self._pb: str | None = None
         self._pb_seq = 0
@@ -147,6 +148,8 @@ class VoicemailCall:
         log.info("voicemail.recorded", task_id=self.intake.task_id if self.intake else None,
                  state=rec.get("state"), duration=rec.get("duration"), cause=rec.get("cause"), rule="R-VM")
         faults.hit("vm.recording_finished")
+        if rec.get("talking_duration") == 0 and rec.get("duration"):  # only silence: no message
+            self.silent = True
         if self.caller_gone or isinstance(ev, RecordingFailed):
             await self._send()
         else:
@@ -157,7 +160,7 @@ class VoicemailCall:
             return
         self.stage = "sending"
         assert self.intake is not None
-        ok = await self.desk.voicemail_recorded(self.intake)
+        ok = await self.desk.voicemail_recorded(self.intake, keep=not self.silent)
         if self.caller_gone:
             self.stage, self.finished = "done", True
             return

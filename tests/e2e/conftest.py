@@ -84,17 +84,29 @@ class Ari:
         return await self.get("/bridges")
 
     async def call_queue(self, queue: str, *, talk_s: int = 30, context: str = "e2e-caller", exten: str = "talk",
-                         variables: dict[str, str] | None = None) -> dict:
-        """A Local-channel caller: ;2 runs the queue dialplan, ;1 runs the given test context."""
+                         variables: dict[str, str] | None = None, caller_id: str | None = None) -> dict:
+        """A Local-channel caller: ;2 runs the queue dialplan, ;1 runs the given test context.
+
+        ``caller_id``: the number the queue side sees (a CALLERID(num) variable reaches only ;1)."""
+        params = {"callerId": caller_id} if caller_id else {}
         return await self.post("/channels", {"variables": {"E2E_TALK_S": str(talk_s), **(variables or {})}},
                                endpoint=f"Local/{queue}@callcenter-queue", context=context, extension=exten,
-                               priority=1)
+                               priority=1, **params)
 
     async def hangup_all(self) -> None:
         for ch in await self.channels():
             await self.delete(f"/channels/{ch['id']}")
         for br in await self.bridges():
             await self.delete(f"/bridges/{br['id']}")
+
+    async def recordings(self) -> list[str]:
+        return [r["name"] for r in await self.get("/recordings/stored")]
+
+    async def clear_recordings(self) -> None:
+        """Voicemails of earlier tests (task and fallback recordings) would become other tests' callbacks."""
+        for name in await self.recordings():
+            if name.startswith(("callcenter/", "callcenter-fallback/")):
+                await self.delete("/recordings/stored/" + name.replace("/", "%2F"))
 
     async def wait_empty(self, timeout: float) -> tuple[list, list]:
         end = time.monotonic() + timeout
@@ -112,6 +124,7 @@ class Ari:
 async def ari(asterisk):
     client = Ari()
     await client.hangup_all()
+    await client.clear_recordings()
     yield client
     await client.hangup_all()
     await client.aclose()
@@ -190,8 +203,8 @@ async def watcher(asterisk):
 class Service:
     """The service as a real process; its JSON log lines are the observable facts."""
 
-    def __init__(self, workdir: Path, config: Path = E2E_CONFIG) -> None:
-        self.workdir, self.config = workdir, config
+    def __init__(self, workdir: Path, config: Path = E2E_CONFIG, env: dict[str, str] | None = None) -> None:
+        self.workdir, self.config, self.env = workdir, config, env
         self.proc: subprocess.Popen | None = None
         self.log_path = workdir / "service.log"
         self._log = None
@@ -199,7 +212,8 @@ class Service:
     def start(self) -> "Service":
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "ari_app", "run", "--config", str(self.config)],
-                                     cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT)
+                                     cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **self.env} if self.env else None)
         return self
 
     @property
