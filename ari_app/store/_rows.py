@@ -21,7 +21,7 @@ Row = Sequence[Any]
 
 AGENT_COLUMNS = "agent_id, state, since, reason, interface, last_call_end, calls_taken"
 TASK_COLUMNS = ("task_id, caller, queue, team, recording, created_at, deadline, assigned, state, tries,"
-                " next_attempt_at, overdue_at, closed_at, closed_by, kind, note")
+                " next_attempt_at, overdue_at, closed_at, closed_by, kind, note, reassigned_by")
 ATTEMPT_COLUMNS = "task_id, seq, at, agent_id, outcome"
 INTAKE_COLUMNS = "task_id, caller, queue, recording, started_at, kind, team"
 LEAVE_COLUMNS = "agent_id, day, shift, overridden_by"
@@ -51,7 +51,7 @@ def fact_from_row(r: Row) -> TimelineEntry:
 def task_row(t: CallbackTask) -> tuple[Any, ...]:
     return (t.task_id, t.caller, t.queue, t.team, t.recording, t.created_at, t.deadline, t.assigned,
             TaskState(t.state).value, t.tries, t.next_attempt_at, t.overdue_at, t.closed_at, t.closed_by,
-            t.kind, t.note)
+            t.kind, t.note, t.reassigned_by)
 
 
 def attempt_rows(t: CallbackTask) -> list[tuple[Any, ...]]:
@@ -69,7 +69,8 @@ def tasks_from_rows(rows: Iterable[Row]) -> list[CallbackTask]:
             tasks.append(CallbackTask(
                 task_id=r[0], caller=r[1], queue=r[2], team=r[3], recording=r[4], created_at=r[5],
                 deadline=r[6], assigned=r[7], state=TaskState(r[8]), tries=r[9], next_attempt_at=r[10],
-                overdue_at=r[11], closed_at=r[12], closed_by=r[13], kind=r[14], note=r[15]))
+                overdue_at=r[11], closed_at=r[12], closed_by=r[13], kind=r[14], note=r[15],
+                reassigned_by=r[16]))
         at, agent_id, outcome = r[n:n + 3]
         if outcome is not None:
             tasks[-1].attempts.append(Attempt(at=at, agent_id=agent_id, outcome=Outcome(outcome)))

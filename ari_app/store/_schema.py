@@ -100,6 +100,9 @@ CREATE TABLE agent_leave (
     PRIMARY KEY (agent_id, day, shift)
 );
 """),
+    ("a supervisor's reassignment survives a restart (R-CB)", """
+ALTER TABLE callback_tasks ADD COLUMN reassigned_by TEXT;
+"""),
 ]
 
 SQLITE_TYPES = {"time": "REAL", "day": "TEXT"}

@@ -21,7 +21,7 @@ def full_task(task_id: str = "vm-1", **over) -> CallbackTask:
         attempts=[Attempt(at=1_700_000_100.5, agent_id="1002", outcome=Outcome.BUSY),
                   Attempt(at=1_700_000_900.75, agent_id=None, outcome=Outcome.NO_ANSWER)],
         tries=2, next_attempt_at=1_700_001_000.25, overdue_at=1_700_086_401.0, closed_at=1_700_090_000.5,
-        closed_by="sup1", kind="followup", note="ask about the invoice")
+        closed_by="sup1", kind="followup", note="ask about the invoice", reassigned_by="9001")
     return replace(t, **over)
 
 
