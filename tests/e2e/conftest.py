@@ -203,10 +203,11 @@ async def watcher(asterisk):
 class Service:
     """The service as a real process; its JSON log lines are the observable facts."""
 
-    def __init__(self, workdir: Path, config: Path = E2E_CONFIG, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, config: Path = E2E_CONFIG, env: dict[str, str] | None = None,
+                 log_name: str = "service.log") -> None:
         self.workdir, self.config, self.env = workdir, config, env
         self.proc: subprocess.Popen | None = None
-        self.log_path = workdir / "service.log"
+        self.log_path = workdir / log_name
         self._log = None
 
     def start(self) -> "Service":
