@@ -230,6 +230,8 @@ class Service:
             return False
         if agent.state == AgentState.LOGGED_OUT:
             return True  # on duty but not taking queue calls: nothing to hold
+        if agent.state == AgentState.PAUSED and agent.reason == "callback":
+            return True  # the ACD set the agent aside for a kept place (R-CB)
         if agent.state != AgentState.AVAILABLE:
             return False
         result = await self._ask_core(lambda rid: acd.AgentCommand(agent_id=agent_id, command="pause",
@@ -466,6 +468,16 @@ class Service:
                 case acd.CommandResult() | acd.LoginResult():
                     if action.request_id:  # a phone's feature-code call
                         self.dispatcher.dispatch(CallCommand(action.request_id, action))
+                case acd.KeepPlace() if self.desk is not None:  # R-CB: the task first, then the caller hangs up
+                    flow = self.calls.get(action.call_id)
+                    caller = getattr(flow, "caller_number", "")
+                    self.desk.keep_place(action.call_id, caller, action.queue, action.estimate_s)
+                    self.dispatcher.dispatch(CallCommand(action.call_id, action))
+                case acd.PlaceReached():
+                    if self.desk is not None:
+                        self.desk.place_reached(action.call_id, action.agent_id)
+                    else:
+                        self._release_from_callback(action.agent_id)
                 case _:
                     self.dispatcher.dispatch(CallCommand(action.call_id, action))
         try:
@@ -558,7 +570,8 @@ def _queue_rules(q: Any, cfg: Config) -> acd.QueueRules:
                                             max_wait_s=q.max_wait_s),
         max_callers=q.max_callers, calendar=calendar, greeting=q.greeting, default_handle_s=q.default_handle_s,
         hold_remind_s=q.hold_remind_s, silent_wait_s=q.silent_wait_s,
-        voicemail_key=cfg.keys.voicemail, voicemail_destination=q.voicemail_destination,
+        voicemail_key=cfg.keys.voicemail, keep_place_key=cfg.keys.keep_place if cfg.callbacks is not None else "",
+        voicemail_destination=q.voicemail_destination,
         no_agent_destination=q.no_agent_destination, overflow_destination=q.overflow_destination,
         closed_destination=q.closed_destination)
 

@@ -34,7 +34,8 @@ from .waiting import WaitRules, WaitSchedule, estimate_wait
 __all__ = [
     "Acd", "Action", "AgentCommand", "CallerSpoke", "HoldRequest", "SilentPromptDone", "SilentRequest", "Announce", "CallArrived", "CallBridged", "CallEnded", "CallRestored",
     "CallState", "CallerKey", "CommandResult", "Connect", "Divert", "Event", "LoginAttempt", "LoginResult",
-    "OfferAnswered", "OfferFailed", "PhoneState", "Publish", "QueueRules", "Resynced", "Ring", "StopRinging",
+    "KeepPlace", "OfferAnswered", "OfferFailed", "PhoneState", "PlaceReached", "Publish", "QueueRules", "Resynced",
+    "Ring", "StopRinging",
 ]
 
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
@@ -55,6 +56,7 @@ class QueueRules:
     hold_remind_s: float = 60.0  # R-HOLD
     silent_wait_s: float = 5.0  # R-SILENT
     voicemail_key: str = "1"
+    keep_place_key: str = ""  # R-CB keep my place: the caller is called back at their turn ("" = off)
     voicemail_destination: str = "callcenter-voicemail,s,1"
     no_agent_destination: str = "callcenter-voicemail,s,1"
     overflow_destination: str = "callcenter-voicemail,s,1"
@@ -253,8 +255,27 @@ class Publish:
     fields: Mapping[str, Any]
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeepPlace:
+    """R-CB: the caller chose to be called back; they hear it confirmed and hang up; the place is kept."""
+    call_id: str
+    queue: str
+    position: int
+    estimate_s: float  # the expected wait from here (a fallback time for the callback)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlaceReached:
+    """R-CB: a kept place reached the front and ``agent_id`` is free: the agent is paused with reason
+    ``callback`` for the callback, dialled agent first (the shell's callbacks desk)."""
+    call_id: str
+    queue: str
+    agent_id: str
+
+
 Action = (Ring | StopRinging | Connect | Announce | Divert | LoginResult | CommandResult | Publish | HoldForTransfer
-          | DialTarget | Consult | EndTransfer | TransferResult | HoldAction | RemindAgent | PlayToCall | EndSilent)
+          | DialTarget | Consult | EndTransfer | TransferResult | HoldAction | RemindAgent | PlayToCall | EndSilent
+          | KeepPlace | PlaceReached)
 
 
 class CallState(StrEnum):
@@ -280,6 +301,7 @@ class _Call:
     answered_at: float | None = None
     bridged_at: float | None = None
     head: bool = False  # back at the head of the line (transfer requeued, or to this queue)
+    kept: bool = False  # R-CB keep my place: the caller hung up to be called back; the place stays in line
     hold: Hold | None = None  # R-HOLD
     silent: SilentScript | None = None  # R-SILENT in progress
     timeline: Timeline = field(default=None)  # type: ignore[assignment]
@@ -356,7 +378,7 @@ class Acd:
                     self._fact(call, Fact.BRIDGED, now, agent=ev.agent_id)
             case CallEnded():
                 call = self.calls.get(ev.call_id)
-                if call is not None:
+                if call is not None and not call.kept:  # a kept place outlives the caller's channel
                     out += self._end_call(call, ev.by, now)
             case CallerKey():
                 out += self._caller_key(ev, now)
@@ -505,12 +527,33 @@ class Acd:
         if call is None or not call.waiting:
             return []
         rules = self.queues[call.queue]
+        if ev.digit == rules.keep_place_key and not call.kept:
+            return self._keep_place(call, now)
         if ev.digit == rules.voicemail_key and call.wait is not None and call.wait.voicemail_offered:
             out: list[Action] = []
             if call.state == CallState.RINGING and call.agent_id is not None:
                 out.append(StopRinging(call_id=call.call_id, agent_id=call.agent_id, attempt=call.attempt))
             return out + self._divert(call, (), rules.voicemail_destination, "voicemail", now, rule="R-WAITLIMIT")
         return [Publish("call.key_ignored", {"call_id": call.call_id, "digit": ev.digit})]
+
+    def _keep_place(self, call: _Call, now: float) -> list[Action]:
+        """R-CB keep my place: the caller leaves the line but not their place in it."""
+        out: list[Action] = []
+        if call.state == CallState.RINGING and call.agent_id is not None:
+            out.append(StopRinging(call_id=call.call_id, agent_id=call.agent_id, attempt=call.attempt))
+            self._release_agent(call, now)
+            call.state, call.agent_id, call.deadline = CallState.WAITING, None, None
+        position = self.position(call.call_id) or 1
+        rules = self.queues[call.queue]
+        serving = sum(1 for a in self.agents.values()
+                      if a.logged_in and call.queue in a.queues and a.state != AgentState.PAUSED)
+        estimate = estimate_wait(position, serving, self._handle_s.get(call.queue, rules.default_handle_s))
+        call.kept, call.wait = True, None  # no more prompts: nobody is listening
+        self._fact(call, Fact.KEPT_PLACE, now, position=position)
+        return out + [Publish("call.keep_place", {"call_id": call.call_id, "queue": call.queue, "position": position,
+                                                  "wait_s": round(now - call.entered_at, 3), "rule": "R-CB"}),
+                      KeepPlace(call_id=call.call_id, queue=call.queue, position=position,
+                                estimate_s=float(estimate))]
 
     def _restore(self, ev: CallRestored, now: float) -> None:
         if ev.call_id in self.calls:
@@ -530,6 +573,8 @@ class Acd:
         present = {c.call_id: c for c in ev.calls}
         for call in list(self.calls.values()):
             snap = present.get(call.call_id)
+            if call.kept:
+                continue  # no channel to find: the place lives here only (and as a task in the store)
             if snap is None:
                 out += self._end_call(call, "system", now, lost=True)
             elif not (isinstance(snap, CallRestored) and call.agent_id == snap.agent_id
@@ -974,6 +1019,16 @@ class Acd:
             if agent is None:
                 continue
             rules = self.queues[call.queue]
+            if call.kept:  # R-CB: its turn: the free agent calls the caller back, agent first
+                del self.calls[call.call_id]
+                agent.apply(AgentEvent.PAUSE, now, reason="callback")
+                self._changed_agents.add(agent.agent_id)
+                self._fact(call, Fact.PLACE_REACHED, now, agent=agent.agent_id)
+                out += [Publish("call.place_reached", {"call_id": call.call_id, "queue": call.queue,
+                                                       "agent": agent.agent_id,
+                                                       "wait_s": round(now - call.entered_at, 3), "rule": "R-CB"}),
+                        PlaceReached(call_id=call.call_id, queue=call.queue, agent_id=agent.agent_id)]
+                continue
             agent.apply(AgentEvent.OFFER, now)
             agent.call_id = call.call_id
             self._changed_agents.add(agent.agent_id)

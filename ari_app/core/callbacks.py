@@ -113,7 +113,7 @@ from .roster import Roster, RosterError, agent_order, parse_day
 __all__ = [
     "Action", "AgentPresence", "Attempt", "AttemptResult", "CallDutyAgent", "CallbackCommandResult",
     "CallbackError", "CallbackRules", "CallbackTask", "Callbacks", "CloseTask", "DialCustomer",
-    "DutyAnswered", "DutyCallEnded", "EndDutyCall", "Event", "FOLLOWUP_POINTER", "FollowupImported",
+    "DutyAnswered", "DutyCallEnded", "EndDutyCall", "Event", "PlaceTurn", "FOLLOWUP_POINTER", "FollowupImported",
     "FollowupRow", "MODES", "Outcome", "Publish", "ReassignTask", "ReopenTask",
     "RosterChanged", "RotaPointer", "RotaState", "STAGGER_S", "TRANSITIONS", "TaskEvent", "TaskState",
     "TaskStateError", "VoicemailLeft", "stagger",
@@ -335,6 +335,15 @@ class VoicemailLeft:
     team: str | None = None  # default: callbacks.queue_teams[queue], else the team named like the queue
     kind: str = "voicemail"
     note: str = ""
+    not_before: float | None = None  # keep my place: not called by a check before this (a fallback time)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlaceTurn:
+    """R-CB keep my place: the caller's kept place reached the front and the ACD set ``agent_id`` aside
+    (paused, reason ``callback``): call that agent now for this task, ahead of its other work."""
+    task_id: str
+    agent_id: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -408,7 +417,7 @@ class FollowupImported:
     queue: str | None = None  # the tasks' queue label; default: the team's name
 
 
-Event = (VoicemailLeft | AgentPresence | DutyAnswered | DutyCallEnded | AttemptResult | CloseTask | ReopenTask
+Event = (VoicemailLeft | PlaceTurn | AgentPresence | DutyAnswered | DutyCallEnded | AttemptResult | CloseTask | ReopenTask
          | RosterChanged | ReassignTask | FollowupImported)
 
 
@@ -511,6 +520,8 @@ class Callbacks:
         match ev:
             case VoicemailLeft():
                 out += self._voicemail(ev, now)
+            case PlaceTurn():
+                out += self._place_turn(ev, now)
             case AgentPresence():
                 out += self._presence(ev, now)
             case DutyAnswered():
@@ -566,6 +577,9 @@ class Callbacks:
         task = CallbackTask(task_id=ev.task_id, caller=ev.caller, queue=ev.queue, team=team,
                             recording=ev.recording, created_at=created,
                             deadline=created + self.rules.deadline_s, kind=ev.kind, note=ev.note)
+        if ev.not_before is not None:
+            task.next_attempt_at = ev.not_before
+            self._armed.add(task.task_id)
         self.tasks[task.task_id] = task
         self._changed.add(task.task_id)
         out: list[Action] = [Publish("callback.created", {
@@ -580,6 +594,30 @@ class Callbacks:
         else:
             out.append(self._assign(task, self._round_robin(team, day, self.rules.require_logged_in), "new"))
         return out
+
+    def _place_turn(self, ev: PlaceTurn, now: float) -> list[Action]:
+        task = self.tasks.get(ev.task_id)
+        if task is None or task.state != TaskState.OPEN or self._in_session(task.task_id):
+            return [Publish("callback.place_turn_ignored", {"task_id": ev.task_id, "agent": ev.agent_id,
+                                                            "rule": "R-CB"})]
+        previous = task.assigned
+        task.assigned, task.reassigned_by, task.next_attempt_at = ev.agent_id, "keep_place", None
+        self._armed.discard(task.task_id)
+        self._changed.add(task.task_id)
+        out: list[Action] = [Publish("callback.assigned", {
+            "task_id": task.task_id, "team": task.team, "agent": ev.agent_id, "previous": previous,
+            "reason": "keep_place", "mode": self.rules.mode, "rule": "R-CB"})]
+        session = self._sessions.get(ev.agent_id)
+        if session is not None:  # already on a callback call: this one goes next
+            session.queue.insert(0, task.task_id)
+            return out
+        self._pending.pop(ev.agent_id, None)
+        self._sessions[ev.agent_id] = _Session(team=task.team, agent_id=ev.agent_id, queue=[task.task_id],
+                                               reason="keep_place")
+        return out + [CallDutyAgent(team=task.team, agent_id=ev.agent_id, task_ids=(task.task_id,),
+                                    reason="keep_place"),
+                      Publish("callback.check", {"team": task.team, "agent": ev.agent_id, "tasks": 1,
+                                                 "reason": "keep_place", "rule": "R-CB"})]
 
     # -- R-VM-RR: the rota --------------------------------------------------------------------------
     def _next_after(self, team: str, after: str | None, ok: Callable[[str], bool]) -> str | None:

@@ -25,6 +25,8 @@ class Fact(StrEnum):
     HOLD = "hold"
     UNHOLD = "unhold"
     TRANSFER = "transfer"  # detail: state (R-XFER-*)
+    KEPT_PLACE = "kept_place"  # R-CB: the caller hung up to be called back at their turn
+    PLACE_REACHED = "place_reached"  # R-CB: that turn came; detail: the agent who calls back
     RESYNCED = "resynced"  # the service rebuilt this call after a reconnect or restart
     HANGUP = "hangup"  # detail: by = caller | agent | system
 

@@ -113,6 +113,8 @@ class CallbackDesk(DeskAdmin):
         match action:
             case Publish(event=name, fields=fields):
                 self.publish(name, dict(fields))
+                if name == "callback.place_turn_ignored":  # the ACD set the agent aside for nothing
+                    self.release_agent(str(fields.get("agent")))
             case cb.CallDutyAgent():
                 await self._call_agent(action)
             case cb.DialCustomer() | cb.EndDutyCall():
@@ -209,7 +211,8 @@ class CallbackDesk(DeskAdmin):
             return False
         return self._commit(intake, created_at=created_at)
 
-    def _commit(self, intake: VoicemailIntake, *, created_at: float | None = None) -> bool:
+    def _commit(self, intake: VoicemailIntake, *, created_at: float | None = None,
+                not_before: float | None = None) -> bool:
         created = intake.started_at if created_at is None else created_at
         team = intake.team or self.team_of(intake.queue)
         if team is None:
@@ -217,7 +220,8 @@ class CallbackDesk(DeskAdmin):
             return False
         task = cb.CallbackTask(task_id=intake.task_id, caller=intake.caller, queue=intake.queue, team=team,
                                recording=intake.recording, created_at=created,
-                               deadline=created + self.rules.deadline_s, kind=intake.kind)
+                               deadline=created + self.rules.deadline_s, kind=intake.kind,
+                               next_attempt_at=not_before)
         faults.hit("vm.before_commit")
         try:
             inserted = self.store.commit_task(task)
@@ -228,7 +232,8 @@ class CallbackDesk(DeskAdmin):
         log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=team, new=inserted,
                  rule="R-VM")
         self.post(cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
-                                   recording=task.recording, created_at=created, team=team, kind=task.kind))
+                                   recording=task.recording, created_at=created, team=team, kind=task.kind,
+                                   not_before=not_before))
         return True
 
     def _drop_intake(self, task_id: str) -> None:
@@ -236,6 +241,21 @@ class CallbackDesk(DeskAdmin):
             self.store.drop_intake(task_id)
         except StoreError as e:
             log.error("store.write_failed", what="voicemail_intake", task_id=task_id, error=str(e))
+
+    # -- R-CB keep my place ----------------------------------------------------------------------------------
+    def keep_place(self, call_id: str, caller: str, queue: str, estimate_s: float) -> None:
+        """The caller chose a callback and keeps their place: a task now, called when the place is reached.
+
+        Should the place be lost (a restart: it lives in the ACD only), the task is still called back by
+        the checks after twice the expected wait (at least 5 minutes)."""
+        now = self.clock()
+        task_id = "kp-" + call_id.replace(".", "-")
+        intake = VoicemailIntake(task_id=task_id, caller=caller, queue=queue, recording="", started_at=now,
+                                 kind="keep_place", team=self.team_of(queue))
+        self._commit(intake, not_before=now + max(300.0, 2 * estimate_s))
+
+    def place_reached(self, call_id: str, agent_id: str) -> None:
+        self.post(cb.PlaceTurn(task_id="kp-" + call_id.replace(".", "-"), agent_id=agent_id))
 
     # -- R-VM: the store and Asterisk agree ----------------------------------------------------------------
     async def reconcile(self) -> None:

@@ -258,6 +258,9 @@ class InboundCall(TransferFlow, InCallFlow):
                 await self._play(self.call_id, action.prompts, "announce:" + action.purpose)
             case acd.Divert():
                 await self._start_divert(action)
+            case acd.KeepPlace():  # R-CB: confirm, then the caller hangs up; the place stays in line
+                if not await self._play(self.call_id, ("keep-place-ok",), "keep-place"):
+                    await self._hangup(self.call_id)
 
     async def _ring(self, ring: acd.Ring) -> None:
         leg_id = f"{self.call_id}{LEG_SEP}a{ring.attempt}"
@@ -304,6 +307,8 @@ class InboundCall(TransferFlow, InCallFlow):
                 await self._connect(action.agent_id)
         elif purpose == "divert" and self._divert is not None:
             await self._finish_divert()
+        elif purpose == "keep-place":
+            await self._hangup(self.call_id)
         elif purpose == "xfer-name":
             await self._xfer_join_target()
         else:

@@ -132,3 +132,35 @@ async def test_fallback_voicemail_left_while_down_becomes_a_task_for_the_duty_ag
         assert not svc.errors(), svc.errors()[:3]
     finally:
         svc.stop()
+
+
+async def test_keep_my_place_caller_is_called_back_at_their_turn_agent_first(service, ari, watcher, tmp_path):
+    """R-CB: 5003 is busy with caller A; caller B presses 2, hears the confirmation and is hung up; when
+    A's call ends the place is at the front: 5003 is called first, then B's number, and they are bridged."""
+    await ari.call_queue("kpq", talk_s=22)
+    await service.wait_for("call.answered", agent="5003", timeout=10)
+    await ari.call_queue("kpq", context="e2e-kp-caller", exten="keep", caller_id="13800138222")
+    kept = await service.wait_for("call.keep_place", queue="kpq", timeout=15)
+    assert kept["position"] == 1 and kept["rule"] == "R-CB"
+    task_id = "kp-" + kept["call_id"].replace(".", "-")
+    await watcher.wait("PlaybackFinished", playback__target_uri=f"channel:{kept['call_id']}",
+                       playback__media_uri="sound:callcenter/keep-place-ok", timeout=15)
+    await watcher.wait("ChannelDestroyed", channel__id=kept["call_id"], timeout=10)  # B is hung up
+    assert not service.events("callback.calling_agent", agent="5003"), "called back before the turn came"
+    reached = await service.wait_for("call.place_reached", call_id=kept["call_id"], timeout=30)
+    assert reached["agent"] == "5003"
+    calling = await service.wait_for("callback.calling_agent", agent="5003", timeout=10)
+    assert calling["tasks"] == [task_id] and calling["reason"] == "keep_place"
+    agent_created = await watcher.wait("ChannelCreated", channel__id=lambda i: bool(i and re.fullmatch(r"cb-5003-\d+", i)))
+    agent_id = agent_created["channel"]["id"]
+    entered = await watcher.wait("ChannelEnteredBridge", channel__id=f"{agent_id}~c1", timeout=30)
+    assert entered["bridge"]["id"] == f"{agent_id}~br"
+    cust = watcher.find("ChannelCreated", channel__id=f"{agent_id}~c1")[0]
+    assert ari_time(cust) > ari_time(agent_created), "the agent is called first"
+    done = await service.wait_for("callback.closed", task_id=task_id, timeout=30)
+    assert done["state"] == "reached"
+    [task] = [t for t in tasks(tmp_path) if t.task_id == task_id]
+    assert task.kind == "keep_place" and task.caller == "13800138222" and task.assigned == "5003"
+    await service.wait_for("agent.resumed", agent="5003", timeout=20)  # back to taking queue calls
+    chans, bridges = await ari.wait_empty(20)
+    assert not chans and not bridges, (chans, bridges)
