@@ -18,7 +18,8 @@ Sink = Callable[[str, Mapping[str, Any]], None]
 log = structlog.get_logger()
 
 # Facts a supervisor must see: logged as warnings.
-ALERTS = frozenset({"agent.busy_overrun", "agent.login_locked", "agent.unreachable", "call.offer_missed"})
+ALERTS = frozenset({"agent.busy_overrun", "agent.login_locked", "agent.unreachable", "call.offer_missed",
+                    "callback.overdue"})  # R-SLA24
 
 
 def log_sink(event: str, fields: Mapping[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The callbacks desk: the callbacks core's task, its store, and voicemails kept in step with Asterisk.
 
-Rules: R-VM (a voicemail becomes a persisted task; nothing lost across restarts), R-VM-RR,
+Rules: R-VM (a voicemail becomes a persisted task; nothing lost across restarts), R-VM-RR, R-LEAVE (the
+roster the core reads; leave recorded through the API joins it at start and at once),
 R-VM-CHECK, R-CB, R-SLA24 (decided by ``core/callbacks.py``), carried out here and by the flows
 ``flows/voicemail.py`` (taking a message) and ``flows/callback.py`` (the duty agent's call).
 
