@@ -31,7 +31,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Iterator
 
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 
@@ -285,6 +285,22 @@ class _Reader:
             return {}
         return value
 
+    def named_tables(self, key: str, what: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        """``[<key>.<name>]`` tables: (name, dotted path, table); a bad name or a non-table is an error.
+
+        None at all is an error too (``what``: "queue" → "at least one queue is required")."""
+        tables = self.table_of(key)
+        if not tables and isinstance(self.table.get(key, {}), dict):
+            self.errors.append(f"{self._key(key)}: at least one {what} is required, e.g. [{key}.support]")
+        for name, data in tables.items():
+            path = f"{self._key(key)}.{name}"
+            if not _NAME.match(name):
+                self.errors.append(f"{path}: {what} names are lower-case letters, digits, - and _, got {name!r}")
+            elif not isinstance(data, dict):
+                self.errors.append(f"{path}: must be a table, got {data!r}")
+            else:
+                yield name, path, data
+
     def finish(self) -> None:
         for key in self.table:
             if key not in self.seen:
@@ -395,17 +411,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         r.finish()
 
     queues: dict[str, QueueConfig] = {}
-    qtable = top.table_of("queues")
-    if not qtable:
-        errors.append("queues: at least one queue is required, e.g. [queues.support]")
-    for name, qdata in qtable.items():
-        path = f"queues.{name}"
-        if not _NAME.match(name):
-            errors.append(f"{path}: queue names are lower-case letters, digits, - and _, got {name!r}")
-            continue
-        if not isinstance(qdata, dict):
-            errors.append(f"{path}: must be a table, got {qdata!r}")
-            continue
+    for name, path, qdata in top.named_tables("queues", "queue"):
         r = _Reader(qdata, path, errors)
         q = QueueConfig(
             name=name,
@@ -468,7 +474,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             if qname not in a.queues:
                 errors.append(f"{path}.penalties: {qname!r} is not one of the agent's queues")
         for qname in a.queues:
-            if qname not in qtable:
+            if qname not in (data.get("queues") or {}):
                 errors.append(f"{path}.queues: unknown queue {qname!r}")
         r.finish()
         agents[agent_id] = a

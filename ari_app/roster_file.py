@@ -77,17 +77,7 @@ def parse_roster(data: Mapping[str, Any], agent_ids: Iterable[str] | None = None
     extra = top.get("extra_workdays", tuple, (), check=_valid_dates, must="a list of dates YYYY-MM-DD")
 
     teams: list[Team] = []
-    ttable = top.table_of("teams")
-    if not ttable and isinstance(data.get("teams", {}), dict):
-        errors.append("roster.teams: at least one team is required, e.g. [teams.support]")
-    for name, tdata in ttable.items():
-        path = f"roster.teams.{name}"
-        if not _NAME.match(name):
-            errors.append(f"{path}: team names are lower-case letters, digits, - and _, got {name!r}")
-            continue
-        if not isinstance(tdata, dict):
-            errors.append(f"{path}: must be a table, got {tdata!r}")
-            continue
+    for name, path, tdata in top.named_tables("teams", "team"):
         team = _team(name, tdata, path, tz_default, known, errors)
         if team is not None:
             teams.append(team)
