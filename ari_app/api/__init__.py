@@ -7,7 +7,7 @@ The service implements ``Controller``; ``serve`` runs the API until cancelled;
 
 from ._cli import DEFAULT_API, agent_cli, token_cli
 from ._controller import COMMANDS, Controller, agent_snapshot
-from ._errors import ApiError, CommandRefused, UnknownAgent
+from ._errors import ApiError, BadRequest, CommandRefused, NotFound, UnknownAgent
 from ._server import build_app, listening, serve
 from ._settings import ROLES, ApiSettings, ApiToken, hash_token, new_token, parse_api
 
@@ -17,9 +17,11 @@ __all__ = [
     "ROLES",
     "ApiError",
     "ApiSettings",
+    "BadRequest",
     "ApiToken",
     "CommandRefused",
     "Controller",
+    "NotFound",
     "UnknownAgent",
     "agent_cli",
     "agent_snapshot",

@@ -52,6 +52,14 @@ class TransferController(Protocol):
         ...
 
 
+class CallbacksController(Protocol):
+    def callbacks(self) -> Any:
+        """The callbacks desk (``flows.desk.CallbackDesk``, its ``DeskAdmin`` methods) or None when
+        ``[callbacks]`` is not configured (the routes then answer 404). Its methods raise
+        ``BadRequest`` (→ 400), ``NotFound`` (→ 404) or ``CommandRefused`` (→ 409)."""
+        ...
+
+
 def agent_snapshot(agent: Any) -> dict[str, Any]:
     """The API's view of one agent, from anything shaped like ``core.agents.Agent``."""
     return {

@@ -14,6 +14,31 @@
     PUT    /transfers/{id}/complete  only once the target answered (R-XFER-CONFIRM)
     DELETE /transfers/{id}           cancel: the caller is back with the agent
 
+Callbacks and the roster (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE), supervisor and ops only unless said;
+404 {"error": "callbacks are not configured ([callbacks] in the config)"} without ``[callbacks]``:
+
+    GET    /callbacks                tasks, oldest first; query state=open|in_progress|reached|…, agent=1001,
+                                     team=support, open=1 (open and in progress only), reveal=1 (caller
+                                     numbers in clear, supervisor and ops only, written in the audit line;
+                                     masked 138****5678 otherwise, R-PRIVACY). An agent token may list its
+                                     own tasks only (agent= defaults to its agent)
+    POST   /callbacks/{id}/close     close without a callback; 409 with the core's message if refused
+    POST   /callbacks/{id}/reopen    a finished task is open again (attempts start over)
+    POST   /callbacks/{id}/reassign  body {"agent_id": "1002"}: an agent of the task's team, not on leave
+    POST   /followups                body {"team": "support", "csv": "number,note\n…"}: a follow-up list
+                                     (回访) dealt round-robin; 202 {"team", "imported", "task_ids", "errors"}
+                                     (errors name lines, never numbers)
+    GET    /roster/leave             every leave entry: agent_id, team, day, shift, overridden_by, source
+                                     (api: kept in the store; roster_file: from the roster file)
+    POST   /roster/leave             body {"agent_id": "1001", "day": "2025-03-04", "shift": "day"
+                                     (optional: the whole day), "override": false}; one agent per team
+                                     and shift, else 409; "override": true lifts the limit, supervisor
+                                     role only, the token's name is logged as the supervisor
+    DELETE /roster/leave             body {"agent_id": "1001", "day": "2025-03-04", "shift": "day"
+                                     (optional: all of that day)}; 404 when there is none
+    GET    /roster/duty              ?day=YYYY-MM-DD (default: each team's current duty day): per team
+                                     the duty agent (R-VM-RR), a preview that moves no pointer
+
 Every route but /health needs ``Authorization: Bearer <token>``. Checks run
 in this order, so a refusal never reveals more than the caller may know:
 401 (no or unknown token) → 403 (role) → 400 (body) → 404 (unknown agent) →
@@ -36,7 +61,7 @@ import structlog
 from aiohttp import web
 
 from ._controller import COMMANDS, SUPERVISE_MODES, SUPERVISE_ROLES, Controller
-from ._errors import CommandRefused, UnknownAgent
+from ._errors import BadRequest, CommandRefused, NotFound, UnknownAgent
 from ._settings import ApiSettings, ApiToken
 
 __all__ = ["build_app", "listening", "serve"]
@@ -104,8 +129,10 @@ class _Api:
             return await handler(request, token, audit)
         except _Fail as e:
             return _error(e.status, e.message)
-        except UnknownAgent as e:
-            return _error(404, str(e))
+        except BadRequest as e:
+            return _error(400, e.message)
+        except NotFound as e:
+            return _error(404, e.message)
         except CommandRefused as e:
             return _error(409, e.message)
         except TimeoutError:
@@ -199,8 +226,145 @@ class _Api:
             result = await self.controller.transfer_command(transfer_id, command, token)
         return web.json_response(result)
 
+    # -- callbacks and the roster (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE) ------------------------------------
+    def _desk(self) -> Any:
+        get = getattr(self.controller, "callbacks", None)
+        desk = get() if get is not None else None
+        if desk is None:
+            raise _Fail(404, "callbacks are not configured ([callbacks] in the config)")
+        return desk
+
+    async def list_callbacks(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        query = request.query
+        for key in query:
+            if key not in CALLBACK_QUERY:
+                raise _Fail(400, f"{key}: unknown query parameter (expected {', '.join(CALLBACK_QUERY)})")
+        open_only, reveal = _flag(query, "open"), _flag(query, "reveal")
+        agent = query.get("agent")
+        if token.role == "agent":
+            if reveal:
+                raise _Fail(403, f"token {token.name} (role agent) may not reveal caller numbers")
+            if agent is not None and agent != token.agent_id:
+                raise _Fail(403, f"token {token.name} (role agent) may only list the tasks of agent "
+                                 f"{token.agent_id}")
+            agent = token.agent_id
+        elif token.role not in DESK_ROLES:
+            raise _Fail(403, f"token {token.name} (role {token.role}) may not list callbacks")
+        if agent is not None and not AGENT_ID.match(agent):
+            raise _Fail(400, f"agent: must be an agent ID of 1-10 digits, got {agent[:40]!r}")
+        audit.update({k: v for k, v in (("state", query.get("state")), ("agent_id", agent),
+                                         ("team", query.get("team"))) if v is not None})
+        audit.update(open=open_only, reveal=reveal)
+        tasks = self._desk().task_list(state=query.get("state"), agent=agent, team=query.get("team"),
+                                       open_only=open_only, reveal=reveal)
+        return web.json_response(tasks)
+
+    async def callback_command(self, request: web.Request, token: ApiToken, audit: dict[str, Any]
+                               ) -> web.Response:
+        command = request.match_info.route.name.removeprefix("callback_")
+        _desk_role(token, f"{command} callbacks")
+        task_id = request.match_info["task_id"]
+        audit["task_id"] = task_id
+        if command == "reassign":
+            body = await _body(request, {"agent_id"})
+            if "agent_id" not in body:
+                raise _Fail(400, 'agent_id: missing (e.g. {"agent_id": "1002"})')
+            agent_id = _check(body, "agent_id", AGENT_ID, "an agent ID of 1-10 digits")
+            audit["agent_id"] = agent_id
+        else:
+            await _body(request, set())
+        if not TASK_ID.match(task_id):
+            raise _Fail(400, f"task id: must be 1-64 of A-Z a-z 0-9 _ . -, got {task_id[:40]!r}")
+        desk = self._desk()
+        async with asyncio.timeout(self.command_timeout_s):
+            if command == "close":
+                task = await desk.task_close(task_id, by=token.name)
+            elif command == "reopen":
+                task = await desk.task_reopen(task_id, by=token.name)
+            else:
+                task = await desk.task_reassign(task_id, agent_id, by=token.name)
+        return web.json_response(task)
+
+    async def import_followups(self, request: web.Request, token: ApiToken, audit: dict[str, Any]
+                               ) -> web.Response:
+        _desk_role(token, "import follow-up lists")
+        body = await _body(request, {"team", "csv"})
+        for key in ("team", "csv"):
+            if not isinstance(body.get(key), str) or not body[key].strip():
+                raise _Fail(400, f'{key}: missing (e.g. {{"team": "support", "csv": "number,note\\n…"}})')
+        team = _check(body, "team", TEAM, "a team name")
+        audit["team"] = team
+        result = self._desk().followups_import(body["csv"], team, by=token.name)
+        audit.update(imported=result["imported"], errors=len(result["errors"]))
+        return web.json_response(result, status=202)
+
+    async def list_leave(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        _desk_role(token, "see the leave")
+        return web.json_response(self._desk().leave_list())
+
+    async def change_leave(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        adding = request.method == "POST"
+        _desk_role(token, "change the leave")
+        body = await _body(request, {"agent_id", "day", "shift", "override"} if adding else {"agent_id", "day", "shift"})
+        override = body.get("override", False)
+        if adding and not isinstance(override, bool):
+            raise _Fail(400, f"override: must be true or false, got {json.dumps(override)[:40]}")
+        if override and token.role != "supervisor":
+            raise _Fail(403, f"token {token.name} (role {token.role}) may not override the leave limit "
+                             "(supervisor only, R-LEAVE)")
+        example = '{"agent_id": "1001", "day": "2025-03-04"}'
+        for key in ("agent_id", "day"):
+            if key not in body:
+                raise _Fail(400, f"{key}: missing (e.g. {example})")
+        agent_id = _check(body, "agent_id", AGENT_ID, "an agent ID of 1-10 digits")
+        day = _check(body, "day", DAY, "a date as YYYY-MM-DD")
+        shift = None
+        if body.get("shift") is not None:
+            shift = _check(body, "shift", TEAM, "a shift name")
+        audit.update(agent_id=agent_id, day=day, shift=shift)
+        desk = self._desk()
+        if not adding:
+            return web.json_response(desk.leave_cancel(agent_id, day, shift, by=token.name))
+        audit["override"] = override
+        return web.json_response(desk.leave_add(agent_id, day, shift, token.name if override else None,
+                                                by=token.name))
+
+    async def duty(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        _desk_role(token, "see the duty rota")
+        for key in request.query:
+            if key != "day":
+                raise _Fail(400, f"{key}: unknown query parameter (expected day)")
+        day = request.query.get("day")
+        if day is not None and not DAY.match(day):
+            raise _Fail(400, f"day: must be a date as YYYY-MM-DD, got {day[:40]!r}")
+        if day is not None:
+            audit["day"] = day
+        return web.json_response(self._desk().duty(day))
+
 
 TRANSFER_TARGET = re.compile(r"^([0-9]{1,15}|queue:[a-z][a-z0-9_-]{0,31})$")
+
+
+DESK_ROLES = ("supervisor", "ops")  # token roles that manage callbacks and the roster
+CALLBACK_QUERY = ("state", "agent", "team", "open", "reveal")
+TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TEAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
+
+
+def _desk_role(token: ApiToken, what: str) -> None:
+    if token.role not in DESK_ROLES:
+        raise _Fail(403, f"token {token.name} (role {token.role}) may not {what}")
+
+
+def _flag(query: Any, key: str) -> bool:
+    value = query.get(key)
+    if value is None or value.lower() in _FALSE:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    raise _Fail(400, f"{key}: must be 1 or 0, got {value[:20]!r}")
 
 
 def _target(request: web.Request, token: ApiToken) -> str:
@@ -253,6 +417,7 @@ def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_
         app.router.add_post(f"/agents/{{agent_id}}/{command}", api.guarded(command, api.command),
                             name=command)
     _add_transfer_routes(app, api)
+    _add_callback_routes(app, api)
     app.router.add_post("/supervise", api.guarded("supervise", api.supervise), name="supervise")  # R-SUPERVISE
     return app
 
@@ -263,6 +428,20 @@ def _add_transfer_routes(app: web.Application, api: "_Api") -> None:
                        name="transfer_complete")
     app.router.add_delete("/transfers/{transfer_id}", api.guarded("transfer_cancel", api.transfer_command),
                           name="transfer_cancel")
+
+
+def _add_callback_routes(app: web.Application, api: "_Api") -> None:
+    app.router.add_get("/callbacks", api.guarded("callbacks", api.list_callbacks), name="callbacks",
+                       allow_head=False)
+    for command in ("close", "reopen", "reassign"):
+        app.router.add_post(f"/callbacks/{{task_id}}/{command}",
+                            api.guarded(f"callback_{command}", api.callback_command), name=f"callback_{command}")
+    app.router.add_post("/followups", api.guarded("followups_import", api.import_followups), name="followups")
+    app.router.add_get("/roster/leave", api.guarded("leave_list", api.list_leave), name="leave_list",
+                       allow_head=False)
+    app.router.add_post("/roster/leave", api.guarded("leave_add", api.change_leave), name="leave_add")
+    app.router.add_delete("/roster/leave", api.guarded("leave_cancel", api.change_leave), name="leave_cancel")
+    app.router.add_get("/roster/duty", api.guarded("duty", api.duty), name="duty", allow_head=False)
 
 
 @asynccontextmanager

@@ -1,9 +1,216 @@
-"""Supervisors' view of the callbacks desk (API and CLI): tasks, leave, the duty rota."""
+"""Supervisors' view of the callbacks desk (API and CLI): tasks, leave, the duty rota.
+
+Rules: R-VM / R-CB / R-SLA24 (the task list, close, reopen, reassign, follow-up lists),
+R-VM-RR (the duty agent of a day), R-LEAVE (leave granted, refused, overridden — each logged:
+``roster.leave_granted``, ``roster.leave_refused``, ``roster.leave_override``, ``roster.leave_cancelled``),
+R-PRIVACY (caller numbers masked as in the logs unless ``reveal=True``; follow-up errors never
+repeat a number).
+
+Task changes go through the core's inbox (``command``/``post``: one owner, no locks); reads look at
+``core.tasks`` directly (same event-loop thread). Refusals raise the API's errors:
+``BadRequest`` (400), ``NotFound``/``UnknownAgent`` (404), ``CommandRefused`` (409, the core's message).
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING, Any, Callable
+
+import structlog
+
+from ..api._errors import BadRequest, CommandRefused, NotFound
+from ..core import callbacks as cb
+from ..core.followup import parse_followup_csv
+from ..core.roster import LeaveDecision, LeaveEntry, RosterError, agent_order, parse_day
+from ..events.logging import mask_number
+from ..store.base import StoreError
+
+if TYPE_CHECKING:
+    from ..core.roster import Roster
+    from ..store.base import Repository
+
 __all__ = ["DeskAdmin"]
+
+log = structlog.get_logger()
 
 
 class DeskAdmin:
     """Mixed into ``flows.desk.CallbackDesk``."""
+
+    core: cb.Callbacks
+    roster: Roster
+    store: Repository
+    clock: Callable[[], float]
+
+    if TYPE_CHECKING:  # CallbackDesk's
+        def post(self, ev: cb.Event) -> None: ...
+
+        async def command(self, make: Callable[[str], cb.Event]) -> cb.CallbackCommandResult: ...
+
+    # -- tasks (R-VM, R-CB, R-SLA24) ----------------------------------------------------------------------
+    def task_list(self, *, state: str | None = None, agent: str | None = None, team: str | None = None,
+                  open_only: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
+        """JSON-ready tasks, oldest first; caller numbers masked unless ``reveal`` (R-PRIVACY)."""
+        if state is not None and state not in {s.value for s in cb.TaskState}:
+            raise BadRequest(f"state: must be one of {', '.join(s.value for s in cb.TaskState)}, got {state!r}")
+        if team is not None and team not in self.roster.teams:
+            raise NotFound(f"unknown team {team!r}")
+        now = self.clock()
+        out = []
+        for t in sorted(self.core.tasks.values(), key=lambda t: (t.created_at, t.task_id)):
+            if ((state is not None and t.state.value != state) or (agent is not None and t.assigned != agent)
+                    or (team is not None and t.team != team) or (open_only and not t.is_open)):
+                continue
+            out.append(self._task_view(t, now, reveal))
+        return out
+
+    @staticmethod
+    def _task_view(t: cb.CallbackTask, now: float, reveal: bool) -> dict[str, Any]:
+        return {
+            "id": t.task_id, "kind": t.kind, "queue": t.queue, "team": t.team, "state": t.state.value,
+            "assigned": t.assigned, "caller": t.caller if reveal else mask_number(t.caller),
+            "created_at": t.created_at, "deadline": t.deadline, "overdue": t.is_open and now >= t.deadline,
+            "attempts": [{"at": a.at, "agent": a.agent_id, "outcome": str(a.outcome)} for a in t.attempts],
+            "tries": t.tries, "next_attempt_at": t.next_attempt_at, "closed_at": t.closed_at,
+            "closed_by": t.closed_by, "reassigned_by": t.reassigned_by, "note": t.note, "recording": t.recording,
+        }
+
+    async def task_close(self, task_id: str, by: str) -> dict[str, Any]:
+        return await self._task_command(task_id, lambda rid: cb.CloseTask(task_id=task_id, by=by, request_id=rid))
+
+    async def task_reopen(self, task_id: str, by: str) -> dict[str, Any]:
+        return await self._task_command(task_id, lambda rid: cb.ReopenTask(task_id=task_id, by=by, request_id=rid))
+
+    async def task_reassign(self, task_id: str, agent_id: str, by: str) -> dict[str, Any]:
+        if task_id in self.core.tasks and self.roster.find_team(agent_id) is None:
+            raise NotFound(f"unknown agent {agent_id} (in no team of the callbacks roster)")
+        return await self._task_command(
+            task_id, lambda rid: cb.ReassignTask(task_id=task_id, agent_id=agent_id, by=by, request_id=rid))
+
+    async def _task_command(self, task_id: str, make: Callable[[str], cb.Event]) -> dict[str, Any]:
+        if task_id not in self.core.tasks:
+            raise NotFound(f"unknown callback task {task_id!r}")
+        result = await self.command(make)
+        if not result.ok:
+            raise CommandRefused(result.message)
+        return self._task_view(self.core.tasks[task_id], self.clock(), False)
+
+    # -- R-CB: follow-up lists (回访) -----------------------------------------------------------------------
+    def followups_import(self, csv_text: str, team: str, *, by: str) -> dict[str, Any]:
+        """Parse a ``number,note`` CSV and hand its rows to the core as tasks of ``team``.
+
+        Returns ``{"team", "imported", "task_ids", "errors"}``; errors name lines, never numbers."""
+        if team not in self.roster.teams:
+            raise NotFound(f"unknown team {team!r}")
+        rows, errors = parse_followup_csv(csv_text)
+        if not rows:
+            raise BadRequest("csv: nothing to import: " + ("; ".join(errors) if errors else "no rows"))
+        ms = max(int(self.clock() * 1000), getattr(self, "_followup_ms", 0) + 1)  # ids never repeat
+        self._followup_ms = ms
+        task_ids = [f"fu-{ms}-{n}" for n in range(1, len(rows) + 1)]
+        self.post(cb.FollowupImported(team=team, tasks=tuple(
+            cb.FollowupRow(task_id=i, number=r.number, note=r.note) for i, r in zip(task_ids, rows))))
+        log.info("callback.followups_import", team=team, by=by, rows=len(rows), errors=len(errors), rule="R-CB")
+        return {"team": team, "imported": len(rows), "task_ids": task_ids, "errors": errors}
+
+    # -- R-LEAVE ----------------------------------------------------------------------------------------------
+    def leave_list(self) -> list[dict[str, Any]]:
+        """Every leave entry the roster holds: ``source`` is ``api`` (kept in the store) or ``roster_file``."""
+        stored = {(e.agent_id, e.day, e.shift) for e in self.store.leave()}
+        entries = sorted(self.roster.leave_entries(), key=lambda e: (e.day, agent_order(e.agent_id), e.shift or ""))
+        return [self._leave_view(e, "api" if (e.agent_id, e.day, e.shift) in stored else "roster_file")
+                for e in entries]
+
+    def _leave_view(self, e: LeaveEntry, source: str) -> dict[str, Any]:
+        return {"agent_id": e.agent_id, "team": self.roster.find_team(e.agent_id), "day": e.day.isoformat(),
+                "shift": e.shift, "overridden_by": e.overridden_by, "source": source}
+
+    def _leave_input(self, agent_id: str, day: str | date, shift: str | None) -> tuple[str, date]:
+        team = self.roster.find_team(agent_id)
+        if team is None:
+            raise NotFound(f"unknown agent {agent_id} (in no team of the callbacks roster)")
+        try:
+            d = parse_day(day)
+            if shift is not None:
+                self.roster.team(team).shift(shift)
+        except RosterError as e:
+            raise BadRequest(str(e)) from None
+        return team, d
+
+    def leave_add(self, agent_id: str, day: str | date, shift: str | None = None, override_by: str | None = None,
+                  *, by: str) -> dict[str, Any]:
+        """R-LEAVE: grant (and persist) or refuse; ``override_by`` (a supervisor) lifts the one-per-shift limit."""
+        team, d = self._leave_input(agent_id, day, shift)
+        try:
+            decision = self.roster.request_leave(agent_id, d, shift=shift, override_by=override_by)
+        except RosterError as e:
+            raise BadRequest(str(e)) from None
+        fields = dict(agent=agent_id, team=team, day=d.isoformat(), shift=shift, by=by, rule="R-LEAVE")
+        if not decision.granted:
+            log.info("roster.leave_refused", **fields, reason=decision.reason, conflicts=list(decision.conflicts))
+            raise CommandRefused(decision.reason)
+        if decision.reason != "already on leave":
+            self._store_leave(decision)
+            self.post(cb.RosterChanged())  # duty and tasks move at once (R-VM-RR)
+        log.info("roster.leave_granted", **fields, reason=decision.reason)
+        if decision.overridden_by:
+            log.warning("roster.leave_override", **fields, supervisor=decision.overridden_by,
+                        conflicts=list(decision.conflicts))
+        return {"granted": True, "agent_id": agent_id, "team": team, "day": d.isoformat(), "shift": shift,
+                "reason": decision.reason, "overridden_by": decision.overridden_by,
+                "conflicts": list(decision.conflicts)}
+
+    def _store_leave(self, decision: LeaveDecision) -> None:
+        entry = LeaveEntry(agent_id=decision.agent_id, day=decision.day, shift=decision.shift,
+                           overridden_by=decision.overridden_by)
+        try:
+            if entry.shift is None:  # a whole day replaces the agent's single-shift entries (as the roster does)
+                for e in self.store.leave():
+                    if e.agent_id == entry.agent_id and e.day == entry.day and e.shift is not None:
+                        self.store.remove_leave(e.agent_id, e.day, e.shift)
+            self.store.add_leave(entry)
+        except StoreError as e:
+            self.roster.cancel_leave(entry.agent_id, entry.day, shift=entry.shift)
+            log.error("store.write_failed", what="leave", agent=entry.agent_id, error=str(e), rule="R-LEAVE")
+            raise
+
+    def leave_cancel(self, agent_id: str, day: str | date, shift: str | None = None, *, by: str
+                     ) -> dict[str, Any]:
+        """Remove the agent's leave that day (``shift=None``: all of it), from the roster and the store."""
+        team, d = self._leave_input(agent_id, day, shift)
+        stored = {(e.agent_id, e.day, e.shift) for e in self.store.leave()}
+        gone = [e for e in self.roster.leave_entries()
+                if e.agent_id == agent_id and e.day == d and (shift is None or e.shift == shift)]
+        if not gone or not self.roster.cancel_leave(agent_id, d, shift=shift):
+            where = f" in shift {shift!r}" if shift is not None else ""
+            raise NotFound(f"agent {agent_id} has no leave on {d.isoformat()}{where}")
+        for e in gone:
+            if (e.agent_id, e.day, e.shift) in stored:
+                self.store.remove_leave(e.agent_id, e.day, e.shift)
+        self.post(cb.RosterChanged())
+        views = [self._leave_view(e, "api" if (e.agent_id, e.day, e.shift) in stored else "roster_file")
+                 for e in gone]
+        log.info("roster.leave_cancelled", agent=agent_id, team=team, day=d.isoformat(), shift=shift, by=by,
+                 entries=len(gone), rule="R-LEAVE")
+        if any(v["source"] == "roster_file" for v in views):
+            log.warning("roster.leave_cancelled_until_restart", agent=agent_id, day=d.isoformat(),
+                        hint="the entry is in the roster file: remove it there too")
+        return {"cancelled": views}
+
+    # -- R-VM-RR: the duty rota -------------------------------------------------------------------------------
+    def duty(self, day: str | date | None = None) -> dict[str, Any]:
+        """Per team: the duty agent of ``day`` (default: the team's current duty day), a preview."""
+        try:
+            wanted = None if day is None else parse_day(day)
+        except RosterError as e:
+            raise BadRequest(str(e)) from None
+        now = self.clock()
+        mode = self.core.rules.mode
+        teams: dict[str, dict[str, Any]] = {}
+        for team in self.roster.teams:
+            d = wanted if wanted is not None else self.roster.duty_day(team, now)
+            working = d is not None and self.roster.works_on(team, d)
+            agent = self.core.duty_agent(team, d) if working and mode == "duty" and d is not None else None
+            teams[team] = {"day": d.isoformat() if d else None, "working": working, "agent": agent,
+                           "on_leave": [e.agent_id for e in self.roster.leave_on(team, d)] if d else []}
+        return {"mode": mode, "teams": teams}
