@@ -62,12 +62,15 @@ def _pin_hash(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["agent"], ["token"], ["pin-hash"]):
-        from .api import agent_cli, token_cli
+    if argv[:1] in (["agent"], ["token"], ["pin-hash"], ["callbacks"], ["followups"], ["roster"]):
+        from .api import agent_cli, callbacks_cli, followups_cli, roster_cli, token_cli
 
-        return {"agent": agent_cli, "token": token_cli, "pin-hash": _pin_hash}[argv[0]](argv[1:])
+        return {"agent": agent_cli, "token": token_cli, "pin-hash": _pin_hash, "callbacks": callbacks_cli,
+                "followups": followups_cli, "roster": roster_cli}[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="ari-app", description="Call-center controller for Asterisk (ARI).")
     parser.epilog = ("more: 'ari-app agent login|logout|pause|resume|list' (the HTTP API), "
+                     "'ari-app callbacks list|close|reopen|reassign', 'ari-app followups import FILE --team T', "
+                     "'ari-app roster leave list|add|cancel', 'ari-app roster duty' (callbacks and leave), "
                      "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the service")

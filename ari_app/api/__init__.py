@@ -1,11 +1,12 @@
 """The HTTP control API for agents, supervisors and ops, and its command-line client.
 
 The service implements ``Controller``; ``serve`` runs the API until cancelled;
-``parse_api`` reads the config's ``[api]`` table; ``agent_cli`` and
-``token_cli`` are ``ari-app agent …`` and ``ari-app token new``.
+``parse_api`` reads the config's ``[api]`` table; ``agent_cli``, ``callbacks_cli``,
+``followups_cli``, ``roster_cli`` and ``token_cli`` are ``ari-app agent …``, ``ari-app callbacks …``,
+``ari-app followups import``, ``ari-app roster …`` and ``ari-app token new``.
 """
 
-from ._cli import DEFAULT_API, agent_cli, token_cli
+from ._cli import DEFAULT_API, agent_cli, callbacks_cli, followups_cli, roster_cli, token_cli
 from ._controller import COMMANDS, Controller, agent_snapshot
 from ._errors import ApiError, BadRequest, CommandRefused, NotFound, UnknownAgent
 from ._server import build_app, listening, serve
@@ -26,10 +27,13 @@ __all__ = [
     "agent_cli",
     "agent_snapshot",
     "build_app",
+    "callbacks_cli",
+    "followups_cli",
     "hash_token",
     "listening",
     "new_token",
     "parse_api",
+    "roster_cli",
     "serve",
     "token_cli",
 ]

@@ -1,4 +1,5 @@
-"""``ari-app agent …`` (a client of the HTTP API) and ``ari-app token new``.
+"""``ari-app agent …``, ``ari-app callbacks …``, ``ari-app followups import``, ``ari-app roster …``
+(clients of the HTTP API) and ``ari-app token new``.
 
 Exit codes: 0 done, 1 refused by the service (401, 403, 404, 409, 5xx),
 2 usage error, bad input (400) or the API cannot be reached.
@@ -7,6 +8,7 @@ Exit codes: 0 done, 1 refused by the service (401, 403, 404, 409, 5xx),
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -16,7 +18,7 @@ import httpx
 
 from ._settings import AGENT_ID, ROLES, TOKEN_NAME, hash_token, new_token
 
-__all__ = ["DEFAULT_API", "agent_cli", "token_cli"]
+__all__ = ["DEFAULT_API", "agent_cli", "callbacks_cli", "followups_cli", "roster_cli", "token_cli"]
 
 DEFAULT_API = "http://127.0.0.1:8090"
 _COLUMNS = ("AGENT", "STATE", "SINCE", "REASON", "INTERFACE", "QUEUES", "CALLS")
@@ -163,3 +165,220 @@ def token_cli(argv: list[str]) -> int:
           f'[[api.tokens]]\nname = "{args.name}"\nrole = "{args.role}"\n{agent_line}'
           f'sha256 = "{hash_token(token)}"')
     return 0
+
+
+# -- callbacks, follow-up lists, leave and the duty rota (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE) -------------
+_ENV_EPILOG = ("ARI_APP_API (default %s) and ARI_APP_TOKEN set the API and the token; prefer the environment "
+               "to --token, which other users can see in the process list." % DEFAULT_API)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    parser.add_argument("--api", default=os.environ.get("ARI_APP_API", DEFAULT_API), help="the API's base URL")
+    parser.add_argument("--token", default=os.environ.get("ARI_APP_TOKEN"), help="the API token")
+
+
+def _call(prog: str, args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None,
+          params: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One request; (0, data) or (exit code, None) with the message printed on stderr."""
+    if not args.token:
+        print(f"{prog}: no API token: set ARI_APP_TOKEN (or pass --token)", file=sys.stderr)
+        return 2, None
+    api = args.api.rstrip("/")
+    try:
+        with httpx.Client(base_url=api, timeout=15.0,
+                          headers={"Authorization": f"Bearer {args.token}"}) as client:
+            response = client.request(method, path, json=body, params=params)
+    except httpx.ConnectError:
+        print(f"{prog}: cannot reach the API at {api}: is ari-app running?", file=sys.stderr)
+        return 2, None
+    except httpx.TimeoutException:
+        print(f"{prog}: the API at {api} did not answer in time", file=sys.stderr)
+        return 2, None
+    except httpx.HTTPError as e:
+        print(f"{prog}: cannot reach the API at {api}: {e}", file=sys.stderr)
+        return 2, None
+    if response.status_code >= 400:
+        print(f"{prog}: {_error_of(response)}", file=sys.stderr)
+        return (2 if response.status_code == 400 else 1), None
+    return 0, response.json()
+
+
+def _grid(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    table = [columns, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _when(epoch: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch)) if epoch else "-"
+
+
+_TASK_COLUMNS = ("ID", "KIND", "TEAM", "STATE", "ASSIGNED", "CALLER", "CREATED", "DEADLINE", "OVERDUE", "TRIES",
+                 "NOTE")
+
+
+def _task_row(t: dict[str, Any]) -> tuple[str, ...]:
+    return (str(t.get("id")), str(t.get("kind")), str(t.get("team")), str(t.get("state")),
+            t.get("assigned") or "-", t.get("caller") or "-", _when(t.get("created_at")), _when(t.get("deadline")),
+            "yes" if t.get("overdue") else "-", str(t.get("tries", 0)), t.get("note") or "-")
+
+
+def _task_line(t: dict[str, Any]) -> str:
+    by = f" by {t['closed_by']}" if t.get("closed_by") else ""
+    return f"callback {t.get('id')}: {t.get('state')}{by}, assigned to {t.get('assigned') or 'nobody'}"
+
+
+def callbacks_cli(argv: list[str]) -> int:
+    prog = "ari-app callbacks"
+    parser = argparse.ArgumentParser(prog=prog, epilog=_ENV_EPILOG,
+                                     description="Voicemail and follow-up callback tasks, through the HTTP API.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="list tasks (caller numbers masked unless --reveal)")
+    ls.add_argument("--state", help="open, in_progress, reached, no_answer, busy, failed, wrong_number, closed")
+    ls.add_argument("--agent", metavar="AGENT_ID", help="only the tasks of this agent")
+    ls.add_argument("--team", help="only the tasks of this team")
+    ls.add_argument("--open", action="store_true", help="only open tasks (open and in progress)")
+    ls.add_argument("--reveal", action="store_true", help="caller numbers in clear (supervisor, ops; audited)")
+    _common(ls)
+    for command, text in (("close", "close a task without a callback"), ("reopen", "open a finished task again")):
+        p = sub.add_parser(command, help=text)
+        p.add_argument("task_id", metavar="ID")
+        _common(p)
+    p = sub.add_parser("reassign", help="give an open task to another agent of its team")
+    p.add_argument("task_id", metavar="ID")
+    p.add_argument("agent_id", metavar="AGENT")
+    _common(p)
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    if args.command == "list":
+        params = {k: v for k, v in (("state", args.state), ("agent", args.agent), ("team", args.team)) if v}
+        params.update({k: "1" for k in ("open", "reveal") if getattr(args, k)})
+        code, data = _call(prog, args, "GET", "/callbacks", params=params)
+        if code == 0:
+            print(_dump(data) if args.json else _grid(_TASK_COLUMNS, [_task_row(t) for t in data]))
+        return code
+    if args.command == "reassign" and not AGENT_ID.match(args.agent_id):
+        print(f"{prog}: AGENT: agent IDs (工号) are 1-10 digits, got {args.agent_id!r}", file=sys.stderr)
+        return 2
+    body = {"agent_id": args.agent_id} if args.command == "reassign" else None
+    code, data = _call(prog, args, "POST", f"/callbacks/{args.task_id}/{args.command}", body)
+    if code == 0:
+        print(_dump(data) if args.json else _task_line(data))
+    return code
+
+
+def followups_cli(argv: list[str]) -> int:
+    prog = "ari-app followups"
+    parser = argparse.ArgumentParser(prog=prog, epilog=_ENV_EPILOG,
+                                     description="Follow-up lists (回访): a CSV with the header number,note.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", help="import a CSV file (number,note) as follow-up tasks of a team")
+    imp.add_argument("file", metavar="FILE", help="the CSV file, UTF-8; - for standard input")
+    imp.add_argument("--team", required=True, help="the team whose agents call the numbers")
+    _common(imp)
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    try:
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8-sig") as f:
+                text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"{prog}: cannot read {args.file}: {e}", file=sys.stderr)
+        return 2
+    code, data = _call(prog, args, "POST", "/followups", {"team": args.team, "csv": text})
+    if code == 0:
+        if args.json:
+            print(_dump(data))
+        else:
+            print(f"imported {data.get('imported', 0)} follow-up task(s) for team {data.get('team')}")
+            for error in data.get("errors") or ():
+                print(f"skipped {error}")
+    return code
+
+
+_LEAVE_COLUMNS = ("AGENT", "TEAM", "DAY", "SHIFT", "OVERRIDDEN_BY", "SOURCE")
+_DUTY_COLUMNS = ("TEAM", "DAY", "WORKING", "DUTY", "ON_LEAVE")
+
+
+def _leave_row(e: dict[str, Any]) -> tuple[str, ...]:
+    return (str(e.get("agent_id")), e.get("team") or "-", str(e.get("day")), e.get("shift") or "(whole day)",
+            e.get("overridden_by") or "-", str(e.get("source", "-")))
+
+
+def roster_cli(argv: list[str]) -> int:
+    prog = "ari-app roster"
+    parser = argparse.ArgumentParser(prog=prog, epilog=_ENV_EPILOG,
+                                     description="Leave (R-LEAVE) and the voicemail duty rota (R-VM-RR).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    leave = sub.add_parser("leave", help="list, add or cancel leave")
+    leave.add_argument("action", choices=("list", "add", "cancel"))
+    leave.add_argument("agent_id", nargs="?", metavar="AGENT")
+    leave.add_argument("day", nargs="?", metavar="DAY", help="YYYY-MM-DD")
+    leave.add_argument("--shift", help="one shift (default: the whole day)")
+    leave.add_argument("--override", action="store_true",
+                       help="add: over the one-per-shift limit (supervisor tokens only; logged)")
+    _common(leave)
+    duty = sub.add_parser("duty", help="the duty agent of each team")
+    duty.add_argument("--day", help="YYYY-MM-DD (default: each team's current duty day)")
+    _common(duty)
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    if args.command == "duty":
+        code, data = _call(prog, args, "GET", "/roster/duty", params={"day": args.day} if args.day else None)
+        if code == 0:
+            if args.json:
+                print(_dump(data))
+            else:
+                rows = [(team, t.get("day") or "-", "yes" if t.get("working") else "no", t.get("agent") or "-",
+                         ",".join(t.get("on_leave") or ()) or "-") for team, t in data.get("teams", {}).items()]
+                print(f"mode: {data.get('mode')}\n" + _grid(_DUTY_COLUMNS, rows))
+        return code
+    if args.action == "list":
+        if args.agent_id or args.day or args.shift or args.override:
+            print(f"{prog}: leave list takes no AGENT, DAY, --shift or --override", file=sys.stderr)
+            return 2
+        code, data = _call(prog, args, "GET", "/roster/leave")
+        if code == 0:
+            print(_dump(data) if args.json else _grid(_LEAVE_COLUMNS, [_leave_row(e) for e in data]))
+        return code
+    problem = None
+    if not args.agent_id or not args.day:
+        problem = f"leave {args.action}: AGENT and DAY are required"
+    elif not AGENT_ID.match(args.agent_id):
+        problem = f"AGENT: agent IDs (工号) are 1-10 digits, got {args.agent_id!r}"
+    elif args.override and args.action != "add":
+        problem = "--override is only for leave add"
+    if problem:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        return 2
+    body: dict[str, Any] = {"agent_id": args.agent_id, "day": args.day}
+    if args.shift:
+        body["shift"] = args.shift
+    if args.action == "add":
+        body["override"] = args.override
+        code, data = _call(prog, args, "POST", "/roster/leave", body)
+        if code == 0:
+            what = f"shift {data.get('shift')}" if data.get("shift") else "the whole day"
+            print(_dump(data) if args.json else
+                  f"leave granted: agent {data.get('agent_id')} on {data.get('day')} ({what}): {data.get('reason')}")
+        return code
+    code, data = _call(prog, args, "DELETE", "/roster/leave", body)
+    if code == 0:
+        if args.json:
+            print(_dump(data))
+        else:
+            for e in data.get("cancelled", ()):
+                note = " (still in the roster file: remove it there too)" if e.get("source") == "roster_file" else ""
+                print(f"leave cancelled: agent {e.get('agent_id')} on {e.get('day')} "
+                      f"({e.get('shift') or 'whole day'}){note}")
+    return code
