@@ -240,6 +240,7 @@ class _Api:
             if key not in CALLBACK_QUERY:
                 raise _Fail(400, f"{key}: unknown query parameter (expected {', '.join(CALLBACK_QUERY)})")
         open_only, reveal = _flag(query, "open"), _flag(query, "reveal")
+        audit.update(open=open_only, reveal=reveal)  # R-PRIVACY: a refused reveal is audited too
         agent = query.get("agent")
         if token.role == "agent":
             if reveal:
@@ -254,7 +255,6 @@ class _Api:
             raise _Fail(400, f"agent: must be an agent ID of 1-10 digits, got {agent[:40]!r}")
         audit.update({k: v for k, v in (("state", query.get("state")), ("agent_id", agent),
                                          ("team", query.get("team"))) if v is not None})
-        audit.update(open=open_only, reveal=reveal)
         tasks = self._desk().task_list(state=query.get("state"), agent=agent, team=query.get("team"),
                                        open_only=open_only, reveal=reveal)
         return web.json_response(tasks)
@@ -305,7 +305,7 @@ class _Api:
     async def change_leave(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
         adding = request.method == "POST"
         _desk_role(token, "change the leave")
-        body = await _body(request, {"agent_id", "day", "shift", "override"} if adding else {"agent_id", "day", "shift"})
+        body = await _body(request, {"agent_id", "day", "shift", *(("override",) if adding else ())})
         override = body.get("override", False)
         if adding and not isinstance(override, bool):
             raise _Fail(400, f"override: must be true or false, got {json.dumps(override)[:40]}")
