@@ -86,7 +86,7 @@ async def crash_and_recover(ari, tmp_path, env: dict[str, str], *, point: str | 
     try:
         await again.wait_for("voicemail.reconciled", timeout=20)
         tasks = await consistent(ari, tmp_path)
-        if wait_for_callback:
+        if wait_for_callback and not svc.events("callback.closed"):  # not finished before the crash
             await again.wait_for("callback.closed", timeout=60)
             tasks = await consistent(ari, tmp_path)
             assert tasks[0].state.value == "reached", tasks[0]
