@@ -102,7 +102,8 @@ def dtmf(digit: str, ch: str = CALL) -> ChannelDtmfReceived:
 
 def task(task_id: str = "t1", caller: str = CUST, recording: str = "callcenter/t1", attempt: int = 1
          ) -> cb.DialCustomer:
-    return cb.DialCustomer(task_id=task_id, agent_id=AGENT, caller=caller, recording=recording, attempt=attempt)
+    return cb.DialCustomer(task_id=task_id, agent_id=AGENT, caller=caller, recording=recording,
+                           attempt=attempt)
 
 
 class Harness:
@@ -144,10 +145,11 @@ def h() -> Harness:
     return Harness()
 
 
-# -- outcomes ----------------------------------------------------------------------------------------------
+# -- outcomes ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cause,outcome", [
     (17, cb.Outcome.BUSY), (21, cb.Outcome.BUSY),
-    (0, cb.Outcome.NO_ANSWER), (16, cb.Outcome.NO_ANSWER), (18, cb.Outcome.NO_ANSWER), (19, cb.Outcome.NO_ANSWER),
+    (0, cb.Outcome.NO_ANSWER), (16, cb.Outcome.NO_ANSWER),
+    (18, cb.Outcome.NO_ANSWER), (19, cb.Outcome.NO_ANSWER),
     (1, cb.Outcome.FAILED), (3, cb.Outcome.FAILED), (20, cb.Outcome.FAILED), (27, cb.Outcome.FAILED),
     (34, cb.Outcome.FAILED), (38, cb.Outcome.FAILED), (127, cb.Outcome.FAILED),
 ])
@@ -155,7 +157,7 @@ def test_outcome_of_cause(cause, outcome):
     assert outcome_of(cause) is outcome
 
 
-# -- the agent ---------------------------------------------------------------------------------------------
+# -- the agent -----------------------------------------------------------------------------------------------
 async def test_dial_rings_the_agent(h):
     assert await h.call.dial() is True
     assert h.ari.calls == [("originate", ("PJSIP/1001",), {
@@ -173,7 +175,8 @@ async def test_dial_failure_reports_the_end_once(h):
 
 async def test_agent_not_answering_ends_the_call(h):
     await h.call.dial()
-    await h.ev(ChannelHangupRequest(type="ChannelHangupRequest", channel=Channel(id=CALL)), destroyed(CALL, 19))
+    await h.ev(ChannelHangupRequest(type="ChannelHangupRequest", channel=Channel(id=CALL)),
+               destroyed(CALL, 19))
     assert h.reports == [cb.DutyCallEnded(agent_id=AGENT, reason="no_answer")]
     assert h.call.finished and not h.call.answered
     assert len(h.ari.calls) == 1  # nothing to hang up, no bridge
@@ -200,7 +203,7 @@ async def test_an_action_sent_during_the_intro_waits_for_it(h):
     assert h.ari.calls[-1] == play([snd("callback-message")], 2)
 
 
-# -- one task ----------------------------------------------------------------------------------------------
+# -- one task ------------------------------------------------------------------------------------------------
 async def test_message_then_dialling_then_bridge_then_reached(h):
     await h.answered()
     await h.call.do(task())
@@ -267,7 +270,8 @@ async def test_customer_not_reached(h, cause, outcome):
     n = len(h.ari.calls)
     await h.ev(destroyed(C1, cause))
     assert h.reports == [cb.AttemptResult(task_id="t1", outcome=outcome)]
-    assert h.ari.since(n) == [("stop_playback", (f"{CALL}~ring1",), {}), play([snd("callback-not-reached")], 5)]
+    assert h.ari.since(n) == [("stop_playback", (f"{CALL}~ring1",), {}),
+                              play([snd("callback-not-reached")], 5)]
     assert h.call.stage == "not-reached"
     await h.ev(pbf(5))
     assert h.call.stage == "idle" and len(h.ari.calls) == n + 2
@@ -465,8 +469,9 @@ async def test_end_duty_call_waits_for_the_customer_call(h):
     assert h.results() == [cb.AttemptResult(task_id="t1", outcome=cb.Outcome.REACHED)]
 
 
-@pytest.mark.xfail(strict=True, reason="DutyCall._play_media skips _played() for a failed 'done' prompt: when "
-                                       "callback-done cannot be played the agent's line is never hung up")
+@pytest.mark.xfail(strict=True, reason="DutyCall._play_media skips _played() for a failed 'done' prompt: "
+                                       "when callback-done cannot be played the agent's line is never "
+                                       "hung up")
 async def test_end_duty_call_hangs_up_even_if_the_done_prompt_fails(h):
     await h.answered()
     h.ari.fail["play"] = AriHTTPError(500, "POST", f"/channels/{CALL}/play", "boom")

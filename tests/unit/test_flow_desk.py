@@ -1,4 +1,4 @@
-"""R-VM, R-VM-CHECK: the callbacks desk (flows/desk.py) with a real SQLite store, the real core and a fake ARI."""
+"""R-VM, R-VM-CHECK: the callbacks desk (flows/desk.py): a real SQLite store, the real core, a fake ARI."""
 
 import asyncio
 from datetime import datetime, time
@@ -29,7 +29,7 @@ FB_REC = f"callcenter/{FB_TASK}"
 
 
 class FakeAri:
-    """Stored and live recordings as sets; every call recorded as (method, *args); ``fail[method]`` raised once."""
+    """Stored and live recordings as sets; every call recorded as (method, *args); ``fail[m]`` raised once."""
 
     def __init__(self, stored: set[str] | None = None, live: set[str] | None = None) -> None:
         self.stored, self.live = set(stored or ()), set(live or ())
@@ -58,8 +58,8 @@ class FakeAri:
         if name not in self.stored:
             raise AriNotFound(404, "POST", f"/recordings/stored/{name}/copy", "Recording not found")
         if destination in self.stored:
-            raise AriConflict(409, "POST", f"/recordings/stored/{name}/copy", "A recording with the same name "
-                                                                                "already exists on the system")
+            raise AriConflict(409, "POST", f"/recordings/stored/{name}/copy",
+                              "A recording with the same name already exists on the system")
         self.stored.add(destination)
 
     async def delete_stored_recording(self, name: str) -> None:
@@ -122,13 +122,15 @@ class World:
             self.held.append(agent)
             return self.hold_ok
 
-        d = CallbackDesk(rules=cb.CallbackRules(check_offsets=cb.stagger(["support"]), queue_teams={"billing": "support"}),
-                         roster=roster, store=self.store, ari=self.ari, app="callcenter",  # type: ignore[arg-type]
+        rules = cb.CallbackRules(check_offsets=cb.stagger(["support"]), queue_teams={"billing": "support"})
+        d = CallbackDesk(rules=rules, roster=roster, store=self.store,
+                         ari=self.ari, app="callcenter",  # type: ignore[arg-type]
                          publish=lambda name, fields: self.published.append((name, fields)),
                          dispatch=lambda item: None,
                          register=lambda call_id, flow: self.registered.append((call_id, flow)),
-                         agent_interface=self.interfaces.get, hold_agent=hold, release_agent=self.released.append,
-                         agent_busy=lambda agent: agent in self.busy, trunk=None, keys=KeyMap(), clock=lambda: NOW)
+                         agent_interface=self.interfaces.get, hold_agent=hold,
+                         release_agent=self.released.append, agent_busy=lambda agent: agent in self.busy,
+                         trunk=None, keys=KeyMap(), clock=lambda: NOW)
         assert drain(d) == [cb.RosterChanged()]
         return d
 
@@ -141,8 +143,8 @@ def drain(desk: CallbackDesk) -> list[Any]:
 
 
 def intake(task_id: str = "vm-1", queue: str = "support", team: str | None = "support") -> VoicemailIntake:
-    return VoicemailIntake(task_id=task_id, caller="13800135678", queue=queue, recording=f"callcenter/{task_id}",
-                           started_at=NOW - 60, team=team)
+    return VoicemailIntake(task_id=task_id, caller="13800135678", queue=queue,
+                           recording=f"callcenter/{task_id}", started_at=NOW - 60, team=team)
 
 
 def left(task_id: str = "vm-1", created_at: float = NOW - 60, queue: str = "support",
@@ -163,7 +165,7 @@ def w(tmp_path):
     world.store.close()
 
 
-# -- reconcile: intakes ------------------------------------------------------------------------------------
+# -- reconcile: intakes --------------------------------------------------------------------------------------
 async def test_intake_with_its_recording_becomes_a_task(w):
     w.store.add_intake(intake())
     w.ari.stored = {"callcenter/vm-1"}
@@ -272,7 +274,7 @@ async def test_reconcile_failing_on_ari_is_retried(w, monkeypatch):
     assert [t.task_id for t in w.store.tasks()] == ["vm-1"]
 
 
-# -- reconcile: orphans ---------------------------------------------------------------------------------------
+# -- reconcile: orphans --------------------------------------------------------------------------------------
 async def test_orphan_recording_is_deleted_and_others_are_kept(w):
     w.store.add_intake(intake("vm-live"))
     w.ari.live = {"callcenter/vm-live"}
@@ -287,7 +289,7 @@ async def test_orphan_recording_is_deleted_and_others_are_kept(w):
     assert drain(d) == []
 
 
-# -- reconcile: the dialplan's fallback voicemails ------------------------------------------------------------
+# -- reconcile: the dialplan's fallback voicemails -----------------------------------------------------------
 def fb_task_summary() -> tuple[Any, ...]:
     return (FB_TASK, "13800135678", "support", "support", FB_REC, float(EPOCH), EPOCH + 86400.0,
             cb.TaskState.OPEN, "voicemail")
@@ -357,7 +359,8 @@ async def test_the_same_fallback_twice_makes_one_task(w):
     w.ari.stored.add(FB)
     await d._reconcile_once()
     assert [t.task_id for t in w.store.tasks()] == [FB_TASK]
-    assert [c for c in w.ari.calls if c[0] == "copy_stored_recording"] == [("copy_stored_recording", FB, FB_REC)]
+    copies = [c for c in w.ari.calls if c[0] == "copy_stored_recording"]
+    assert copies == [("copy_stored_recording", FB, FB_REC)]
 
 
 async def test_unreadable_fallback_is_left_alone(w):
@@ -377,7 +380,7 @@ async def test_fallback_of_a_queue_without_a_team_is_kept_for_later(w):
     assert ("delete_stored_recording", name) not in w.ari.calls  # the audio is not lost
 
 
-# -- the voicemail flow's calls ---------------------------------------------------------------------------------
+# -- the voicemail flow's calls ------------------------------------------------------------------------------
 async def test_silent_voicemail_is_deleted_and_its_intake_dropped(w):
     d = w.make()
     i = intake()
@@ -435,12 +438,14 @@ async def test_new_intake_names_the_task_and_its_recording(w):
     assert w.store.intakes() == []  # written only when the recording starts
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() / CallbackDesk.lost_calls() leave the task id in "
-                                       "desk.recording_now, so reconcile after the ARI reconnect skips the intake")
+@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() / CallbackDesk.lost_calls() leave the task id "
+                                       "in desk.recording_now, so reconcile after the ARI reconnect skips "
+                                       "the intake")
 async def test_a_voicemail_cut_off_by_a_reconnect_is_settled_by_the_next_reconcile(w):
     d = w.make()
     ch = "1741000000.9"
-    flow = VoicemailCall(ch, ari=w.ari, desk=d, rerecord_key="2", max_record_s=120, silence_s=4,  # type: ignore[arg-type]
+    flow = VoicemailCall(ch, ari=w.ari, desk=d,  # type: ignore[arg-type]
+                         rerecord_key="2", max_record_s=120, silence_s=4,
                          schedule=lambda delay, t: None)
     await flow.start(Channel(id=ch, caller_number="13800135678"), "support")
     await flow.on_event(PlaybackFinished(type="PlaybackFinished", playback=Playback(id=f"{ch}~vmpb1")))
@@ -453,7 +458,7 @@ async def test_a_voicemail_cut_off_by_a_reconnect_is_settled_by_the_next_reconci
     assert w.store.intakes() == [] and [t.task_id for t in w.store.tasks()] == [i.task_id]
 
 
-# -- the duty agent's call ------------------------------------------------------------------------------------------
+# -- the duty agent's call -----------------------------------------------------------------------------------
 CHECK = cb.CallDutyAgent(team="support", agent_id="1001", task_ids=("vm-1", "vm-2"), reason="check")
 CALL_ID = f"cb-1001-{int(NOW * 1000)}"
 
@@ -500,9 +505,11 @@ async def test_answered_call_ending_with_the_agent_free_posts_presence(w):
     d = w.make()
     await d._call_agent(CHECK)
     call = d.duty_calls["1001"]
-    await call.on_event(StasisStart(type="StasisStart", channel=Channel(id=CALL_ID), args=("callback", "1001")))
+    await call.on_event(StasisStart(type="StasisStart", channel=Channel(id=CALL_ID),
+                                    args=("callback", "1001")))
     await call.on_event(ChannelDestroyed(type="ChannelDestroyed", channel=Channel(id=CALL_ID), cause=16))
-    assert drain(d) == [cb.DutyAnswered(agent_id="1001"), cb.DutyCallEnded(agent_id="1001", reason="agent_hangup"),
+    assert drain(d) == [cb.DutyAnswered(agent_id="1001"),
+                        cb.DutyCallEnded(agent_id="1001", reason="agent_hangup"),
                         cb.AgentPresence(agent_id="1001", busy=False)]
     assert w.released == ["1001"] and d.duty_calls == {}
 
@@ -514,7 +521,8 @@ async def test_answered_call_ending_with_the_agent_busy_posts_no_presence(w):
     call = d.duty_calls["1001"]
     await call.on_event(StasisStart(type="StasisStart", channel=Channel(id=CALL_ID)))
     await call.on_event(ChannelDestroyed(type="ChannelDestroyed", channel=Channel(id=CALL_ID)))
-    assert drain(d) == [cb.DutyAnswered(agent_id="1001"), cb.DutyCallEnded(agent_id="1001", reason="agent_hangup")]
+    assert drain(d) == [cb.DutyAnswered(agent_id="1001"),
+                        cb.DutyCallEnded(agent_id="1001", reason="agent_hangup")]
     assert w.released == ["1001"]
 
 

@@ -1,12 +1,12 @@
-"""R-VM: the voicemail flow (flows/voicemail.py) against a fake ARI and a fake desk; no Asterisk, no sleeps."""
+"""R-VM: the voicemail flow (flows/voicemail.py) with a fake ARI and a fake desk; no Asterisk, no sleeps."""
 
 from typing import Any
 
 import pytest
 
 from ari_app.ari import (
-    AriNotFound, AriUnavailable, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest, Playback,
-    PlaybackFinished, RecordingFailed, RecordingFinished, StasisEnd,
+    AriNotFound, AriUnavailable, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
+    Playback, PlaybackFinished, RecordingFailed, RecordingFinished, StasisEnd,
 )
 from ari_app.flows.feature import FlowTimer
 from ari_app.flows.voicemail import REVIEW_WAIT_S, VoicemailCall
@@ -132,7 +132,7 @@ def h() -> Harness:
     return Harness()
 
 
-# -- the whole call --------------------------------------------------------------------------------------
+# -- the whole call ------------------------------------------------------------------------------------------
 async def test_prompt_record_review_send_key_thanks_hangup(h):
     await h.start()
     assert h.ari.calls == [("answer", (CH,), {}), play(PROMPT, 1)]
@@ -158,7 +158,8 @@ async def test_prompt_record_review_send_key_thanks_hangup(h):
 
     await h.ev(hangup_request(), destroyed())
     assert h.flow.finished
-    assert h.desk.log == [("new_intake", CALLER, "support"), ("intake_started", "vm-1"), ("recorded", "vm-1", True)]
+    assert h.desk.log == [("new_intake", CALLER, "support"), ("intake_started", "vm-1"),
+                          ("recorded", "vm-1", True)]
     assert len(h.ari.calls) == 6
 
 
@@ -216,7 +217,7 @@ async def test_other_keys_in_review_do_nothing_and_keys_outside_review_are_ignor
     assert len(h.ari.calls) == n and h.flow.stage == "review"
 
 
-# -- hanging up ------------------------------------------------------------------------------------------
+# -- hanging up ----------------------------------------------------------------------------------------------
 async def test_hangup_during_the_prompt_leaves_no_task(h):
     await h.start()
     await h.ev(hangup_request())
@@ -262,7 +263,7 @@ async def test_hangup_during_thanks_finishes(h):
     assert [e for e in h.desk.log if e[0] == "recorded"] == [("recorded", "vm-1", True)]
 
 
-# -- silence, failures -----------------------------------------------------------------------------------
+# -- silence, failures ---------------------------------------------------------------------------------------
 async def test_silence_only_is_discarded(h):
     await h.to_review(duration=4, talking=0)
     assert h.flow.silent
@@ -282,8 +283,8 @@ async def test_speech_after_silence_is_kept_when_rerecorded_the_other_way(h):
     assert h.desk.log[-1] == ("recorded", "vm-1", False)  # the last take held no speech
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.silent is set by a silent take and never reset: a re-record "
-                                       "with speech after a silent take is deleted as silence")
+@pytest.mark.xfail(strict=True, reason="VoicemailCall.silent is set by a silent take and never reset: a "
+                                       "re-record with speech after a silent take is deleted as silence")
 async def test_rerecord_with_speech_after_a_silent_take_is_kept(h):
     await h.to_review(duration=4, talking=0)
     await h.ev(dtmf("2"), recorded(duration=6, talking=4), dtmf("1"))
@@ -333,7 +334,8 @@ async def test_a_prompt_that_cannot_play_moves_on(h):
 
 async def test_recording_events_of_another_recording_are_ignored(h):
     await h.start()
-    await h.ev(finished(1), recorded(name="callcenter/vm-other"), recorded(name="callcenter/vm-other", failed=True))
+    other = "callcenter/vm-other"
+    await h.ev(finished(1), recorded(name=other), recorded(name=other, failed=True))
     assert h.flow.stage == "recording" and h.ari.calls[-1] == RECORD
     await h.ev(recorded())
     assert h.flow.stage == "review"
@@ -346,8 +348,9 @@ async def test_lost_finishes_the_flow(h):
     assert h.flow.finished
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() never calls desk.voicemail_abandoned: the intake stays "
-                                       "in CallbackDesk.recording_now and reconcile skips it until a restart")
+@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() never calls desk.voicemail_abandoned: the intake "
+                                       "stays in CallbackDesk.recording_now and reconcile skips it until a "
+                                       "restart")
 async def test_lost_while_recording_lets_the_desk_settle_the_intake(h):
     await h.start()
     await h.ev(finished(1))
