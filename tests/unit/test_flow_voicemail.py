@@ -348,9 +348,9 @@ async def test_lost_finishes_the_flow(h):
     assert h.flow.finished
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() never calls desk.voicemail_abandoned: the intake "
-                                       "stays in CallbackDesk.recording_now and reconcile skips it until a "
-                                       "restart")
+@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() never calls desk.voicemail_abandoned: the "
+                                       "intake stays in CallbackDesk.recording_now and reconcile skips it "
+                                       "until a restart")
 async def test_lost_while_recording_lets_the_desk_settle_the_intake(h):
     await h.start()
     await h.ev(finished(1))
