@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .config import (
-    _AGENT_ID, _NAME, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz,
+    _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz,
     time_of_day,
 )
 from .core.roster import Roster, RosterError, Shift, Team, parse_day

@@ -285,8 +285,7 @@ class DutyCall:
         except AriError as e:
             log.warning("callback.playback_failed", purpose=purpose, error=str(e))
             self._pb = None
-            if purpose != "done":
-                await self._played(purpose, "")
+            await self._played(purpose, "")  # "done" hangs up the agent's line
 
     async def _stop_playback(self) -> None:
         pb, self._pb = self._pb, None

@@ -148,8 +148,7 @@ class VoicemailCall:
         log.info("voicemail.recorded", task_id=self.intake.task_id if self.intake else None,
                  state=rec.get("state"), duration=rec.get("duration"), cause=rec.get("cause"), rule="R-VM")
         faults.hit("vm.recording_finished")
-        if rec.get("talking_duration") == 0 and rec.get("duration"):  # only silence: no message
-            self.silent = True
+        self.silent = rec.get("talking_duration") == 0 and bool(rec.get("duration"))  # this take: only silence
         if self.caller_gone or isinstance(ev, RecordingFailed):
             await self._send()
         else:
@@ -197,4 +196,6 @@ class VoicemailCall:
 
     def lost(self) -> None:
         """ARI reconnected: the channel is hung up by resync; the desk's reconcile settles the intake."""
+        if self.intake is not None and self.stage not in ("done", "thanks"):
+            self.desk.voicemail_abandoned(self.intake)  # no longer ours: reconcile may take it
         self.finished = True

@@ -469,9 +469,6 @@ async def test_end_duty_call_waits_for_the_customer_call(h):
     assert h.results() == [cb.AttemptResult(task_id="t1", outcome=cb.Outcome.REACHED)]
 
 
-@pytest.mark.xfail(strict=True, reason="DutyCall._play_media skips _played() for a failed 'done' prompt: "
-                                       "when callback-done cannot be played the agent's line is never "
-                                       "hung up")
 async def test_end_duty_call_hangs_up_even_if_the_done_prompt_fails(h):
     await h.answered()
     h.ari.fail["play"] = AriHTTPError(500, "POST", f"/channels/{CALL}/play", "boom")

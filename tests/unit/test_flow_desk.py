@@ -438,9 +438,6 @@ async def test_new_intake_names_the_task_and_its_recording(w):
     assert w.store.intakes() == []  # written only when the recording starts
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() / CallbackDesk.lost_calls() leave the task id "
-                                       "in desk.recording_now, so reconcile after the ARI reconnect skips "
-                                       "the intake")
 async def test_a_voicemail_cut_off_by_a_reconnect_is_settled_by_the_next_reconcile(w):
     d = w.make()
     ch = "1741000000.9"

@@ -283,8 +283,6 @@ async def test_speech_after_silence_is_kept_when_rerecorded_the_other_way(h):
     assert h.desk.log[-1] == ("recorded", "vm-1", False)  # the last take held no speech
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.silent is set by a silent take and never reset: a "
-                                       "re-record with speech after a silent take is deleted as silence")
 async def test_rerecord_with_speech_after_a_silent_take_is_kept(h):
     await h.to_review(duration=4, talking=0)
     await h.ev(dtmf("2"), recorded(duration=6, talking=4), dtmf("1"))
@@ -348,9 +346,6 @@ async def test_lost_finishes_the_flow(h):
     assert h.flow.finished
 
 
-@pytest.mark.xfail(strict=True, reason="VoicemailCall.lost() never calls desk.voicemail_abandoned: the "
-                                       "intake stays in CallbackDesk.recording_now and reconcile skips it "
-                                       "until a restart")
 async def test_lost_while_recording_lets_the_desk_settle_the_intake(h):
     await h.start()
     await h.ev(finished(1))
