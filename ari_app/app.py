@@ -28,11 +28,13 @@ from .ari import (
 from .config import Config
 from .core import acd
 from .core import callbacks as cb
+from .core import comply
 from .core.agents import Agent, AgentState, BusyPolicy
 from .core.hours import ALWAYS_OPEN, Calendar, parse_window
 from .core.keys import KeyReader
 from .core.transfer import TransferCommand, TransferRequest, TransferResult
 from .core.login import LoginGuard
+from .core.timeline import Fact
 from .core.waiting import WaitRules
 from .events.bus import Bus, log_sink
 from .flows import resync
@@ -486,12 +488,32 @@ class Service:
             log.error("store.write_failed", what="agents", error=str(e))
 
     def _persist_core(self) -> None:
-        self.store.append_facts(self.acd.drain_facts())
+        facts = self.acd.drain_facts()
+        self.store.append_facts(facts)
+        self.store.append_agent_log(self.acd.drain_agent_log())
+        for call_id, entry in facts:
+            if entry.fact in (Fact.HANGUP, Fact.DIVERTED):
+                self._record_compliance(call_id)
         for agent in self.acd.drain_changed_agents():
             self._tell_presence(agent)
             self.store.save_agent(AgentSession(agent_id=agent.agent_id, state=agent.state.value, since=agent.since,
                                                reason=agent.reason, interface=agent.interface,
                                                last_call_end=agent.last_call_end, calls_taken=agent.calls_taken))
+
+    def _record_compliance(self, call_id: str) -> None:
+        """R-COMPLY: the finished call's record, from its whole stored timeline (also across a restart)."""
+        entries = self.store.timeline(call_id)
+        queue = next((str(e.detail.get("queue")) for e in entries if e.detail.get("queue")), "")
+        q = self.acd.queues.get(queue)
+        rules = comply.ComplianceRules() if q is None else comply.ComplianceRules(
+            ring_target_s=q.ring_target_s, apology_s=q.wait.apology_s, greeting=q.greeting)
+        record = comply.evaluate(call_id, entries, rules)
+        if record is None:
+            return
+        self.store.save_compliance(record)
+        self.bus.publish("call.compliance", {"call_id": call_id, "queue": record.queue, "agent": record.agent,
+                                             "passed": record.passed, "broken": list(record.broken),
+                                             "checks": dict(record.checks), "rule": "R-COMPLY"})
 
     # -- resync on every (re)connect ------------------------------------------------------------
     async def _resync(self) -> None:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
 from . import prompts
-from .agents import Agent, AgentEvent, AgentState, BusyPolicy
+from .agents import Agent, AgentEvent, AgentLogEntry, AgentState, BusyPolicy
 from .hours import ALWAYS_OPEN, Calendar
 from .incall import EndSilent, Hold, HoldAction, PlayToCall, RemindAgent, SilentScript
 from .login import LoginGuard
@@ -103,6 +103,7 @@ class OfferFailed:
 class CallBridged:
     call_id: str
     agent_id: str
+    greeted: bool | None = None  # R-GREET: the greeting played to its end (None: not known)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -331,11 +332,24 @@ class Acd:
         self._handle_s: dict[str, float] = {}  # queue -> moving average of handle time
         self._facts: list[tuple[str, TimelineEntry]] = []
         self._changed_agents: set[str] = set()
+        self._agent_log: list[AgentLogEntry] = []  # R-KPI occupancy, R-SHIFT attendance
+        self._logged: dict[str, tuple[str, str, float]] = {}  # agent -> (state, reason, since) last logged
 
     # -- the shell drains these after each handle() for the store -----------
     def drain_facts(self) -> list[tuple[str, TimelineEntry]]:
         facts, self._facts = self._facts, []
         return facts
+
+    def drain_agent_log(self) -> list[AgentLogEntry]:
+        """Every agent state entered since the last drain (and R-BUSY overruns), for the figures."""
+        for a in self.agents.values():
+            now = (a.state.value, a.reason, a.since)
+            if self._logged.get(a.agent_id) != now:
+                self._logged[a.agent_id] = now
+                self._agent_log.append(AgentLogEntry(agent_id=a.agent_id, at=a.since, event="state",
+                                                     state=a.state.value, reason=a.reason))
+        log, self._agent_log = self._agent_log, []
+        return sorted(log, key=lambda e: e.at)
 
     def drain_changed_agents(self) -> list[Agent]:
         ids, self._changed_agents = self._changed_agents, set()
@@ -375,7 +389,7 @@ class Acd:
                 call = self.calls.get(ev.call_id)
                 if call is not None and call.state == CallState.ANSWERED:
                     call.state, call.bridged_at = CallState.CONNECTED, now
-                    self._fact(call, Fact.BRIDGED, now, agent=ev.agent_id)
+                    self._fact(call, Fact.BRIDGED, now, agent=ev.agent_id, greeted=ev.greeted)  # R-GREET
             case CallEnded():
                 call = self.calls.get(ev.call_id)
                 if call is not None and not call.kept:  # a kept place outlives the caller's channel
@@ -471,10 +485,10 @@ class Acd:
             call.wait.apology_done = now >= ev.entered_at + rules.wait.apology_s  # type: ignore[union-attr]
             call.wait.voicemail_offered = now >= ev.entered_at + rules.wait.max_wait_s  # type: ignore[union-attr]
             self.calls[ev.call_id] = call
-            self._fact(call, Fact.RESYNCED, now, state="waiting")
+            self._fact(call, Fact.RESYNCED, now, state="waiting", queue=call.queue, entered_at=call.entered_at)
             return [Publish("call.queued", {"call_id": call.call_id, "queue": call.queue, "priority": call.priority,
                                             "resynced": True})]
-        self._fact(call, Fact.ENTERED_QUEUE, ev.entered_at, priority=ev.priority)
+        self._fact(call, Fact.ENTERED_QUEUE, ev.entered_at, priority=ev.priority, queue=call.queue)
         fields = {"call_id": call.call_id, "queue": call.queue}
         if not rules.calendar.is_open(now):  # R-HOURS
             return self._divert(call, ("closed",), rules.closed_destination, "closed", now, rule="R-HOURS")
@@ -562,7 +576,8 @@ class Acd:
                      state=CallState.CONNECTED, agent_id=ev.agent_id, answered_at=ev.answered_at,
                      bridged_at=ev.answered_at)
         self.calls[ev.call_id] = call
-        self._fact(call, Fact.RESYNCED, now, agent=ev.agent_id, state="connected")
+        self._fact(call, Fact.RESYNCED, now, agent=ev.agent_id, state="connected", queue=call.queue,
+                   entered_at=call.entered_at)
         agent = self.agents.get(ev.agent_id)
         if agent is not None:
             agent.state, agent.since, agent.call_id = AgentState.ON_CALL, now, ev.call_id
@@ -616,7 +631,8 @@ class Acd:
         agent = self.agents[call.agent_id]  # type: ignore[index]
         ring_s = round(now - (call.offered_at or now), 3)
         out: list[Action] = [StopRinging(call_id=call.call_id, agent_id=agent.agent_id, attempt=call.attempt)]
-        self._fact(call, Fact.OFFER_FAILED, now, agent=agent.agent_id, reason=reason, ring_s=ring_s)
+        self._fact(call, Fact.OFFER_FAILED, now, agent=agent.agent_id, reason=reason, ring_s=ring_s,
+                   unreachable=unreachable)
         if agent.state == AgentState.RINGING and agent.call_id == call.call_id:
             if unreachable:
                 agent.apply(AgentEvent.OFFER_FAILED, now)
@@ -729,6 +745,9 @@ class Acd:
             case AgentState.PAUSED:  # R-BUSY
                 paused_s = round(now - a.since, 3)
                 a.overruns += 1
+                if a.overruns == 1:  # R-KPI counts pauses that passed their limit, not repeated alerts
+                    self._agent_log.append(AgentLogEntry(agent_id=a.agent_id, at=now, event="busy_overrun",
+                                                         state=a.state.value, reason=a.reason))
                 out.append(Publish("agent.busy_overrun", {
                     "agent": a.agent_id, "reason": a.reason, "paused_s": paused_s, "alert": a.overruns,
                     "limit_s": self.busy.limit_for(a.reason), "rule": "R-BUSY"}))
@@ -958,7 +977,8 @@ class Acd:
                                                               "agent": x.agent_id, "target": x.target,
                                                               "state": x.state.value, "rule": "R-XFER-CONFIRM"}))
                 x.apply(XferEvent.COMPLETE, now)
-        self._fact(call, Fact.TRANSFER, now, agent=x.agent_id, state=x.state.value, reason=reason)
+        self._fact(call, Fact.TRANSFER, now, agent=x.agent_id, state=x.state.value, reason=reason,
+                   **({"target_agent": x.target_agent} if x.state == XferState.COMPLETED else {}))
         fields: dict[str, Any] = {"call_id": call_id, "transfer_id": x.transfer_id, "agent": x.agent_id,
                                   "target": x.target, "state": x.state.value, "rule": "R-XFER-CONFIRM"}
         if reason:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Mapping
 
-__all__ = ["Agent", "AgentEvent", "AgentState", "AgentStateError", "BusyPolicy", "TRANSITIONS"]
+__all__ = ["Agent", "AgentEvent", "AgentLogEntry", "AgentState", "AgentStateError", "BusyPolicy", "TRANSITIONS"]
 
 
 class AgentState(StrEnum):
@@ -51,6 +51,18 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
     S.UNREACHABLE: {E.REACHABLE: S.AVAILABLE, E.LOGOUT: S.LOGGED_OUT, E.PAUSE: S.PAUSED, E.LOGIN: S.AVAILABLE},
 }
 del S, E
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AgentLogEntry:
+    """One line of an agent's history, kept for the figures (R-KPI occupancy) and attendance (R-SHIFT).
+
+    ``event`` is ``state`` (the agent entered ``state`` at ``at``) or ``busy_overrun`` (R-BUSY)."""
+    agent_id: str
+    at: float
+    event: str
+    state: str
+    reason: str = ""
 
 
 class AgentStateError(Exception):

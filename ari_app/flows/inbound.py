@@ -87,6 +87,7 @@ class InboundCall(TransferFlow, InCallFlow):
         self.playbacks: dict[str, str] = {}  # playback id -> purpose
         self._pb_seq = 0
         self._greeting: acd.Connect | None = None  # R-GREET in progress: bridge when both prompts are done
+        self._greeted: bool | None = None  # the greeting played to its end
         self._divert: acd.Divert | None = None
 
     # -- start -----------------------------------------------------------------
@@ -301,6 +302,8 @@ class InboundCall(TransferFlow, InCallFlow):
 
     async def _playback_done(self, playback_id: str, purpose: str, state: str) -> None:
         log.info("call.prompt_done", purpose=purpose, state=state)
+        if purpose == "greet":
+            self._greeted = state == "done"  # R-GREET, for the compliance record (R-COMPLY)
         if purpose in ("greet", "whisper") and self._greeting is not None:
             if not any(p in ("greet", "whisper") for p in self.playbacks.values()):
                 action, self._greeting = self._greeting, None
@@ -320,6 +323,7 @@ class InboundCall(TransferFlow, InCallFlow):
         if leg_id is None:
             return
         self._greeting = action
+        self._greeted = False if action.greeting else None
         started = False
         if action.greeting and await self._play(self.call_id, action.greeting, "greet"):
             started = True
@@ -373,7 +377,7 @@ class InboundCall(TransferFlow, InCallFlow):
             log.warning("call.bridge_failed", agent=agent_id, error=str(e))
             await self._party_left("system")
             return
-        self.report(acd.CallBridged(call_id=self.call_id, agent_id=agent_id))
+        self.report(acd.CallBridged(call_id=self.call_id, agent_id=agent_id, greeted=self._greeted))
 
     # -- teardown ------------------------------------------------------------------
     async def _teardown(self) -> None:

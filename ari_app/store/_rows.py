@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Iterable, Sequence
 
 from ..core.callbacks import Attempt, CallbackTask, Outcome, RotaState, TaskState
+from ..core.comply import ComplianceRecord
 from ..core.roster import LeaveEntry
 from ..core.timeline import Fact, TimelineEntry
 from .base import AgentSession, VoicemailIntake
@@ -46,6 +47,15 @@ def fact_row(e: TimelineEntry) -> tuple[Any, ...]:
 
 def fact_from_row(r: Row) -> TimelineEntry:
     return TimelineEntry(at=r[0], fact=Fact(r[1]), agent=r[2], detail=json.loads(r[3]))
+
+
+def compliance_row(c: ComplianceRecord) -> tuple[Any, ...]:
+    return (c.call_id, c.queue, c.agent, c.entered_at, c.ended_at, json.dumps(dict(c.checks)), c.hung_up_by)
+
+
+def compliance_from_row(r: Row) -> ComplianceRecord:
+    return ComplianceRecord(call_id=r[0], queue=r[1], agent=r[2], entered_at=r[3], ended_at=r[4],
+                            checks=json.loads(r[5]), hung_up_by=r[6])
 
 
 def task_row(t: CallbackTask) -> tuple[Any, ...]:

@@ -103,6 +103,41 @@ CREATE TABLE agent_leave (
     ("a supervisor's reassignment survives a restart (R-CB)", """
 ALTER TABLE callback_tasks ADD COLUMN reassigned_by TEXT;
 """),
+    ("agent log, compliance records, QA recordings, outbound calls (R-KPI, R-COMPLY, R-QA, R-SHIFT)", """
+CREATE TABLE agent_log (
+    agent_id TEXT NOT NULL,
+    at       {time} NOT NULL,
+    event    TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    reason   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX agent_log_at ON agent_log (at);
+CREATE TABLE call_compliance (
+    call_id    TEXT PRIMARY KEY,
+    queue      TEXT NOT NULL,
+    agent      TEXT,
+    entered_at {time} NOT NULL,
+    ended_at   {time} NOT NULL,
+    checks     TEXT NOT NULL,
+    hung_up_by TEXT
+);
+CREATE INDEX call_compliance_entered ON call_compliance (entered_at);
+CREATE TABLE call_recordings (
+    call_id    TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    started_at {time} NOT NULL
+);
+CREATE INDEX call_recordings_started ON call_recordings (started_at);
+CREATE TABLE outbound_calls (
+    call_id   TEXT PRIMARY KEY,
+    agent_id  TEXT,
+    at        {time} NOT NULL,
+    kind      TEXT NOT NULL,
+    connected INTEGER NOT NULL,
+    talk_s    {time} NOT NULL DEFAULT 0
+);
+CREATE INDEX outbound_calls_at ON outbound_calls (at);
+"""),
 ]
 
 SQLITE_TYPES = {"time": "REAL", "day": "TEXT"}

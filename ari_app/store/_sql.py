@@ -13,12 +13,15 @@ from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any, Iterable, Sequence
 
+from ..core.agents import AgentLogEntry
 from ..core.callbacks import OPEN_STATES, CallbackTask, RotaState
+from ..core.comply import ComplianceRecord
+from ..core.figures import OutboundAttempt
 from ..core.roster import LeaveEntry
 from ..core.timeline import TimelineEntry
 from . import _rows as rows
 from ._schema import VERSION_TABLE, Migration, render
-from .base import AgentSession, StoreError, VoicemailIntake
+from .base import AgentSession, OutboundCall, StoreError, VoicemailIntake
 
 _TASK_UPSERT = (
     f"INSERT INTO callback_tasks ({rows.TASK_COLUMNS}) VALUES ({rows.placeholders(rows.TASK_COLUMNS)})"
@@ -104,6 +107,82 @@ class SqlRepository:
         found = self._exec("SELECT at, fact, agent, detail FROM call_timeline WHERE call_id = ? ORDER BY seq",
                            (call_id,))
         return [rows.fact_from_row(r) for r in found]
+
+    # -- the figures' sources (R-KPI, R-COMPLY, R-QA, R-SHIFT) ------------------------------------------
+    def append_agent_log(self, entries: list[AgentLogEntry]) -> None:
+        if not entries:
+            return
+        with self._tx():
+            for e in entries:
+                self._exec("INSERT INTO agent_log (agent_id, at, event, state, reason) VALUES (?, ?, ?, ?, ?)",
+                           (e.agent_id, e.at, e.event, e.state, e.reason))
+
+    def agent_log(self, start: float, end: float) -> list[AgentLogEntry]:
+        """Entries in [start, end), and each agent's last state before ``start`` (where the period began)."""
+        found = list(self._exec(
+            "SELECT agent_id, at, event, state, reason FROM agent_log WHERE at >= ? AND at < ?", (start, end)))
+        found += self._exec(
+            "SELECT l.agent_id, l.at, l.event, l.state, l.reason FROM agent_log l JOIN"
+            " (SELECT agent_id, MAX(at) AS m FROM agent_log WHERE at < ? AND event = 'state' GROUP BY agent_id) x"
+            " ON l.agent_id = x.agent_id AND l.at = x.m AND l.event = 'state'", (start,))
+        entries = [AgentLogEntry(agent_id=r[0], at=r[1], event=r[2], state=r[3], reason=r[4]) for r in found]
+        return sorted(entries, key=lambda e: (e.at, e.agent_id))
+
+    def timelines(self, start: float, end: float) -> dict[str, list[TimelineEntry]]:
+        """The whole timeline of every call that entered a queue in [start, end)."""
+        found = self._exec(
+            "SELECT call_id, at, fact, agent, detail FROM call_timeline WHERE call_id IN"
+            " (SELECT call_id FROM call_timeline WHERE fact IN ('entered_queue', 'resynced') AND at >= ? AND at < ?)"
+            " ORDER BY call_id, seq", (start, end))
+        out: dict[str, list[TimelineEntry]] = {}
+        for r in found:
+            out.setdefault(r[0], []).append(rows.fact_from_row(r[1:]))
+        return out
+
+    def save_compliance(self, record: ComplianceRecord) -> None:
+        self._exec(
+            "INSERT INTO call_compliance (call_id, queue, agent, entered_at, ended_at, checks, hung_up_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET queue=excluded.queue,"
+            " agent=excluded.agent, entered_at=excluded.entered_at, ended_at=excluded.ended_at,"
+            " checks=excluded.checks, hung_up_by=excluded.hung_up_by", rows.compliance_row(record))
+
+    def compliance(self, start: float, end: float) -> list[ComplianceRecord]:
+        found = self._exec(
+            "SELECT call_id, queue, agent, entered_at, ended_at, checks, hung_up_by FROM call_compliance"
+            " WHERE entered_at >= ? AND entered_at < ? ORDER BY entered_at, call_id", (start, end))
+        return [rows.compliance_from_row(r) for r in found]
+
+    def save_recording(self, call_id: str, name: str, started_at: float) -> None:
+        self._exec("INSERT INTO call_recordings (call_id, name, started_at) VALUES (?, ?, ?)"
+                   " ON CONFLICT (call_id) DO NOTHING", (call_id, name, started_at))
+
+    def recordings(self, start: float, end: float) -> dict[str, str]:
+        found = self._exec("SELECT call_id, name FROM call_recordings WHERE started_at >= ? AND started_at < ?",
+                           (start, end))
+        return {r[0]: r[1] for r in found}
+
+    def add_outbound(self, call: OutboundCall) -> None:
+        self._exec("INSERT INTO outbound_calls (call_id, agent_id, at, kind, connected, talk_s)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO NOTHING",
+                   (call.call_id, call.agent_id, call.at, call.kind, int(call.connected), call.talk_s))
+
+    def outbound(self, start: float, end: float) -> list[OutboundAttempt]:
+        """Every outbound attempt in [start, end): agents' own calls (CDR) and callback attempts (R-CB)."""
+        own = self._exec("SELECT agent_id, at, kind, connected FROM outbound_calls WHERE at >= ? AND at < ?",
+                         (start, end))
+        out = [OutboundAttempt(agent=r[0], at=r[1], kind=r[2], connected=bool(r[3])) for r in own]
+        attempts = self._exec(
+            "SELECT a.agent_id, a.at, t.kind, a.outcome FROM callback_attempts a"
+            " JOIN callback_tasks t ON t.task_id = a.task_id WHERE a.at >= ? AND a.at < ?", (start, end))
+        out += [OutboundAttempt(agent=r[0], at=r[1], kind="followup" if r[2] == "followup" else "callback",
+                                connected=r[3] in ("reached", "wrong_number")) for r in attempts]
+        return sorted(out, key=lambda o: o.at)
+
+    def overdue_callbacks(self, start: float, end: float) -> list[str | None]:
+        """R-SLA24: the assigned agent of each task that went overdue in [start, end)."""
+        found = self._exec("SELECT assigned FROM callback_tasks WHERE overdue_at >= ? AND overdue_at < ?",
+                           (start, end))
+        return [r[0] for r in found]
 
     # -- callback tasks (R-VM) -----------------------------------------------------------------------
     def save_tasks(self, tasks: Iterable[CallbackTask]) -> None:

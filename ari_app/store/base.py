@@ -22,10 +22,13 @@ from urllib.parse import urlsplit
 from ..core.timeline import TimelineEntry
 
 if TYPE_CHECKING:
+    from ..core.agents import AgentLogEntry
     from ..core.callbacks import CallbackTask, RotaState
+    from ..core.comply import ComplianceRecord
+    from ..core.figures import OutboundAttempt
     from ..core.roster import LeaveEntry
 
-__all__ = ["AgentSession", "Repository", "StoreError", "VoicemailIntake", "open_store", "redact_url"]
+__all__ = ["AgentSession", "OutboundCall", "Repository", "StoreError", "VoicemailIntake", "open_store", "redact_url"]
 
 
 class StoreError(Exception):
@@ -55,6 +58,17 @@ class VoicemailIntake:
     team: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OutboundCall:
+    """R-KPI outbound per day: a call an agent dialled that never entered Stasis (from the CDR)."""
+    call_id: str  # the CDR's unique id
+    agent_id: str | None
+    at: float
+    kind: str = "own"
+    connected: bool = False
+    talk_s: float = 0.0
+
+
 class Repository(Protocol):
     """What both backends provide (``sqlite.Store``, ``postgres.PostgresStore``)."""
 
@@ -69,6 +83,18 @@ class Repository(Protocol):
     # call timelines
     def append_facts(self, facts: list[tuple[str, TimelineEntry]]) -> None: ...
     def timeline(self, call_id: str) -> list[TimelineEntry]: ...
+
+    # the figures' sources (R-KPI, R-COMPLY, R-QA, R-SHIFT)
+    def append_agent_log(self, entries: list[AgentLogEntry]) -> None: ...
+    def agent_log(self, start: float, end: float) -> list[AgentLogEntry]: ...
+    def timelines(self, start: float, end: float) -> dict[str, list[TimelineEntry]]: ...
+    def save_compliance(self, record: ComplianceRecord) -> None: ...
+    def compliance(self, start: float, end: float) -> list[ComplianceRecord]: ...
+    def save_recording(self, call_id: str, name: str, started_at: float) -> None: ...
+    def recordings(self, start: float, end: float) -> dict[str, str]: ...
+    def add_outbound(self, call: OutboundCall) -> None: ...
+    def outbound(self, start: float, end: float) -> list[OutboundAttempt]: ...
+    def overdue_callbacks(self, start: float, end: float) -> list[str | None]: ...
 
     # callback tasks (R-VM)
     def save_tasks(self, tasks: Iterable[CallbackTask]) -> None: ...

@@ -31,16 +31,18 @@ CREATE TABLE IF NOT EXISTS call_timeline (
 CREATE INDEX IF NOT EXISTS call_timeline_at ON call_timeline (at);
 """
 
+NEWEST = 4  # v4: agent log, compliance, recordings, outbound calls (R-KPI)
+
 
 def test_fresh_database_is_at_the_newest_version(backend, url, raw):
     s = open_store(url)
-    assert s.schema_version == 3
+    assert s.schema_version == NEWEST
     assert isinstance(s, Store if backend == "sqlite" else PostgresStore)
-    assert raw("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+    assert raw("SELECT version FROM schema_version ORDER BY version") == [(v,) for v in range(1, NEWEST + 1)]
     s.close()
     again = Store(url) if backend == "sqlite" else open_store(url)  # a second open runs nothing
-    assert again.schema_version == 3
-    assert raw("SELECT COUNT(*) FROM schema_version") == [(3,)]
+    assert again.schema_version == NEWEST
+    assert raw("SELECT COUNT(*) FROM schema_version") == [(NEWEST,)]
     again.close()
 
 
@@ -54,7 +56,7 @@ def test_v1_database_is_migrated_in_place(backend, url, raw):
         " VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
         ("c1", 1, 1.0, "entered_queue", None, "{}", "c1", 2, 2.0, "hangup", "1001", '{"by": "caller"}'))
     s = open_store(url)
-    assert s.schema_version == 3
+    assert s.schema_version == NEWEST
     assert s.agents() == {"1001": AgentSession(agent_id="1001", state="paused", since=5.0, reason="lunch",
                                                interface="PJSIP/1001", last_call_end=3.0, calls_taken=7)}
     assert [(e.fact, e.agent, e.detail) for e in s.timeline("c1")] == [
@@ -68,7 +70,7 @@ def test_newer_schema_is_refused(backend, url, raw):
     raw("INSERT INTO schema_version (version, applied_at, name) VALUES (7, 0, 'from the future')")
     with pytest.raises(StoreError) as e:
         open_store(url)
-    assert str(e.value) == "database schema is version 7, this ari-app knows up to 3"
+    assert str(e.value) == "database schema is version 7, this ari-app knows up to 4"
 
 
 def test_failed_migration_leaves_the_previous_version(backend, url, raw, monkeypatch):
@@ -76,7 +78,7 @@ def test_failed_migration_leaves_the_previous_version(backend, url, raw, monkeyp
     from ari_app.store import _schema, postgres, sqlite
 
     module = sqlite if backend == "sqlite" else postgres
-    v1, v2, _ = module.MIGRATIONS
+    v1, v2, *_ = module.MIGRATIONS
     broken = _schema.Migration(version=2, name=v2.name, statements=(*v2.statements[:3], "CREATE TABLE ("))
     monkeypatch.setattr(module, "MIGRATIONS", [v1, broken])
     with pytest.raises(Exception):
@@ -84,7 +86,7 @@ def test_failed_migration_leaves_the_previous_version(backend, url, raw, monkeyp
     assert raw("SELECT version FROM schema_version") == [(1,)]
     monkeypatch.undo()
     s = open_store(url)
-    assert s.schema_version == 3
+    assert s.schema_version == NEWEST
     s.close()
 
 
@@ -103,7 +105,7 @@ def test_v2_tasks_gain_the_reassignment_column(backend, url, raw, monkeypatch):
         " 10.0, 86410.0, '1002', 'open', 0, 'voicemail', '')")
     monkeypatch.undo()
     s = open_store(url)
-    assert s.schema_version == 3
+    assert s.schema_version == NEWEST
     [task] = s.tasks()
     assert task.task_id == "vm-1" and task.assigned == "1002" and task.reassigned_by is None
     task.reassigned_by = "9001"
