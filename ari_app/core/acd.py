@@ -343,11 +343,15 @@ class Acd:
     def drain_agent_log(self) -> list[AgentLogEntry]:
         """Every agent state entered since the last drain (and R-BUSY overruns), for the figures."""
         for a in self.agents.values():
-            now = (a.state.value, a.reason, a.since)
-            if self._logged.get(a.agent_id) != now:
-                self._logged[a.agent_id] = now
-                self._agent_log.append(AgentLogEntry(agent_id=a.agent_id, at=a.since, event="state",
-                                                     state=a.state.value, reason=a.reason))
+            changes, a.changes = a.changes, []
+            current = (a.state.value, a.reason, a.since)
+            if self._logged.get(a.agent_id) != current and (not changes or changes[-1] != (
+                    current[2], current[0], current[1])):
+                changes.append((a.since, a.state.value, a.reason))  # set directly, not through apply()
+            for at, state, reason in changes:
+                self._agent_log.append(AgentLogEntry(agent_id=a.agent_id, at=at, event="state", state=state,
+                                                     reason=reason))
+            self._logged[a.agent_id] = current
         log, self._agent_log = self._agent_log, []
         return sorted(log, key=lambda e: e.at)
 

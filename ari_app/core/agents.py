@@ -99,6 +99,7 @@ class Agent:
     overruns: int = 0  # R-BUSY alerts sent for the current pause
     phone_online: bool = True  # registered (ARI endpoint state)
     phone_busy: bool = False  # on a call we did not place
+    changes: list[tuple[float, str, str]] = field(default_factory=list, repr=False, compare=False)  # R-KPI
 
     def apply(self, event: AgentEvent, now: float, *, reason: str = "") -> AgentState:
         try:
@@ -108,11 +109,14 @@ class Agent:
         if new != self.state or event == AgentEvent.PAUSE:
             self.since = now
             self.overruns = 0
+        before = (self.state, self.reason)
         self.state = new
         if new == AgentState.PAUSED:
             self.reason = reason or self.reason
         else:
             self.reason = ""
+        if (self.state, self.reason) != before or event == AgentEvent.PAUSE:
+            self.changes.append((self.since, self.state.value, self.reason))  # drained by Acd.drain_agent_log
         return new
 
     def can(self, event: AgentEvent) -> bool:

@@ -1,0 +1,170 @@
+"""R-KPI: every figure's formula on a small fixture whose expected values are worked out by hand below.
+
+The fixture is one queue ``q`` over the period [0, 3600) (short abandon 5 s, service level 20 s,
+ring target 15 s). Times are seconds; each call's comment gives the numbers that matter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ari_app.core.agents import AgentLogEntry
+from ari_app.core.figures import (
+    CallOutcome, FigureRules, OutboundAttempt, agent_time, call_record, figures,
+)
+from ari_app.core.timeline import Fact, TimelineEntry
+
+RULES = FigureRules(short_abandon_s=5.0, sl_threshold_s=20.0, ring_target_s=15.0)
+
+
+def T(at: float, fact: Fact, agent: str | None = None, **detail) -> TimelineEntry:
+    return TimelineEntry(at=at, fact=fact, agent=agent, detail=detail)
+
+
+def entered(at: float) -> TimelineEntry:
+    return T(at, Fact.ENTERED_QUEUE, queue="q", priority=0)
+
+
+CALLS = {
+    # answered by 1001 after 4 s of ringing, bridged at 8, 10 s on hold, caller hangs up at 68:
+    # wait 6 (in SL), talk 68-8-10 = 50, hold 10; 1001's wrap-up 68..78 = 10
+    "c1": [entered(0), T(2, Fact.OFFERED, "1001"), T(6, Fact.ANSWERED, "1001", ring_s=4.0, within_target=True),
+           T(8, Fact.BRIDGED, "1001", greeted=True), T(20, Fact.HOLD, "1001"), T(30, Fact.UNHOLD, "1001"),
+           T(68, Fact.HANGUP, "1001", by="caller")],
+    # 1002 lets it ring 15 s (a missed offer), 1001 answers after 18 s (outside the ring target):
+    # wait 35 (not in SL), talk 196-136 = 60, the agent hangs up first
+    "c2": [entered(100), T(101, Fact.OFFERED, "1002"),
+           T(116, Fact.OFFER_FAILED, "1002", reason="ring_target", ring_s=15.0, unreachable=False),
+           T(117, Fact.OFFERED, "1001"), T(135, Fact.ANSWERED, "1001", ring_s=18.0, within_target=False),
+           T(136, Fact.BRIDGED, "1001"), T(196, Fact.HANGUP, "1001", by="agent")],
+    # gone after 3 s: a short abandon
+    "c3": [entered(200), T(203, Fact.HANGUP, by="caller")],
+    # gone after 30 s of waiting: abandoned
+    "c4": [entered(300), T(330, Fact.HANGUP, by="caller")],
+    # arrived while closed (R-HOURS): not offered at all
+    "c5": [entered(400), T(400, Fact.DIVERTED, reason="closed", destination="x")],
+    # no agent logged in: sent to voicemail; offered, neither answered nor abandoned
+    "c6": [entered(500), T(501, Fact.DIVERTED, reason="no_agent", destination="x")],
+    # 1002 answers (ring 4, wait 5), talks 606..640 = 34, then an attended transfer to 1001, who talks
+    # 640..700 = 60; 1002 owns the call
+    "c7": [entered(600), T(601, Fact.OFFERED, "1002"), T(605, Fact.ANSWERED, "1002", ring_s=4.0, within_target=True),
+           T(606, Fact.BRIDGED, "1002"), T(620, Fact.TRANSFER, "1002", state="requested", target="1001", kind="agent"),
+           T(630, Fact.TRANSFER, "1002", state="consulting"),
+           T(640, Fact.TRANSFER, "1002", state="completed", target_agent="1001"),
+           T(700, Fact.HANGUP, "1001", by="caller")],
+    # 1002's phone cannot be rung (unreachable: not a missed offer); 1001 answers after 2 s; talk 20
+    "c8": [entered(800), T(801, Fact.OFFERED, "1002"),
+           T(802, Fact.OFFER_FAILED, "1002", reason="originate_failed", ring_s=1.0, unreachable=True),
+           T(803, Fact.OFFERED, "1001"), T(805, Fact.ANSWERED, "1001", ring_s=2.0, within_target=True),
+           T(806, Fact.BRIDGED, "1001"), T(826, Fact.HANGUP, "1001", by="caller")],
+}
+
+LOG = [
+    # 1001: logged in before the period; wrap-up after c1 (68..78); paused 1000..2000 with one overrun;
+    # out at 3500. Logged in 3500 s of the period, paused 1000 s.
+    AgentLogEntry(agent_id="1001", at=-100, event="state", state="available"),
+    AgentLogEntry(agent_id="1001", at=6, event="state", state="on_call"),
+    AgentLogEntry(agent_id="1001", at=68, event="state", state="wrap_up"),
+    AgentLogEntry(agent_id="1001", at=78, event="state", state="available"),
+    AgentLogEntry(agent_id="1001", at=1000, event="state", state="paused", reason="lunch"),
+    AgentLogEntry(agent_id="1001", at=1900, event="busy_overrun", state="paused", reason="lunch"),
+    AgentLogEntry(agent_id="1001", at=2000, event="state", state="available"),
+    AgentLogEntry(agent_id="1001", at=3500, event="state", state="logged_out"),
+    # 1002: logged in 50..1050, never paused
+    AgentLogEntry(agent_id="1002", at=50, event="state", state="available"),
+    AgentLogEntry(agent_id="1002", at=1050, event="state", state="logged_out"),
+]
+
+OUTBOUND = [OutboundAttempt(agent="1001", at=100, connected=True, kind="own"),
+            OutboundAttempt(agent="1001", at=200, connected=False, kind="callback"),
+            OutboundAttempt(agent="1002", at=4000, connected=True, kind="own")]  # after the period
+
+
+def compute():
+    records = [call_record(cid, entries, RULES) for cid, entries in CALLS.items()]
+    return figures(records, RULES, agent_log=LOG, outbound=OUTBOUND, overdue_callbacks=["1002", None],
+                   start=0, end=3600)
+
+
+def test_call_outcomes():
+    outcomes = {cid: call_record(cid, e, RULES).outcome for cid, e in CALLS.items()}
+    assert outcomes == {"c1": CallOutcome.ANSWERED, "c2": CallOutcome.ANSWERED, "c3": CallOutcome.SHORT_ABANDON,
+                        "c4": CallOutcome.ABANDONED, "c5": CallOutcome.CLOSED, "c6": CallOutcome.DIVERTED,
+                        "c7": CallOutcome.ANSWERED, "c8": CallOutcome.ANSWERED}
+
+
+def test_short_abandon_boundary_is_strictly_below_the_threshold():
+    at_threshold = call_record("x", [entered(0), T(5.0, Fact.HANGUP, by="caller")], RULES)
+    just_below = call_record("y", [entered(0), T(4.999, Fact.HANGUP, by="caller")], RULES)
+    assert at_threshold.outcome == CallOutcome.ABANDONED
+    assert just_below.outcome == CallOutcome.SHORT_ABANDON
+
+
+def test_queue_figures():
+    q = compute()[0]["q"]
+    assert (q.entered, q.short_abandons, q.offered) == (7, 1, 6)  # c5 closed is not counted at all
+    assert (q.answered, q.answered_in_sl, q.abandoned, q.diverted) == (4, 3, 1, 1)
+    assert q.answer_rate == pytest.approx(4 / 6)
+    assert q.service_level == pytest.approx(3 / 6)
+    assert q.abandon_rate == pytest.approx(1 / 6)
+    assert (q.offers_answered, q.offers_answered_in_target, q.missed_offers) == (4, 3, 1)
+    assert q.ring_compliance == pytest.approx(0.75)
+    assert (q.talk_s, q.hold_s, q.wrap_s) == (pytest.approx(50 + 60 + 34 + 60 + 20), 10, 10)
+    assert q.aht_s == pytest.approx((224 + 10 + 10) / 4)
+    assert q.agent_hung_up_first == 1
+
+
+def test_agent_figures():
+    agents = compute()[1]
+    a1, a2 = agents["1001"], agents["1002"]
+    # 1001 owns c1, c2, c8; talks in c7 after the transfer
+    assert (a1.offered, a1.answered, a1.answered_in_sl) == (3, 3, 2)
+    assert (a1.offers_answered, a1.offers_answered_in_target, a1.missed_offers) == (3, 2, 0)
+    assert a1.ring_compliance == pytest.approx(2 / 3)
+    assert (a1.talk_s, a1.hold_s, a1.wrap_s) == (pytest.approx(50 + 60 + 60 + 20), 10, 10)
+    assert a1.aht_s == pytest.approx(210 / 3)
+    assert (a1.logged_in_s, a1.paused_s) == (3500, 1000)
+    assert a1.occupancy == pytest.approx(210 / 2500)
+    assert (a1.busy_overruns, a1.agent_hung_up_first) == (1, 1)
+    assert (a1.outbound, a1.outbound_connected) == (2, 1)
+    # 1002 owns c7 (34 s of talk before the transfer); one missed offer (c2); unreachable in c8 is not missed
+    assert (a2.offered, a2.answered, a2.missed_offers, a2.offers_answered) == (1, 1, 1, 1)
+    assert a2.talk_s == pytest.approx(34)
+    assert a2.occupancy == pytest.approx(34 / 1000)
+    assert (a2.outbound, a2.callbacks_overdue) == (0, 1)
+
+
+def test_totals():
+    total = compute()[2]
+    assert (total.offered, total.answered, total.abandoned, total.short_abandons) == (6, 4, 1, 1)
+    assert (total.outbound, total.outbound_connected) == (2, 1)  # the 4000 s call is after the period
+    assert (total.busy_overruns, total.callbacks_overdue) == (1, 2)
+    assert (total.logged_in_s, total.paused_s) == (4500, 1000)
+
+
+def test_ratios_of_nothing_are_none_not_zero():
+    q, _, total = figures([], RULES, start=0, end=10)
+    assert q == {} and total.answer_rate is None and total.aht_s is None and total.occupancy is None
+
+
+def test_calls_outside_the_period_are_not_counted():
+    records = [call_record(cid, entries, RULES) for cid, entries in CALLS.items()]
+    q = figures(records, RULES, start=300, end=700)[0]["q"]
+    assert (q.entered, q.offered, q.answered, q.abandoned) == (3, 3, 1, 1)  # c4, c6, c7
+
+
+def test_agent_time_clips_the_period_and_takes_the_state_before_it():
+    t = agent_time(LOG, 1500, 2500)["1001"]
+    assert (t.logged_in_s, t.paused_s, t.busy_overruns) == (1000, 500, 1)
+
+
+def test_resynced_call_keeps_its_original_entry_time():
+    r = call_record("r", [T(100, Fact.RESYNCED, queue="q", entered_at=40.0, state="waiting"),
+                          T(110, Fact.HANGUP, by="caller")], RULES)
+    assert (r.entered_at, r.queue, r.outcome, r.wait_s) == (40.0, "q", CallOutcome.ABANDONED, 70.0)
+
+
+def test_a_call_with_no_end_is_open_and_not_counted():
+    r = call_record("o", [entered(0), T(1, Fact.OFFERED, "1001")], RULES)
+    assert r.outcome == CallOutcome.OPEN
+    assert figures([r], RULES, start=0, end=10)[2].entered == 0
