@@ -62,6 +62,10 @@ def _pin_hash(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:  # R-KPI, R-SHIFT, R-QA
+        from .report.cli import report_cli
+
+        return report_cli(argv[1:])
     if argv[:1] in (["agent"], ["token"], ["pin-hash"], ["callbacks"], ["followups"], ["roster"]):
         from .api import agent_cli, callbacks_cli, followups_cli, roster_cli, token_cli
 
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.epilog = ("more: 'ari-app agent login|logout|pause|resume|list' (the HTTP API), "
                      "'ari-app callbacks list|close|reopen|reassign', 'ari-app followups import FILE --team T', "
                      "'ari-app roster leave list|add|cancel', 'ari-app roster duty' (callbacks and leave), "
+                     "'ari-app report daily|monthly|attendance|qa' (figures, attendance, QA sample), "
                      "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the service")

@@ -131,6 +131,8 @@ class QueueConfig:
     silent_wait_s: float = 5.0  # R-SILENT
     calendar: str = ""  # R-HOURS: a [calendars.NAME]; "" = always open
     default_handle_s: float = 120.0
+    short_abandon_s: float = 5.0  # R-KPI: a caller gone this soon is a short abandon, outside every ratio
+    sl_threshold_s: float = 20.0  # R-KPI: service level (及时应答率) counts answers within this
     voicemail_destination: str = "callcenter-voicemail,s,1"
     no_agent_destination: str = "callcenter-voicemail,s,1"
     overflow_destination: str = "callcenter-voicemail,s,1"
@@ -205,6 +207,13 @@ class AgentConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReportsConfig:
+    """``[reports]`` (R-KPI, R-SHIFT, R-QA): the day boundaries and the QA sample."""
+    timezone: str = "Asia/Shanghai"
+    qa_per_agent: int = 5  # R-QA: random recorded calls per agent per month
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     ari: AriSettings
     service: ServiceSettings
@@ -218,6 +227,7 @@ class Config:
     store: StoreSettings | None = None  # parse() always sets it; None only when built by hand
     trunk: TrunkConfig | None = None  # [trunk] absent: no outbound dialling
     callbacks: CallbacksConfig | None = None  # [callbacks] absent: voicemail is not turned into tasks
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
 
     @property
     def store_url(self) -> str:
@@ -429,6 +439,9 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             silent_wait_s=r.positive("silent_wait_s", QueueConfig.silent_wait_s),
             calendar=r.get("calendar", str, ""),
             default_handle_s=r.positive("default_handle_s", QueueConfig.default_handle_s),
+            short_abandon_s=r.get("short_abandon_s", float, QueueConfig.short_abandon_s, check=lambda v: v >= 0,
+                                  must=">= 0 (0 = no short abandons)"),
+            sl_threshold_s=r.positive("sl_threshold_s", QueueConfig.sl_threshold_s),
             voicemail_destination=_destination(r, "voicemail_destination", QueueConfig.voicemail_destination),
             no_agent_destination=_destination(r, "no_agent_destination", QueueConfig.no_agent_destination),
             overflow_destination=_destination(r, "overflow_destination", QueueConfig.overflow_destination),
@@ -568,6 +581,14 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             base = Path(base_dir) if base_dir is not None else Path.cwd()
             callbacks = _callbacks(ctable, errors, queues=queues, agents=agents, base_dir=base.absolute())
 
+    r = _Reader(top.table_of("reports"), "reports", errors)
+    reports = ReportsConfig(
+        timezone=r.get("timezone", str, ReportsConfig.timezone, check=_valid_tz, must="an IANA time zone"),
+        qa_per_agent=r.get("qa_per_agent", int, ReportsConfig.qa_per_agent, check=lambda v: 0 <= v <= 1000,
+                           must="0..1000"),
+    )
+    r.finish()
+
     from .api import parse_api
 
     api = parse_api(top.table_of("api"), errors, agents=list(agents))
@@ -576,7 +597,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
-                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks)
+                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
+                  reports=reports)
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
