@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..core.attendance import AttendanceRow, attendance
-from ..core.figures import FigureRules, Figures, call_record, figures
+from ..core.figures import CallRecord, FigureRules, Figures, call_record, figures
 from ..core.qa import SampleEntry, qa_sample
 from ..store.base import Repository
 
-__all__ = ["Report", "Row", "attendance_report", "daily", "monthly", "period", "qa_report"]
+__all__ = ["Report", "Row", "attendance_report", "call_records", "daily", "figures_between", "monthly", "period",
+           "qa_report"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,8 +64,8 @@ def _rules(cfg: Config) -> dict[str, FigureRules]:
                               ring_target_s=q.ring_target_s) for name, q in cfg.queues.items()}
 
 
-def _compute(store: Repository, cfg: Config, start: float, end: float,
-             ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
+def call_records(store: Repository, cfg: Config, start: float, end: float) -> list[CallRecord]:
+    """Every queue entry of [start, end) as the figures see it (``core.figures.call_record``)."""
     rules = _rules(cfg)
     records = []
     for call_id, entries in store.timelines(start, end).items():
@@ -72,6 +73,19 @@ def _compute(store: Repository, cfg: Config, start: float, end: float,
         rec = call_record(call_id, entries, rules.get(queue) or FigureRules())
         if rec is not None:
             records.append(rec)
+    return records
+
+
+def figures_between(store: Repository, cfg: Config, start: float, end: float,
+                    ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
+    """(per queue, per agent, total) figures of [start, end)."""
+    return _compute(store, cfg, start, end)
+
+
+def _compute(store: Repository, cfg: Config, start: float, end: float,
+             ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
+    rules = _rules(cfg)
+    records = call_records(store, cfg, start, end)
     return figures(records, rules, agent_log=store.agent_log(start, end), outbound=store.outbound(start, end),
                    overdue_callbacks=store.overdue_callbacks(start, end), start=start, end=end)
 
