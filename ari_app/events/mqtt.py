@@ -156,7 +156,7 @@ class Outbox:
 
 
 class Backoff:
-    """Exponential back-off: ``min_s``, then doubled on each failure up to ``max_s``; ``reset()`` on success."""
+    """Exponential back-off: ``min_s``, doubled on each failure up to ``max_s``; ``reset()`` on success."""
 
     def __init__(self, min_s: float, max_s: float, factor: float = 2.0) -> None:
         self.min_s, self.max_s, self.factor = min_s, max(max_s, min_s), factor
@@ -257,14 +257,18 @@ class MqttSink:
             self._count(queue, event, now)
             self._stats(queue, event, now)
         if event in ALERTS:
-            self._put(Message(f"{self.prefix}/events/{_level(event)}", self._payload(event, now, public), qos=1))
+            topic = f"{self.prefix}/events/{_level(event)}"
+            self._put(Message(topic, self._payload(event, now, public), qos=1))
 
     def agent_changed(self, agent_id: str) -> None:
         """The core changed the agent (also without an event: wrap-up over, phone reachable again)."""
-        now = self.clock()
-        if self._agent_state(agent_id, "agent.changed", now, force=False):
-            for q in self._agent_queues(agent_id):
-                self._stats(q, "agent.changed", now)
+        try:
+            now = self.clock()
+            if self._agent_state(agent_id, "agent.changed", now, force=False):
+                for q in self._agent_queues(agent_id):
+                    self._stats(q, "agent.changed", now)
+        except Exception:  # called from the core's task: a bug here must not stop the calls
+            log.exception("mqtt.sink_failed", agent=agent_id)
 
     def snapshot(self, event: str = "snapshot") -> None:
         """Every agent's state and every queue's stats (at each connect: the broker may have lost them)."""
@@ -287,8 +291,9 @@ class MqttSink:
             return False
         self._agents[agent_id] = key
         since = snap.get("since")
+        since_time = iso(since) if isinstance(since, (int, float)) and since else None
         body = {"agent": agent_id, "state": snap.get("state"), "reason": snap.get("reason") or "",
-                "since": since, "since_time": iso(since) if isinstance(since, (int, float)) and since else None,
+                "since": since, "since_time": since_time,
                 "queues": list(snap.get("queues") or ())}
         self._put(Message(f"{self.prefix}/agents/{_level(agent_id)}/state", self._payload(event, now, body),
                           retain=True))
@@ -321,7 +326,10 @@ class MqttSink:
     def _deferred_stats(self, queue: str) -> None:
         event = self._stats_due.pop(queue, None)
         if event is not None:
-            self._stats_now(queue, event, self.clock())
+            try:
+                self._stats_now(queue, event, self.clock())
+            except Exception:
+                log.exception("mqtt.sink_failed", queue=queue)
 
     def _stats_now(self, queue: str, event: str, now: float) -> None:
         stats = self.view.queue(queue)
@@ -375,15 +383,18 @@ class MqttSink:
     def _up(self) -> None:
         if self.connected is not True:
             s = self.settings
-            log.info("mqtt.connected", host=s.host, port=s.port, prefix=self.prefix, buffered=len(self.outbox))
+            log.info("mqtt.connected", host=s.host, port=s.port, prefix=self.prefix,
+                     buffered=len(self.outbox))
         self.connected = True
         self._report_drops(self.clock(), force=True)
 
     def _down(self, error: BaseException) -> None:
         if self.connected is not False:
             s = self.settings
-            reason = str(error) or type(error).__name__
-            log.warning("mqtt.disconnected", host=s.host, port=s.port, reason=reason, error=type(error).__name__)
+            cause = error.__cause__  # "Disconnected during message iteration" from "the connection was lost"
+            reason = str(cause or error) or type(cause or error).__name__
+            log.warning("mqtt.disconnected", host=s.host, port=s.port, reason=reason,
+                        error=type(error).__name__)
         self.connected = False
 
     async def _pump(self, client: Any) -> None:

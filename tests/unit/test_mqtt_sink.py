@@ -55,8 +55,9 @@ class Later:
 
 class FakeView:
     def __init__(self) -> None:
-        self.agents = {"1001": {"state": "available", "reason": "", "since": T0 - 60, "queues": ["support"]},
-                       "1002": {"state": "logged_out", "reason": "", "since": 0.0, "queues": ["support", "sales"]}}
+        self.agents = {
+            "1001": {"state": "available", "reason": "", "since": T0 - 60, "queues": ["support"]},
+            "1002": {"state": "logged_out", "reason": "", "since": 0.0, "queues": ["support", "sales"]}}
         self.queues = {"support": {"waiting": 0, "agents_logged_in": 1, "agents_available": 1},
                        "sales": {"waiting": 0, "agents_logged_in": 0, "agents_available": 0}}
 
@@ -121,7 +122,8 @@ def test_no_caller_number_reaches_any_message_of_any_event():
     for event in sorted(ALERTS | {"agent.paused", "call.queued", "call.answered", "call.completed",
                                    "callback.created", "call.keep_place"}):
         sink(event, {"agent": "1001", "queue": "support", "call_id": "c1", "caller": NUMBER,
-                     "caller_number": NUMBER, "number": NUMBER, "callerid": NUMBER, "customer_number": NUMBER})
+                     "caller_number": NUMBER, "number": NUMBER, "callerid": NUMBER,
+                     "customer_number": NUMBER})
     msgs = drain(sink)
     assert len(msgs) >= len(ALERTS)
     for m in msgs:
@@ -229,6 +231,9 @@ def test_sink_on_the_bus_never_raises_and_a_bad_view_is_logged():
     with capture_logs() as logs:
         bus.publish("agent.paused", {"agent": "1001"})
     assert [e["event"] for e in logs] == ["bus.sink_failed"]
+    with capture_logs() as logs:
+        sink.agent_changed("1001")  # called by the core's task directly: must not raise either
+    assert [(e["event"], e["log_level"]) for e in logs] == [("mqtt.sink_failed", "error")]
 
 
 # -- the bounded buffer ------------------------------------------------------------------------------------
@@ -279,7 +284,8 @@ def test_sink_logs_drops_with_a_count_at_most_every_ten_seconds():
         clock.now = T0 + 10.5
         sink("call.offer_missed", {"call_id": "late"})
     drops = [e for e in logs if e["event"] == "mqtt.dropped"]
-    assert [(d["dropped"], d["total"], d["log_level"]) for d in drops] == [(1, 1, "warning"), (28, 29, "warning")]
+    assert [(d["dropped"], d["total"], d["log_level"]) for d in drops] == [
+        (1, 1, "warning"), (28, 29, "warning")]
     assert len(sink.outbox) == 2
 
 
@@ -339,7 +345,8 @@ class FakeClient:
 
             async def __anext__(self):
                 await client.lost.wait()
-                raise aiomqtt.MqttError("Disconnected during message iteration")
+                raise aiomqtt.MqttError("Disconnected during message iteration") from aiomqtt.MqttCodeError(
+                    7, "Unexpected disconnection")
         return Iter()
 
 
@@ -361,7 +368,8 @@ async def test_run_backs_off_reconnects_with_fresh_clients_and_keeps_unsent_mess
 
     broker = FakeBroker(["refuse", "refuse", "refuse", "drop_after:3", "up"])
     view = FakeView()
-    sink = MqttSink(settings(), view, clock=clock, call_later=Later(clock), client_factory=broker, sleep=sleep)
+    sink = MqttSink(settings(), view, clock=clock, call_later=Later(clock), client_factory=broker,
+                    sleep=sleep)
     sink("agent.busy_overrun", {"agent": "1001", "reason": "lunch"})  # while nobody is connected
     with capture_logs() as logs:
         task = asyncio.create_task(sink.run())
@@ -387,7 +395,8 @@ async def test_run_backs_off_reconnects_with_fresh_clients_and_keeps_unsent_mess
         "cc/queues/sales/stats", "cc/agents/1001/state", "cc/queues/support/stats",
         "cc/events/call.offer_missed"]  # (the support stats of this one wait for stats_every_s)
     assert broker.published[2][2:] == (1, False) and broker.published[0][2:] == (0, True)
-    assert broker.published[2][1]["event"] == "agent.busy_overrun" and broker.published[0][1]["event"] == "snapshot"
+    assert broker.published[2][1]["event"] == "agent.busy_overrun"
+    assert broker.published[0][1]["event"] == "snapshot"
     assert sink.sent == len(broker.published)
 
 
@@ -404,8 +413,9 @@ async def test_a_connection_lost_while_idle_is_noticed_and_logged():
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert [e["event"] for e in logs if e["event"].startswith("mqtt.")] == [
-        "mqtt.connected", "mqtt.disconnected", "mqtt.connected"]
+    assert [(e["event"], e.get("reason")) for e in logs if e["event"].startswith("mqtt.")] == [
+        ("mqtt.connected", None), ("mqtt.disconnected", "[code:7] The connection was lost."),
+        ("mqtt.connected", None)]  # the cause, not aiomqtt's "Disconnected during message iteration"
     assert broker.clients[0].exited == 1
 
 
@@ -420,7 +430,8 @@ async def test_the_sink_never_waits_for_the_broker():
 # -- the view of the real core ------------------------------------------------------------------------------
 def test_acd_view_reads_agents_and_queue_figures():
     acd = Acd([QueueRules(name="support", ring_target_s=15, originate_timeout_s=20)],
-              [Agent(agent_id=a, interface=f"PJSIP/{a}", queues=("support",)) for a in ("1001", "1002", "1003")])
+              [Agent(agent_id=a, interface=f"PJSIP/{a}", queues=("support",))
+               for a in ("1001", "1002", "1003")])
     for a in ("1001", "1002"):
         acd.handle(AgentCommand(agent_id=a, command="login"), T0)
     acd.handle(AgentCommand(agent_id="1002", command="pause", reason="lunch"), T0 + 1)
@@ -428,7 +439,8 @@ def test_acd_view_reads_agents_and_queue_figures():
     acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 3)
     acd.handle(CallArrived(call_id="c2", queue="support", entered_at=T0 + 4), T0 + 4)
     view = AcdView(acd, clock=lambda: T0 + 10)
-    assert view.agent("1002") == {"state": "paused", "reason": "lunch", "since": T0 + 1, "queues": ["support"]}
+    assert view.agent("1002") == {"state": "paused", "reason": "lunch", "since": T0 + 1,
+                                  "queues": ["support"]}
     assert view.agent("1001")["state"] == "on_call" and view.agent("1001")["reason"] == ""
     assert view.agent("nope") is None and view.queue("nope") is None
     assert view.queue("support") == {"waiting": 1, "longest_wait_s": 6.0, "agents_logged_in": 2,
@@ -442,7 +454,8 @@ def test_service_wires_the_sink_to_the_bus_and_the_core(tmp_path):
     cfg = config.parse({**GOOD, "mqtt": {"host": "127.0.0.1", "prefix": "site1/cc"}})
     svc = Service(cfg, store=Store(tmp_path / "state.db"), clock=lambda: T0)
     assert svc.mqtt is not None and svc.mqtt in svc.bus.sinks
-    svc._apply(lambda: svc.acd.handle(AgentCommand(agent_id="1001", command="login", interface="PJSIP/1001"), T0))
+    login = AgentCommand(agent_id="1001", command="login", interface="PJSIP/1001")
+    svc._apply(lambda: svc.acd.handle(login, T0))
     topics = [m.topic for m in svc.mqtt.outbox.peek_all()]
     assert topics[0] == "site1/cc/agents/1001/state" and "site1/cc/queues/support/stats" in topics
     assert body(svc.mqtt.outbox.peek_all()[0])["state"] == "available"
@@ -450,7 +463,7 @@ def test_service_wires_the_sink_to_the_bus_and_the_core(tmp_path):
     assert no_mqtt.mqtt is None
 
 
-# -- config ---------------------------------------------------------------------------------------------------
+# -- config ---------------------------------------------------------------------------------------------
 GOOD = {"ari": {"password": "x"}, "queues": {"support": {}},
         "agents": {"1001": {"interface": "PJSIP/1001", "queues": ["support"]}}}
 
@@ -470,7 +483,8 @@ def test_config_mqtt_absent_is_none_and_defaults_are_documented_values():
 
 def test_config_mqtt_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("MQTT_TEST_PW", "s3cret")
-    m = config.parse({**GOOD, "mqtt": {"host": "h", "username": "ari-app", "password_env": "MQTT_TEST_PW"}}).mqtt
+    m = config.parse({**GOOD, "mqtt": {"host": "h", "username": "ari-app",
+                                       "password_env": "MQTT_TEST_PW"}}).mqtt
     assert m.password == "s3cret" and "s3cret" not in repr(m)
     assert errors_of({"host": "h", "username": "u", "password_env": "MQTT_NOT_SET_X"}) == [
         "mqtt.password_env: environment variable MQTT_NOT_SET_X is not set"]
