@@ -37,6 +37,7 @@ from .core.login import LoginGuard
 from .core.timeline import Fact
 from .core.waiting import WaitRules
 from .events.bus import Bus, log_sink
+from .events.mqtt import AcdView, MqttSink
 from .flows import resync
 from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
@@ -73,6 +74,10 @@ class Service:
             login=LoginGuard(max_attempts=cfg.login.max_attempts, lock_s=cfg.login.lock_s),
         )
         self.bus = Bus([log_sink])
+        self.mqtt: MqttSink | None = None  # [mqtt]: the bus's events on a broker (events/mqtt.py)
+        if cfg.mqtt is not None:
+            self.mqtt = MqttSink(cfg.mqtt, AcdView(self.acd, clock), clock=clock)
+            self.bus.add(self.mqtt)
         self.inbox: asyncio.Queue[acd.Event] = asyncio.Queue()
         self.calls: dict[str, InboundCall | FeatureCall] = {}
         self.dispatcher = OrderedDispatcher(self._on_item, key=self._key)
@@ -125,6 +130,8 @@ class Service:
                     tg.create_task(self.desk.run(), name="callbacks")
                 if self.cfg.api is not None and self.cfg.api.tokens:
                     tg.create_task(api.serve(self, self.cfg.api), name="api")
+                if self.mqtt is not None:
+                    tg.create_task(self.mqtt.run(), name="mqtt")
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()
@@ -496,6 +503,8 @@ class Service:
                 self._record_compliance(call_id)
         for agent in self.acd.drain_changed_agents():
             self._tell_presence(agent)
+            if self.mqtt is not None:
+                self.mqtt.agent_changed(agent.agent_id)
             self.store.save_agent(AgentSession(agent_id=agent.agent_id, state=agent.state.value, since=agent.since,
                                                reason=agent.reason, interface=agent.interface,
                                                last_call_end=agent.last_call_end, calls_taken=agent.calls_taken))

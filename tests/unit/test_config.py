@@ -382,6 +382,8 @@ def test_production_example_is_valid(tmp_path, monkeypatch):
     f = tmp_path / "production.toml"
     f.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("pin_hash")))
     monkeypatch.setenv("ARI_PASSWORD", "x")
+    monkeypatch.setenv("MQTT_PASSWORD", "y")
     cfg = config.load(f)
     assert cfg.callbacks.teams == ("support", "sales") and cfg.trunk.caller_id == "4008001234"
+    assert cfg.mqtt.username == "ari-app" and cfg.mqtt.password == "y"
     assert cfg.store_url == "/var/lib/ari-app/state.db"
