@@ -14,6 +14,8 @@ Optional sections (absent → the attribute is None):
   store; ``Config.store_url`` is the one to use either way.
 * ``[trunk]`` → ``Config.trunk`` (``TrunkConfig``): how customers are dialled
   for callbacks and follow-ups (R-CB).
+* ``[metrics]`` → ``Config.metrics`` (``MetricsConfig``, defaults when absent): the
+  Prometheus figures on the API's ``GET /metrics`` (R-KPI; ``events/metrics.py``).
 * ``[callbacks]`` → ``Config.callbacks`` (``CallbacksConfig``): R-VM, R-VM-RR,
   R-VM-CHECK, R-CB, R-SLA24. ``.rules`` is a ready ``core.callbacks.CallbackRules``
   whose defaults come from the core dataclass. ``roster`` names the roster
@@ -37,8 +39,8 @@ from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stag
 
 __all__ = [
     "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "QueueConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load",
-    "parse",
+    "KeyMap", "LoginConfig", "MetricsConfig", "QueueConfig", "ServiceSettings", "StoreSettings",
+    "TrunkConfig", "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -113,6 +115,14 @@ class CallbacksConfig:
     stagger_s: float = STAGGER_S  # check offsets: team i checks i * stagger_s after check_start
     max_record_s: float = 120.0  # R-VM: the longest voicemail
     silence_s: float = 4.0  # R-VM: this much silence ends a voicemail
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus figures (R-KPI), served by the API as ``GET /metrics``."""
+    enabled: bool = True
+    short_abandon_s: float = 5.0  # SPEC "The figures": a hang-up this soon after entering is a short abandon
+    loop_lag_interval_s: float = 1.0  # how often the event-loop lag is measured
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,6 +228,7 @@ class Config:
     store: StoreSettings | None = None  # parse() always sets it; None only when built by hand
     trunk: TrunkConfig | None = None  # [trunk] absent: no outbound dialling
     callbacks: CallbacksConfig | None = None  # [callbacks] absent: voicemail is not turned into tasks
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def store_url(self) -> str:
@@ -571,12 +582,29 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     from .api import parse_api
 
     api = parse_api(top.table_of("api"), errors, agents=list(agents))
+    metrics = _metrics(top.table_of("metrics"), errors)
     top.finish()
 
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
-                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks)
+                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
+                  metrics=metrics)
+
+
+def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
+    """``[metrics]`` (R-KPI); who may read them: ``[api] metrics_loopback_without_token``, token roles."""
+    r = _Reader(data, "metrics", errors)
+    d = MetricsConfig
+    m = MetricsConfig(
+        enabled=r.get("enabled", bool, d.enabled),
+        short_abandon_s=r.get("short_abandon_s", float, d.short_abandon_s, check=lambda v: 0 <= v <= 600,
+                              must="0-600 seconds (0: no short abandons)"),
+        loop_lag_interval_s=r.get("loop_lag_interval_s", float, d.loop_lag_interval_s,
+                                  check=lambda v: 0.05 <= v <= 60, must="0.05-60 seconds"),
+    )
+    r.finish()
+    return m
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
