@@ -134,6 +134,9 @@ class Metrics:
         }
 
     # -- the Bus sink --------------------------------------------------------------------------------------
+    def __repr__(self) -> str:  # how bus.sink_failed names this sink
+        return "metrics"
+
     def __call__(self, event: str, fields: Mapping[str, Any]) -> None:
         self.sink(event, fields)
 
