@@ -38,6 +38,7 @@ from .core.timeline import Fact
 from .core.waiting import WaitRules
 from .events.bus import Bus, log_sink
 from .events.mqtt import AcdView, MqttSink
+from .events.metrics import Metrics  # R-KPI: GET /metrics
 from .flows import resync
 from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
@@ -78,6 +79,7 @@ class Service:
         if cfg.mqtt is not None:
             self.mqtt = MqttSink(cfg.mqtt, AcdView(self.acd, clock), clock=clock)
             self.bus.add(self.mqtt)
+        self._metrics = self._make_metrics()
         self.inbox: asyncio.Queue[acd.Event] = asyncio.Queue()
         self.calls: dict[str, InboundCall | FeatureCall] = {}
         self.dispatcher = OrderedDispatcher(self._on_item, key=self._key)
@@ -128,10 +130,14 @@ class Service:
                 tg.create_task(self._run_core(), name="core")
                 if self.desk is not None:
                     tg.create_task(self.desk.run(), name="callbacks")
-                if self.cfg.api is not None and self.cfg.api.tokens:
+                if self.cfg.api is not None and (self.cfg.api.tokens or (
+                        self._metrics is not None and self.cfg.api.metrics_loopback_without_token)):
                     tg.create_task(api.serve(self, self.cfg.api), name="api")
                 if self.mqtt is not None:
                     tg.create_task(self.mqtt.run(), name="mqtt")
+                if self._metrics is not None:
+                    tg.create_task(self._metrics.loop_lag_watch(self.cfg.metrics.loop_lag_interval_s).run(),
+                                   name="loop-lag")
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()
@@ -376,6 +382,29 @@ class Service:
 
     def ari_connected(self) -> bool:
         return self.stream.connected.is_set()
+
+    # -- R-KPI: Prometheus metrics (events/metrics.py) -----------------------------------------------------
+    def _make_metrics(self) -> Metrics | None:
+        m = self.cfg.metrics
+        if not m.enabled:
+            return None
+        metrics = Metrics(short_abandon_s={q.name: q.short_abandon_s for q in self.cfg.queues.values()}, agents=self.agents, waiting=self.waiting_calls,
+                          callbacks=self.callbacks,
+                          ari=lambda: (self.stream.connections, self.stream.connected.is_set()))
+        self.bus.add(metrics)
+        return metrics
+
+    def metrics(self) -> Metrics | None:
+        """For the API's GET /metrics; None when ``[metrics] enabled = false``."""
+        return self._metrics
+
+    def waiting_calls(self) -> dict[str, int]:
+        """Queue → callers waiting now (ringing an agent included; a kept place is no caller on the line)."""
+        counts = dict.fromkeys(self.acd.queues, 0)
+        for call in self.acd.calls.values():
+            if call.waiting and not call.kept:
+                counts[call.queue] = counts.get(call.queue, 0) + 1
+        return counts
 
     async def agent_command(self, agent_id: str, command: str, **args: Any) -> dict[str, Any]:
         if agent_id not in self.acd.agents:

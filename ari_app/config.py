@@ -14,6 +14,8 @@ Optional sections (absent → the attribute is None):
   store; ``Config.store_url`` is the one to use either way.
 * ``[trunk]`` → ``Config.trunk`` (``TrunkConfig``): how customers are dialled
   for callbacks and follow-ups (R-CB).
+* ``[metrics]`` → ``Config.metrics`` (``MetricsConfig``, defaults when absent): the
+  Prometheus figures on the API's ``GET /metrics`` (R-KPI; ``events/metrics.py``).
 * ``[callbacks]`` → ``Config.callbacks`` (``CallbacksConfig``): R-VM, R-VM-RR,
   R-VM-CHECK, R-CB, R-SLA24. ``.rules`` is a ready ``core.callbacks.CallbackRules``
   whose defaults come from the core dataclass. ``roster`` names the roster
@@ -39,9 +41,8 @@ from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stag
 
 __all__ = [
     "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "MqttConfig", "QueueConfig", "ServiceSettings", "StoreSettings", "TrunkConfig",
-    "load",
-    "parse",
+    "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "ReportsConfig", "ServiceSettings",
+    "StoreSettings", "TrunkConfig", "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -134,6 +135,13 @@ class CallbacksConfig:
     stagger_s: float = STAGGER_S  # check offsets: team i checks i * stagger_s after check_start
     max_record_s: float = 120.0  # R-VM: the longest voicemail
     silence_s: float = 4.0  # R-VM: this much silence ends a voicemail
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus figures (R-KPI), served by the API as ``GET /metrics``."""
+    enabled: bool = True
+    loop_lag_interval_s: float = 1.0  # how often the event-loop lag is measured
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,6 +258,7 @@ class Config:
     callbacks: CallbacksConfig | None = None  # [callbacks] absent: voicemail is not turned into tasks
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     mqtt: MqttConfig | None = None  # [mqtt] absent: no MQTT
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def store_url(self) -> str:
@@ -619,13 +628,27 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     from .api import parse_api
 
     api = parse_api(top.table_of("api"), errors, agents=list(agents))
+    metrics = _metrics(top.table_of("metrics"), errors)
     top.finish()
 
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
-                  reports=reports, mqtt=mqtt)
+                  reports=reports, mqtt=mqtt, metrics=metrics)
+
+
+def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
+    """``[metrics]`` (R-KPI); who may read them: ``[api] metrics_loopback_without_token``, token roles."""
+    r = _Reader(data, "metrics", errors)
+    d = MetricsConfig
+    m = MetricsConfig(
+        enabled=r.get("enabled", bool, d.enabled),
+        loop_lag_interval_s=r.get("loop_lag_interval_s", float, d.loop_lag_interval_s,
+                                  check=lambda v: 0.05 <= v <= 60, must="0.05-60 seconds"),
+    )
+    r.finish()
+    return m
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],

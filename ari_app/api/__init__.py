@@ -10,11 +10,12 @@ from ._cli import DEFAULT_API, agent_cli, callbacks_cli, followups_cli, roster_c
 from ._controller import COMMANDS, Controller, agent_snapshot
 from ._errors import ApiError, BadRequest, CommandRefused, NotFound, UnknownAgent
 from ._server import build_app, listening, serve
-from ._settings import ROLES, ApiSettings, ApiToken, hash_token, new_token, parse_api
+from ._settings import METRICS_ROLES, ROLES, ApiSettings, ApiToken, hash_token, new_token, parse_api
 
 __all__ = [
     "COMMANDS",
     "DEFAULT_API",
+    "METRICS_ROLES",
     "ROLES",
     "ApiError",
     "ApiSettings",

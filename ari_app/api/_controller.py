@@ -60,6 +60,13 @@ class CallbacksController(Protocol):
         ...
 
 
+class MetricsController(Protocol):
+    def metrics(self) -> Any:
+        """The service's metrics (``events.metrics.Metrics``: ``render() -> bytes`` in the Prometheus text
+        format) or None when ``[metrics] enabled = false`` (``GET /metrics`` then answers 404)."""
+        ...
+
+
 def agent_snapshot(agent: Any) -> dict[str, Any]:
     """The API's view of one agent, from anything shaped like ``core.agents.Agent``."""
     return {

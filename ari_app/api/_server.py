@@ -1,6 +1,9 @@
 """The HTTP control API (aiohttp): agents' states and commands, as JSON.
 
     GET  /health                     no auth: {"status": "ok", "ari_connected": bool}
+    GET  /metrics                    Prometheus text format (R-KPI): supervisor and ops tokens, or no token
+                                     from loopback when [api] metrics_loopback_without_token = true;
+                                     404 when [metrics] enabled = false
     GET  /agents                     supervisor, ops
     GET  /agents/{id}                the agent itself, supervisor, ops
     POST /agents/{id}/login          body {"interface": "PJSIP/1001"} (optional)
@@ -39,11 +42,11 @@ Callbacks and the roster (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE), supervisor and
     GET    /roster/duty              ?day=YYYY-MM-DD (default: each team's current duty day): per team
                                      the duty agent (R-VM-RR), a preview that moves no pointer
 
-Every route but /health needs ``Authorization: Bearer <token>``. Checks run
-in this order, so a refusal never reveals more than the caller may know:
-401 (no or unknown token) → 403 (role) → 400 (body) → 404 (unknown agent) →
-409 (refused by the agent's state). Errors are ``{"error": "<message>"}``,
-unknown paths and methods included (404, 405).
+Every route but /health (and /metrics from loopback, if allowed) needs
+``Authorization: Bearer <token>``. Checks run in this order, so a refusal
+never reveals more than the caller may know: 401 (no or unknown token) →
+403 (role) → 400 (body) → 404 (unknown agent) → 409 (refused by the agent's
+state). Errors are ``{"error": "<message>"}``, unknown paths and methods included (404, 405).
 R-PRIVACY: every request but /health writes one ``audit.api`` log line,
 refused ones included.
 """
@@ -51,6 +54,7 @@ refused ones included.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,10 +63,11 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ._controller import COMMANDS, SUPERVISE_MODES, SUPERVISE_ROLES, Controller
 from ._errors import BadRequest, CommandRefused, NotFound, UnknownAgent
-from ._settings import ApiSettings, ApiToken
+from ._settings import METRICS_ROLES, ApiSettings, ApiToken
 
 __all__ = ["build_app", "listening", "serve"]
 
@@ -143,6 +148,34 @@ class _Api:
         except Exception:
             log.exception("api.error", path=request.path)
             return _error(500, "internal error (see the service's log)")
+
+    # -- GET /metrics (R-KPI): its own auth, so a local scraper may go without a token ----------------------
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        token = self._token(request)
+        tokenless = "Authorization" not in request.headers and _loopback_peer(request.remote)
+        get = getattr(self.controller, "metrics", None)
+        source = get() if get is not None else None
+        if token is None and not (self.settings.metrics_loopback_without_token and tokenless):
+            reason = "missing bearer token" if "Authorization" not in request.headers else "invalid token"
+            if "Authorization" not in request.headers and self.settings.metrics_loopback_without_token:
+                reason += " (only loopback scrapes go without one)"
+            response: web.Response = _error(401, reason, **{"WWW-Authenticate": "Bearer"})
+        elif token is not None and token.role not in METRICS_ROLES:
+            response = _error(403, f"token {token.name} (role {token.role}) may not read metrics")
+        elif source is None:
+            response = _error(404, "metrics are off ([metrics] enabled = false in the config)")
+        else:
+            try:
+                response = web.Response(body=source.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            except Exception:
+                log.exception("api.error", path=request.path)
+                response = _error(500, "internal error (see the service's log)")
+        audit: dict[str, Any] = {}
+        if response.status >= 400:
+            audit["error"] = _message(response.text)
+        log.info("audit.api", token=token.name if token else None, role=token.role if token else None,
+                 action="metrics", agent=None, status=response.status, remote=request.remote, **audit)
+        return response
 
     # -- routes -------------------------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:
@@ -398,6 +431,16 @@ def _check(body: dict[str, Any], key: str, pattern: re.Pattern[str], must: str) 
     return value
 
 
+def _loopback_peer(remote: str | None) -> bool:
+    """The peer is this machine: 127.0.0.0/8, ::1, or 127.x as an IPv4-mapped IPv6 address."""
+    try:
+        ip = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
 def _message(text: str | None) -> str | None:
     try:
         return json.loads(text or "")["error"]
@@ -410,6 +453,7 @@ def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_
     api = _Api(controller, settings, command_timeout_s)
     app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
     app.router.add_get("/health", api.health, name="health", allow_head=False)
+    app.router.add_get("/metrics", api.metrics, name="metrics", allow_head=False)  # R-KPI
     app.router.add_get("/agents", api.guarded("list", api.list_agents), name="list", allow_head=False)
     app.router.add_get("/agents/{agent_id}", api.guarded("show", api.show_agent), name="show",
                        allow_head=False)
@@ -456,7 +500,8 @@ async def listening(controller: Controller, settings: ApiSettings) -> AsyncItera
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         log.info("api.listening", url=url, tokens=len(settings.tokens))
         if not settings.tokens:
-            log.warning("api.no_tokens", hint="every route but /health answers 401; see `ari-app token new`")
+            log.warning("api.no_tokens", hint="every route but /health (and /metrics from loopback, if "
+                                              "allowed) answers 401; see `ari-app token new`")
         if settings.allow_remote:
             log.warning("api.remote_allowed", host=settings.listen_host,
                         hint="plain HTTP: put a TLS proxy in front when it leaves the machine")

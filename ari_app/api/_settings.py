@@ -13,6 +13,10 @@ characters, so a plain sha256 is enough; comparison is constant-time.
     role = "agent"                 # agent | supervisor | ops
     agent_id = "1001"              # role agent only: the one agent it may act on
     sha256 = "9f86d0…"             # 64 hex digits
+
+``GET /metrics`` (Prometheus) needs a token of a role in ``METRICS_ROLES``; with
+``metrics_loopback_without_token = true`` a scraper on the same machine (127.0.0.1,
+::1) needs none.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ROLES", "ApiSettings", "ApiToken", "hash_token", "new_token", "parse_api"]
+__all__ = ["METRICS_ROLES", "ROLES", "ApiSettings", "ApiToken", "hash_token", "new_token", "parse_api"]
 
 ROLES = ("agent", "supervisor", "ops")
+METRICS_ROLES = ("supervisor", "ops")  # token roles that may read GET /metrics
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 AGENT_ID = re.compile(r"^[0-9]{1,10}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -51,6 +56,7 @@ class ApiSettings:
     listen_port: int = 8090
     allow_remote: bool = False
     tokens: tuple[ApiToken, ...] = ()
+    metrics_loopback_without_token: bool = False  # GET /metrics from 127.0.0.1 / ::1 needs no token
 
     def authenticate(self, token: str) -> ApiToken | None:
         """The configured token whose hash matches ``token``, or None."""
@@ -106,7 +112,9 @@ def parse_api(table: dict[str, Any], errors: list[str], *,
     if not isinstance(table, dict):
         errors.append(f"api: must be a table, got {table!r}")
         return d
-    _unknown(table, {"listen_host", "listen_port", "allow_remote", "tokens"}, "api", errors)
+    _unknown(table, {"listen_host", "listen_port", "allow_remote", "tokens",
+                     "metrics_loopback_without_token"}, "api", errors)
+    metrics_open = _get(table, "metrics_loopback_without_token", bool, False, "api", errors)
     allow_remote = _get(table, "allow_remote", bool, False, "api", errors)
     host = _get(table, "listen_host", str, d.listen_host, "api", errors)
     if not allow_remote and not _is_loopback(host):
@@ -166,4 +174,5 @@ def parse_api(table: dict[str, Any], errors: list[str], *,
             hashes.setdefault(sha, path)
         if len(errors) == n:
             tokens.append(ApiToken(name=name, role=role, sha256=sha, agent_id=agent_id))
-    return ApiSettings(listen_host=host, listen_port=port, allow_remote=allow_remote, tokens=tuple(tokens))
+    return ApiSettings(listen_host=host, listen_port=port, allow_remote=allow_remote, tokens=tuple(tokens),
+                       metrics_loopback_without_token=metrics_open)
