@@ -21,6 +21,10 @@ Optional sections (absent → the attribute is None):
   here, and ``roster_file.make_roster(cfg)`` gives the service a fresh
   ``Roster``. Without a roster file each queue is a team (see
   ``roster_file.default_roster``).
+* ``[recording]`` → ``Config.recording`` (``RecordingConfig``): R-QA call
+  recording after a recording notice, and R-PRIVACY's retention of the
+  recordings. ``enabled = false`` records nothing (old recordings are still
+  erased after ``retention_days``).
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stag
 
 __all__ = [
     "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "QueueConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load",
-    "parse",
+    "KeyMap", "LoginConfig", "QueueConfig", "RecordingConfig", "ServiceSettings", "StoreSettings",
+    "TrunkConfig", "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -113,6 +117,19 @@ class CallbacksConfig:
     stagger_s: float = STAGGER_S  # check offsets: team i checks i * stagger_s after check_start
     max_record_s: float = 120.0  # R-VM: the longest voicemail
     silence_s: float = 4.0  # R-VM: this much silence ends a voicemail
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingConfig:
+    """``[recording]``: R-QA (calls recorded after a notice, one file per call) and R-PRIVACY (retention)."""
+    enabled: bool = True  # the section present records, unless enabled = false
+    notice: bool = True  # "本次通话可能被录音" when the call enters the queue
+    format: str = "wav"
+    retention_days: int = 90  # a recording of day D is erased from day D + retention_days + 1
+    name: str = "qa/{date}/{call_id}"  # the stored recording's name; {date} is the local day it started
+
+
+RECORDING_FORMATS = ("wav", "gsm", "ulaw", "alaw")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,6 +235,7 @@ class Config:
     store: StoreSettings | None = None  # parse() always sets it; None only when built by hand
     trunk: TrunkConfig | None = None  # [trunk] absent: no outbound dialling
     callbacks: CallbacksConfig | None = None  # [callbacks] absent: voicemail is not turned into tasks
+    recording: RecordingConfig | None = None  # [recording] absent: no call is recorded (R-QA)
 
     @property
     def store_url(self) -> str:
@@ -568,6 +586,12 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             base = Path(base_dir) if base_dir is not None else Path.cwd()
             callbacks = _callbacks(ctable, errors, queues=queues, agents=agents, base_dir=base.absolute())
 
+    recording: RecordingConfig | None = None
+    if "recording" in top.table:
+        rtable = top.table_of("recording")
+        if isinstance(top.table["recording"], dict):
+            recording = _recording(rtable, errors)
+
     from .api import parse_api
 
     api = parse_api(top.table_of("api"), errors, agents=list(agents))
@@ -576,7 +600,32 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
-                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks)
+                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
+                  recording=recording)
+
+
+def _recording(data: Mapping[str, Any], errors: list[str]) -> RecordingConfig:
+    """``[recording]`` (R-QA, R-PRIVACY)."""
+    from .core.retention import name_pattern_error
+
+    r = _Reader(data, "recording", errors)
+    d = RecordingConfig
+    name = r.get("name", str, d.name)
+    problem = name_pattern_error(name)
+    if problem is not None:
+        errors.append(f"recording.name: {problem}, got {name!r}")
+        name = d.name
+    rec = RecordingConfig(
+        enabled=r.get("enabled", bool, d.enabled),
+        notice=r.get("notice", bool, d.notice),
+        format=r.get("format", str, d.format, check=lambda v: v in RECORDING_FORMATS,
+                     must="one of " + ", ".join(RECORDING_FORMATS)),
+        retention_days=r.get("retention_days", int, d.retention_days, check=lambda v: 1 <= v <= 36500,
+                             must="a number of days 1..36500"),
+        name=name,
+    )
+    r.finish()
+    return rec
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
