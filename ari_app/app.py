@@ -45,6 +45,7 @@ from .flows.inbound import CallCommand, InboundCall, call_key
 from .flows import supervise  # R-SUPERVISE
 from .flows.desk import CallbackDesk  # R-VM, R-CB
 from .flows.voicemail import VoicemailCall
+from .flows.recording import CallRecorder, retention_loop  # R-QA, R-PRIVACY
 from .roster_file import make_roster
 from .store import AgentSession
 from .store.base import Repository, StoreError
@@ -138,6 +139,10 @@ class Service:
                 if self._metrics is not None:
                     tg.create_task(self._metrics.loop_lag_watch(self.cfg.metrics.loop_lag_interval_s).run(),
                                    name="loop-lag")
+                if self.cfg.recording is not None:  # R-PRIVACY: also while recording is turned off
+                    tg.create_task(retention_loop(self.ari, self.cfg.recording.name,
+                                                  self.cfg.recording.retention_days, self.clock),
+                                   name="recording-retention")
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()
@@ -427,11 +432,16 @@ class Service:
 
     def _flow(self, call_id: str) -> InboundCall:
         k = self.cfg.keys
+        rec = self.cfg.recording if self.cfg.recording is not None and self.cfg.recording.enabled else None
         flow = InboundCall(call_id, ari=self.ari, report=self.inbox.put_nowait, app=self.cfg.ari.app,
                            moh_class=self.cfg.service.moh_class, clock=self.clock,
                            keys=KeyReader(codes={"transfer": k.transfer, "transfer_complete": k.transfer_complete,
                                                  "transfer_cancel": k.transfer_cancel, "hold": k.hold,
-                                                 "silent": k.silent}))
+                                                 "silent": k.silent}),
+                           recorder=None if rec is None else CallRecorder(  # R-QA
+                               call_id, ari=self.ari, app=self.cfg.ari.app, pattern=rec.name,
+                               format=rec.format, save=self.store.save_recording, clock=self.clock),
+                           notice=rec is not None and rec.notice)
         self.calls[call_id] = flow
         return flow
 
@@ -568,6 +578,8 @@ class Service:
                     await resync.hangup(self.ari, leg)
                 for bridge in snap.bridges:
                     await resync.destroy_bridge(self.ari, bridge)
+                if snap.recording:  # R-QA
+                    await resync.hangup(self.ari, snap.recording)
                 continue
             ev = resync.to_core_event(snap, now)
             flow = self._flow(snap.call_id)
@@ -583,6 +595,7 @@ class Service:
                 except AriError as e:
                     log.warning("call.resync_failed", call_id=snap.call_id, error=str(e))
                     continue
+            await flow.resume_recording(snap.recording, connected=isinstance(ev, acd.CallRestored))  # R-QA
             live[snap.call_id] = flow
             rebuilt.append(ev)  # type: ignore[arg-type]
             log.info("call.resynced", call_id=snap.call_id, queue=ev.queue if ev else None,

@@ -25,6 +25,10 @@ Optional sections (absent → the attribute is None):
   ``roster_file.default_roster``).
 * ``[mqtt]`` → ``Config.mqtt`` (``MqttConfig``): the MQTT event sink
   (``events/mqtt.py``); absent → no MQTT.
+* ``[recording]`` → ``Config.recording`` (``RecordingConfig``): R-QA call
+  recording after a recording notice, and R-PRIVACY's retention of the
+  recordings. ``enabled = false`` records nothing (old recordings are still
+  erased after ``retention_days``).
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stag
 
 __all__ = [
     "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "ReportsConfig", "ServiceSettings",
-    "StoreSettings", "TrunkConfig", "load", "parse",
+    "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "RecordingConfig", "ReportsConfig",
+    "ServiceSettings", "StoreSettings", "TrunkConfig", "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -142,6 +146,19 @@ class MetricsConfig:
     """``[metrics]``: Prometheus figures (R-KPI), served by the API as ``GET /metrics``."""
     enabled: bool = True
     loop_lag_interval_s: float = 1.0  # how often the event-loop lag is measured
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingConfig:
+    """``[recording]``: R-QA (calls recorded after a notice, one file per call) and R-PRIVACY (retention)."""
+    enabled: bool = True  # the section present records, unless enabled = false
+    notice: bool = True  # "本次通话可能被录音" when the call enters the queue
+    format: str = "wav"
+    retention_days: int = 90  # a recording of day D is erased from day D + retention_days + 1
+    name: str = "qa/{date}/{call_id}"  # the stored recording's name; {date} is the local day it started
+
+
+RECORDING_FORMATS = ("wav", "gsm", "ulaw", "alaw")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +276,7 @@ class Config:
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     mqtt: MqttConfig | None = None  # [mqtt] absent: no MQTT
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    recording: RecordingConfig | None = None  # [recording] absent: no call is recorded (R-QA)
 
     @property
     def store_url(self) -> str:
@@ -624,6 +642,11 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         mtable = top.table_of("mqtt")
         if isinstance(top.table["mqtt"], dict):
             mqtt = _mqtt(mtable, errors)
+    recording: RecordingConfig | None = None
+    if "recording" in top.table:
+        rtable = top.table_of("recording")
+        if isinstance(top.table["recording"], dict):
+            recording = _recording(rtable, errors)
 
     from .api import parse_api
 
@@ -635,7 +658,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
-                  reports=reports, mqtt=mqtt, metrics=metrics)
+                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording)
 
 
 def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
@@ -649,6 +672,30 @@ def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
     )
     r.finish()
     return m
+
+
+def _recording(data: Mapping[str, Any], errors: list[str]) -> RecordingConfig:
+    """``[recording]`` (R-QA, R-PRIVACY)."""
+    from .core.retention import name_pattern_error
+
+    r = _Reader(data, "recording", errors)
+    d = RecordingConfig
+    name = r.get("name", str, d.name)
+    problem = name_pattern_error(name)
+    if problem is not None:
+        errors.append(f"recording.name: {problem}, got {name!r}")
+        name = d.name
+    rec = RecordingConfig(
+        enabled=r.get("enabled", bool, d.enabled),
+        notice=r.get("notice", bool, d.notice),
+        format=r.get("format", str, d.format, check=lambda v: v in RECORDING_FORMATS,
+                     must="one of " + ", ".join(RECORDING_FORMATS)),
+        retention_days=r.get("retention_days", int, d.retention_days, check=lambda v: 1 <= v <= 36500,
+                             must="a number of days 1..36500"),
+        name=name,
+    )
+    r.finish()
+    return rec
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
