@@ -14,6 +14,8 @@ Optional sections (absent → the attribute is None):
   store; ``Config.store_url`` is the one to use either way.
 * ``[trunk]`` → ``Config.trunk`` (``TrunkConfig``): how customers are dialled
   for callbacks and follow-ups (R-CB).
+* ``[ami]`` → ``Config.ami`` (``AmiSettings``): the AMI link for CDR events of
+  calls that never enter Stasis (an agent's own ``9<number>`` calls, R-KPI).
 * ``[callbacks]`` → ``Config.callbacks`` (``CallbacksConfig``): R-VM, R-VM-RR,
   R-VM-CHECK, R-CB, R-SLA24. ``.rules`` is a ready ``core.callbacks.CallbackRules``
   whose defaults come from the core dataclass. ``roster`` names the roster
@@ -36,9 +38,9 @@ from typing import Any, Mapping, Iterator
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 
 __all__ = [
-    "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "QueueConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load",
-    "parse",
+    "AgentConfig", "AmiSettings", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config",
+    "ConfigError", "KeyMap", "LoginConfig", "QueueConfig", "ServiceSettings", "StoreSettings", "TrunkConfig",
+    "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -102,6 +104,20 @@ class TrunkConfig:
     def endpoint(self, number: str) -> str:
         """The dial string for one customer number."""
         return self.dial.format(number=self.prefix + number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmiSettings:
+    """``[ami]``: the AMI link (CDR events of agents' own outbound calls, R-KPI outbound per day)."""
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callcenter"
+    password: str = ""
+    ping_every_s: float = 10.0  # the watchdog's Ping period
+    ping_timeout_s: float = 5.0  # no answer to a Ping (or to connect and login) within this: reconnect
+    reconnect_min_s: float = 0.5  # back-off, doubling up to reconnect_max_s
+    reconnect_max_s: float = 10.0
+    timezone: str = ""  # the PBX's zone for CDR times without an epoch header; "" = this machine's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,6 +234,7 @@ class Config:
     store: StoreSettings | None = None  # parse() always sets it; None only when built by hand
     trunk: TrunkConfig | None = None  # [trunk] absent: no outbound dialling
     callbacks: CallbacksConfig | None = None  # [callbacks] absent: voicemail is not turned into tasks
+    ami: AmiSettings | None = None  # [ami] absent: no CDR events (agents' own outbound calls are not counted)
 
     @property
     def store_url(self) -> str:
@@ -410,6 +427,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             )
         r.finish()
 
+    ami = _ami(top, errors) if "ami" in top.table else None
+
     queues: dict[str, QueueConfig] = {}
     for name, path, qdata in top.named_tables("queues", "queue"):
         r = _Reader(qdata, path, errors)
@@ -576,7 +595,36 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
-                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks)
+                  login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks, ami=ami)
+
+
+def _ami(top: _Reader, errors: list[str]) -> AmiSettings | None:
+    """``[ami]``: the AMI link (R-KPI: CDRs of calls that never enter Stasis)."""
+    table = top.table_of("ami")
+    if not isinstance(top.table["ami"], dict):
+        return None
+    r = _Reader(table, "ami", errors)
+    d = AmiSettings
+    ami = AmiSettings(
+        host=r.get("host", str, d.host, check=lambda v: bool(v.strip()) and not any(c.isspace() for c in v),
+                   must="a host name or address"),
+        port=r.get("port", int, d.port, check=lambda v: 1 <= v <= 65535, must="1..65535"),
+        username=r.get("username", str, d.username, check=bool, must="non-empty"),
+        password=r.get("password", str, "", check=bool, must="non-empty"),
+        ping_every_s=r.positive("ping_every_s", d.ping_every_s),
+        ping_timeout_s=r.positive("ping_timeout_s", d.ping_timeout_s),
+        reconnect_min_s=r.positive("reconnect_min_s", d.reconnect_min_s),
+        reconnect_max_s=r.positive("reconnect_max_s", d.reconnect_max_s),
+        timezone=r.get("timezone", str, "", check=lambda v: v == "" or _valid_tz(v),
+                       must="an IANA time zone like Asia/Shanghai (\"\" = this machine's)"),
+    )
+    if "password" not in table and "password_env" not in table:
+        errors.append("ami.password: missing (set password, or password_env naming an environment variable)")
+    if ami.reconnect_min_s > ami.reconnect_max_s:
+        errors.append(f"ami.reconnect_max_s: must be >= reconnect_min_s ({ami.reconnect_min_s:g}), "
+                      f"got {ami.reconnect_max_s:g}")
+    r.finish()
+    return ami
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
