@@ -22,6 +22,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from . import api
+from .ami import AmiLink, outbound_link  # R-KPI: agents' own outbound calls, from the CDR
 from .ari import (
     AriClient, AriConfig, AriError, DeviceStateChanged, EventStream, OrderedDispatcher, StasisStart,
 )
@@ -89,6 +90,9 @@ class Service:
         self._request_seq = 0
         self._watched: set[str] = set()  # phones whose device state we are subscribed to
         self._presence: dict[str, tuple[bool, bool]] = {}  # agent -> (logged in, busy) told to the desk
+        self.ami: AmiLink | None = None  # R-KPI: CDRs of calls that never enter Stasis
+        if cfg.ami is not None:
+            self.ami = outbound_link(cfg.ami, store=store, publish=self.bus.publish, phones=self._phones)
         self.desk: CallbackDesk | None = None
         if cfg.callbacks is not None:
             roster = make_roster(cfg)
@@ -131,6 +135,8 @@ class Service:
                 tg.create_task(self._run_core(), name="core")
                 if self.desk is not None:
                     tg.create_task(self.desk.run(), name="callbacks")
+                if self.ami is not None:
+                    tg.create_task(self.ami.run(), name="ami")
                 if self.cfg.api is not None and (self.cfg.api.tokens or (
                         self._metrics is not None and self.cfg.api.metrics_loopback_without_token)):
                     tg.create_task(api.serve(self, self.cfg.api), name="api")
@@ -147,6 +153,15 @@ class Service:
             await self.dispatcher.aclose()
             await self.ari.aclose()
             log.info("service.stopped")
+
+    def _phones(self) -> dict[str, str]:
+        """R-KPI: interface → agent, for the CDR of an outbound call: each agent's configured phone,
+        overridden by the phone an agent is logged in at now."""
+        phones = {ac.interface: ac.agent_id for ac in self.cfg.agents.values() if ac.interface}
+        for agent in self.acd.agents.values():
+            if agent.interface and agent.state != AgentState.LOGGED_OUT:
+                phones[agent.interface] = agent.agent_id
+        return phones
 
     # -- routing -----------------------------------------------------------------------
     @staticmethod

@@ -16,6 +16,8 @@ Optional sections (absent → the attribute is None):
   for callbacks and follow-ups (R-CB).
 * ``[metrics]`` → ``Config.metrics`` (``MetricsConfig``, defaults when absent): the
   Prometheus figures on the API's ``GET /metrics`` (R-KPI; ``events/metrics.py``).
+* ``[ami]`` → ``Config.ami`` (``AmiSettings``): the AMI link for CDR events of
+  calls that never enter Stasis (an agent's own ``9<number>`` calls, R-KPI).
 * ``[callbacks]`` → ``Config.callbacks`` (``CallbacksConfig``): R-VM, R-VM-RR,
   R-VM-CHECK, R-CB, R-SLA24. ``.rules`` is a ready ``core.callbacks.CallbackRules``
   whose defaults come from the core dataclass. ``roster`` names the roster
@@ -44,9 +46,9 @@ from typing import Any, Mapping, Iterator
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 
 __all__ = [
-    "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "RecordingConfig", "ReportsConfig",
-    "ServiceSettings", "StoreSettings", "TrunkConfig", "load", "parse",
+    "AgentConfig", "AmiSettings", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config",
+    "ConfigError", "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "RecordingConfig",
+    "ReportsConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -128,6 +130,20 @@ class MqttConfig:
     stats_every_s: float = 1.0  # a queue's stats are published at most this often (0 = on every change)
     tls: bool = False
     ca_file: str = ""  # with tls: the CA bundle to trust ("" = the system's)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmiSettings:
+    """``[ami]``: the AMI link (CDR events of agents' own outbound calls, R-KPI outbound per day)."""
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callcenter"
+    password: str = ""
+    ping_every_s: float = 10.0  # the watchdog's Ping period
+    ping_timeout_s: float = 5.0  # no answer to a Ping (or to connect and login) within this: reconnect
+    reconnect_min_s: float = 0.5  # back-off, doubling up to reconnect_max_s
+    reconnect_max_s: float = 10.0
+    timezone: str = ""  # the PBX's zone for CDR times without an epoch header; "" = this machine's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,6 +293,7 @@ class Config:
     mqtt: MqttConfig | None = None  # [mqtt] absent: no MQTT
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     recording: RecordingConfig | None = None  # [recording] absent: no call is recorded (R-QA)
+    ami: AmiSettings | None = None  # [ami] absent: no CDR events (agents' own outbound calls are not counted)
 
     @property
     def store_url(self) -> str:
@@ -469,6 +486,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             )
         r.finish()
 
+    ami = _ami(top, errors) if "ami" in top.table else None
+
     queues: dict[str, QueueConfig] = {}
     for name, path, qdata in top.named_tables("queues", "queue"):
         r = _Reader(qdata, path, errors)
@@ -658,7 +677,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
-                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording)
+                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami)
 
 
 def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
@@ -696,6 +715,35 @@ def _recording(data: Mapping[str, Any], errors: list[str]) -> RecordingConfig:
     )
     r.finish()
     return rec
+
+
+def _ami(top: _Reader, errors: list[str]) -> AmiSettings | None:
+    """``[ami]``: the AMI link (R-KPI: CDRs of calls that never enter Stasis)."""
+    table = top.table_of("ami")
+    if not isinstance(top.table["ami"], dict):
+        return None
+    r = _Reader(table, "ami", errors)
+    d = AmiSettings
+    ami = AmiSettings(
+        host=r.get("host", str, d.host, check=lambda v: bool(v.strip()) and not any(c.isspace() for c in v),
+                   must="a host name or address"),
+        port=r.get("port", int, d.port, check=lambda v: 1 <= v <= 65535, must="1..65535"),
+        username=r.get("username", str, d.username, check=bool, must="non-empty"),
+        password=r.get("password", str, "", check=bool, must="non-empty"),
+        ping_every_s=r.positive("ping_every_s", d.ping_every_s),
+        ping_timeout_s=r.positive("ping_timeout_s", d.ping_timeout_s),
+        reconnect_min_s=r.positive("reconnect_min_s", d.reconnect_min_s),
+        reconnect_max_s=r.positive("reconnect_max_s", d.reconnect_max_s),
+        timezone=r.get("timezone", str, "", check=lambda v: v == "" or _valid_tz(v),
+                       must="an IANA time zone like Asia/Shanghai (\"\" = this machine's)"),
+    )
+    if "password" not in table and "password_env" not in table:
+        errors.append("ami.password: missing (set password, or password_env naming an environment variable)")
+    if ami.reconnect_min_s > ami.reconnect_max_s:
+        errors.append(f"ami.reconnect_max_s: must be >= reconnect_min_s ({ami.reconnect_min_s:g}), "
+                      f"got {ami.reconnect_max_s:g}")
+    r.finish()
+    return ami
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
