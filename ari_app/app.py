@@ -95,10 +95,7 @@ class Service:
             self.ami = outbound_link(cfg.ami, store=store, publish=self.bus.publish, phones=self._phones)
         self.desk: CallbackDesk | None = None
         if cfg.callbacks is not None:
-            roster = make_roster(cfg)
-            for entry in store.leave():  # leave recorded at run time (API/CLI) joins the file's
-                roster.request_leave(entry.agent_id, entry.day, shift=entry.shift,
-                                     override_by=entry.overridden_by or "store")
+            roster = make_roster(cfg, store.leave())  # leave recorded at run time (API/CLI) joins the file's
             self.desk = CallbackDesk(
                 rules=cfg.callbacks.rules, roster=roster, store=store, ari=self.ari, app=cfg.ari.app,
                 publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,
@@ -116,9 +113,11 @@ class Service:
             s = sessions.get(ac.agent_id)
             if s is not None:
                 state = AgentState(s.state)
-                agent.state = state if state in _DURABLE else AgentState.AVAILABLE
-                agent.since = s.since if state in _DURABLE else now
-                agent.reason, agent.last_call_end, agent.calls_taken = s.reason, s.last_call_end, s.calls_taken
+                if state in _DURABLE:
+                    agent.force(state, s.since, reason=s.reason)
+                else:
+                    agent.force(AgentState.AVAILABLE, now, reason=s.reason)
+                agent.last_call_end, agent.calls_taken = s.last_call_end, s.calls_taken
                 agent.interface = s.interface or ac.interface  # where it logged in last (R-LOGIN)
             agents.append(agent)
         return agents
@@ -420,11 +419,7 @@ class Service:
 
     def waiting_calls(self) -> dict[str, int]:
         """Queue → callers waiting now (ringing an agent included; a kept place is no caller on the line)."""
-        counts = dict.fromkeys(self.acd.queues, 0)
-        for call in self.acd.calls.values():
-            if call.waiting and not call.kept:
-                counts[call.queue] = counts.get(call.queue, 0) + 1
-        return counts
+        return {q: len(self.acd.waiting_in(q)) for q in self.acd.queues}
 
     async def agent_command(self, agent_id: str, command: str, **args: Any) -> dict[str, Any]:
         if agent_id not in self.acd.agents:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import sqlite3
 import time
 from pathlib import Path
 
-from conftest import E2E_CONFIG, Service, ari_time
+from conftest import Service, ari_time, config_with
 from sipp import SippCaller, SippPhone
 
 AGENT, PHONE, PHONE_SECRET = "7001", "1011", "dev-1011"
@@ -29,9 +28,7 @@ ANSWERS, NEVER_ANSWERS, FAILS = "13800000001", "13900000002", "13700000003"
 def write_config(tmp_path: Path, *, port: int = 5038, ping_every_s: float = 1,
                  ping_timeout_s: float = 2) -> Path:
     """tests/e2e/config.toml + [ami] + agent 7001 (phone 1011, in no queue: it only dials out)."""
-    shutil.copy(E2E_CONFIG.parent / "roster.toml", tmp_path / "roster.toml")
-    path = tmp_path / "config.toml"
-    path.write_text(E2E_CONFIG.read_text() + f"""
+    return config_with(tmp_path, f"""
 [ami]
 host = "127.0.0.1"
 port = {port}
@@ -46,7 +43,6 @@ reconnect_max_s = 1
 interface = "PJSIP/{PHONE}"
 queues = []
 """)
-    return path
 
 
 def outbound_rows(workdir: Path) -> list[dict]:

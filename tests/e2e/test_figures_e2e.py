@@ -46,12 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from amicdr import CdrTap
@@ -59,7 +57,7 @@ from ari_app import config as config_mod
 from ari_app.core.figures import CallOutcome
 from ari_app.report import call_records, figures_between
 from ari_app.store import open_store
-from conftest import E2E_API, E2E_CONFIG, E2E_TOKEN, Service
+from conftest import Service, config_with
 from sipp import SippCaller, SippPhone
 
 CALLER = re.compile(r"^Local/(kpi\w*)@callcenter-queue-[0-9a-f]+;2$")
@@ -81,9 +79,7 @@ TRUE_OUTBOUND = {"attempts": 3, "connected": 2}
 
 def write_config(tmp_path: Path) -> Path:
     """tests/e2e/config.toml + [ami] (CDRs of outbound calls) + agent 7001 at SIP phone 1011 (no queue)."""
-    shutil.copy(E2E_CONFIG.parent / "roster.toml", tmp_path / "roster.toml")
-    path = tmp_path / "config.toml"
-    path.write_text(E2E_CONFIG.read_text() + f"""
+    return config_with(tmp_path, f"""
 [ami]
 host = "127.0.0.1"
 username = "callcenter"
@@ -93,14 +89,6 @@ password = "callcenter-dev"
 interface = "PJSIP/{OUT_PHONE}"
 queues = []
 """)
-    return path
-
-
-@pytest.fixture
-async def api():
-    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
-                                 timeout=10) as client:
-        yield client
 
 
 def cdr_time(text: str) -> float:

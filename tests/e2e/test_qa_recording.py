@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import E2E_API, E2E_CONFIG, E2E_TOKEN, PBX_ROOT, Service, ari_time
+from conftest import PBX_ROOT, Service, ari_time, config_with
 
 MEDIA = "sound:callcenter/"
 SPOOL = PBX_ROOT / "var" / "spool" / "asterisk" / "recording"
@@ -34,18 +32,8 @@ name = "qa/{date}/{call_id}"
 
 
 def recording_config(tmp_path: Path) -> Path:
-    """tests/e2e/config.toml with [recording]; the roster file beside it, as the config names it."""
-    shutil.copy(E2E_CONFIG.parent / "roster.toml", tmp_path / "roster.toml")
-    path = tmp_path / "config.toml"
-    path.write_text(E2E_CONFIG.read_text() + RECORDING)
-    return path
-
-
-@pytest.fixture
-async def api():
-    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
-                                 timeout=10) as client:
-        yield client
+    """tests/e2e/config.toml with [recording]."""
+    return config_with(tmp_path, RECORDING)
 
 
 @pytest.fixture
