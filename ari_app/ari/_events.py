@@ -359,7 +359,7 @@ class _Reader:
             raise self.missing(f"{key}.id")
         try:
             return cls.from_json(d)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(Infinity)
             raise self.fail(f"bad field '{key}': {exc}") from exc
 
     def channel(self, key: str = "channel") -> Channel:
@@ -383,7 +383,7 @@ class _Reader:
     def number(self, key: str, default: int = 0) -> int:
         try:
             return int(self.obj.get(key, default))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # json.loads takes Infinity and NaN
             raise self.fail(f"field '{key}' is not an integer") from exc
 
 

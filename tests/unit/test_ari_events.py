@@ -219,6 +219,11 @@ def test_parsing_does_not_mutate_input() -> None:
         ({"type": "StasisStart", "args": "x", "channel": {"id": "c"}}, "StasisStart event: field 'args'"),
         ({"type": "ChannelDestroyed", "cause": "sixteen", "channel": {"id": "c"}},
          "ChannelDestroyed event: field 'cause' is not an integer"),
+        # found by fuzzing (test_fuzz_ari_events.py): json.loads reads Infinity, int() of it overflowed
+        ({"type": "ChannelDestroyed", "cause": float("inf"), "channel": {"id": "c"}},
+         "ChannelDestroyed event: field 'cause' is not an integer"),
+        ({"type": "StasisEnd", "channel": {"id": "c", "dialplan": {"priority": float("-inf")}}},
+         "StasisEnd event: bad field 'channel'"),
     ],
 )
 def test_malformed_events(obj: Any, message: str) -> None:
