@@ -23,7 +23,7 @@ class KeyReader:
     _last: float = field(default=0.0, init=False)
 
     def feed(self, digit: str, now: float) -> tuple[str, str] | None:
-        if self._buffer and now - self._last > self.timeout_s:
+        if (self._buffer or self._command is not None) and now - self._last > self.timeout_s:
             self._buffer, self._command = "", None
         self._last = now
         if self._command is not None:

@@ -37,3 +37,13 @@ def test_a_slow_sequence_is_forgotten():
 def test_empty_target_does_nothing():
     r = KeyReader(codes=CODES)
     assert feed(r, "###") == []
+
+
+def test_an_abandoned_transfer_code_is_forgotten_too():
+    """Found by fuzzing: "##" then nothing kept the reader waiting for a target forever, so "*8"
+    pressed a minute later was read as the start of a transfer target, not as hold."""
+    r = KeyReader(codes={**CODES, "hold": "*8"}, timeout_s=4)
+    assert r.feed("#", 0.0) is None and r.feed("#", 0.5) is None
+    assert r.feed("*", 60.0) is None
+    assert r.feed("8", 60.5) == ("hold", "")
+    assert feed(r, "##5", start=100) == [] and feed(r, "#", start=200) == []  # "5" then "#" too late
