@@ -47,3 +47,12 @@ def test_an_abandoned_transfer_code_is_forgotten_too():
     assert r.feed("*", 60.0) is None
     assert r.feed("8", 60.5) == ("hold", "")
     assert feed(r, "##5", start=100) == [] and feed(r, "#", start=200) == []  # "5" then "#" too late
+
+
+def test_a_code_is_found_after_any_stray_keys():
+    """Found by fuzzing: after a stray key the reader fell back to the last key alone, and did not
+    check it: with hold = "8", "*" then "8" did nothing; and "00010" missed the code "0010"."""
+    assert feed(KeyReader(codes={**CODES, "hold": "8"}), "*8") == [("hold", "")]
+    assert feed(KeyReader(codes={"a": "0", "b": "61"}), "60") == [("a", "")]
+    assert feed(KeyReader(codes={"x": "0010"}), "00010") == [("x", "")]
+    assert feed(KeyReader(codes={"x": "**1"}), "***1") == [("x", "")]
