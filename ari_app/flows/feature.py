@@ -77,7 +77,8 @@ class FeatureCall:
         k = self.keys
         if code == k.login:
             await self._ask("id")
-        elif code == k.logout or code == k.resume or code.startswith(k.pause):
+        elif code in (k.logout, k.resume, k.pause) or (code.startswith(k.pause)
+                                                      and code[len(k.pause):] in k.pause_reasons):
             agent = self.agent_at(self.interface)
             if agent is None:
                 await self._close(("not-logged-in",))
