@@ -54,3 +54,13 @@ async def test_pause_alone_and_with_a_configured_reason():
         await f.start(Channel(id=CALL, name="PJSIP/1001-0000000a"), code)
         assert reports == [acd.AgentCommand(agent_id="1001", command="pause", reason=reason, source="phone",
                                             request_id=CALL)]
+
+
+async def test_only_single_keys_0_to_9_make_the_agent_id():
+    """A digit text of "000…0" (30 zeros) went in whole past the 12-digit limit, and "²" counted as a
+    digit (str.isdigit): the agent ID sent to the core was not what a phone's keys can type."""
+    f, _, reports = flow(agent_at=None)
+    await f.start(Channel(id=CALL, name="PJSIP/1001-0000000a"), "*11")
+    for digit in ("0" * 30, "²", "١", "12", "", "1", "#"):
+        await f.on_event(ChannelDtmfReceived(type="ChannelDtmfReceived", channel=Channel(id=CALL), digit=digit))
+    assert f.agent_id == "1" and f.stage == "pin"
