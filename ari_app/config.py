@@ -816,12 +816,24 @@ def _is_pin_hash(v: str) -> bool:
     return v == "" or is_pin_hash(v)
 
 
-def load(path: str | os.PathLike[str]) -> Config:
-    p = Path(path)
+def read_toml(p: Path) -> dict[str, Any]:
+    """The TOML file ``p`` as a dict; anything that stops it (missing, unreadable, not UTF-8, not TOML)
+    is a ``ConfigError`` with the file as its source and one line saying what."""
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(p), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
-    return parse(data, str(p), base_dir=p.parent)
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(p), [f"not UTF-8 text: {e}"]) from None
+    except (OSError, ValueError) as e:  # a directory, no permission; ValueError: a NUL in the name
+        raise ConfigError(str(p), [f"cannot read it: {e.strerror if isinstance(e, OSError) else e}"]) from None
+    try:
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as e:  # TOMLDecodeError; an integer of > 4300 digits; [[[[… nested
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise ConfigError(str(p), [f"not valid TOML: {reason}"]) from None
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    p = Path(path)
+    return parse(read_toml(p), str(p), base_dir=p.parent)

@@ -1,0 +1,58 @@
+"""Config inputs that raised something other than ConfigError, or gave an error line that was not
+'<dotted key path>: <problem>' on one line; each found by fuzzing (tests/unit/test_fuzz_config.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ari_app import config
+
+GOOD = {
+    "ari": {"password": "x"},
+    "queues": {"support": {"ring_target_s": 15}},
+    "agents": {"1001": {"interface": "PJSIP/1001", "queues": ["support"], "auto_login": True}},
+}
+
+
+def errors_of(data, **kw):
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data, **kw)
+    return e.value.errors
+
+
+def load_errors(path):
+    with pytest.raises(config.ConfigError) as e:
+        config.load(path)
+    assert e.value.source == str(path)
+    return e.value.errors
+
+
+@pytest.mark.parametrize(("content", "error"), [
+    (b"\x80", "not UTF-8 text: 'utf-8' codec can't decode byte 0x80 in position 0: invalid start byte"),
+    (b"a = " + b"[" * 100_000, "not valid TOML: nested too deeply"),
+    (b"a = 1" + b"0" * 5000, "not valid TOML: Exceeds the limit (4300 digits) for integer string conversion"),
+])
+def test_a_file_that_is_not_utf8_toml(tmp_path, content, error):
+    """b"\\x80" raised UnicodeDecodeError, 100000 "[" RecursionError, a 5001-digit integer ValueError."""
+    f = tmp_path / "cc.toml"
+    f.write_bytes(content)
+    errors = load_errors(f)
+    assert len(errors) == 1 and errors[0].startswith(error)
+
+
+def test_a_directory_as_the_file(tmp_path):
+    """A directory raised IsADirectoryError."""
+    assert load_errors(tmp_path) == ["cannot read it: Is a directory"]
+
+
+@pytest.mark.parametrize(("roster", "error"), [
+    ("a-directory", "cannot read it: Is a directory"),
+    ("binary.toml", "not UTF-8 text: "),
+    ("a\x00b", "cannot read it: embedded null byte"),
+])
+def test_a_roster_path_that_is_not_a_readable_file(tmp_path, roster, error):
+    """callbacks.roster naming a directory, a binary file or holding a NUL raised OSError/ValueError."""
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe")
+    errors = errors_of({**GOOD, "callbacks": {"roster": roster}}, base_dir=tmp_path)
+    assert len(errors) == 1 and errors[0].startswith(f"callbacks.roster: {tmp_path / roster}: {error}")
