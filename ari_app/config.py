@@ -51,6 +51,29 @@ _INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: str) -> str:
+    """A key as it is written in a dotted path: bare (``support``) or quoted (``"a b"``, ``"a\\nb"``),
+    so an error about an odd key name stays one line and names the key exactly."""
+    if _BARE_KEY.fullmatch(key):
+        return key
+    return '"' + "".join(_ESCAPES.get(c) or (c if c.isprintable() else _unicode_escape(c)) for c in key) + '"'
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _unicode_escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+
+def _shown(text: str) -> str:
+    """A value quoted into a message as it is, unless it would break the line (then its repr)."""
+    return text if text.isprintable() else repr(text)
+
+
 class ConfigError(ValueError):
     """The config file is invalid; ``errors`` lists every problem, one line each."""
 
@@ -283,7 +306,7 @@ class _Reader:
         self.seen: set[str] = set()
 
     def _key(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        return f"{self.path}.{toml_key(key)}" if self.path else toml_key(key)
 
     def get(self, key: str, kind: type, default: Any, *, check=None, must: str = "") -> Any:
         self.seen.add(key)
@@ -294,7 +317,8 @@ class _Reader:
                 self.errors.append(f"{self._key(key + '_env')}: must name an environment variable, got {env_name!r}")
                 return default
             if env_name not in os.environ:
-                self.errors.append(f"{self._key(key + '_env')}: environment variable {env_name} is not set")
+                self.errors.append(f"{self._key(key + '_env')}: environment variable {toml_key(env_name)} "
+                                   "is not set")
                 return default
             value: Any = os.environ[env_name]
         elif key in self.table:
@@ -334,7 +358,7 @@ class _Reader:
         if not tables and isinstance(self.table.get(key, {}), dict):
             self.errors.append(f"{self._key(key)}: at least one {what} is required, e.g. [{key}.support]")
         for name, data in tables.items():
-            path = f"{self._key(key)}.{name}"
+            path = f"{self._key(key)}.{toml_key(name)}"
             if not _NAME.match(name):
                 self.errors.append(f"{path}: {what} names are lower-case letters, digits, - and _, got {name!r}")
             elif not isinstance(data, dict):
@@ -479,7 +503,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             closed_destination=_destination(r, "closed_destination", QueueConfig.closed_destination),
         )
         if q.calendar and q.calendar not in top.table.get("calendars", {}):
-            errors.append(f"{path}.calendar: unknown calendar {q.calendar!r} (define [calendars.{q.calendar}])")
+            errors.append(f"{path}.calendar: unknown calendar {q.calendar!r} "
+                          f"(define [calendars.{toml_key(q.calendar)}])")
         if q.originate_timeout_s < q.ring_target_s:
             errors.append(f"{path}.originate_timeout_s: must be >= ring_target_s ({q.ring_target_s:g}), "
                           f"got {q.originate_timeout_s:g}")
@@ -488,7 +513,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
 
     agents: dict[str, AgentConfig] = {}
     for agent_id, adata in top.table_of("agents").items():
-        path = f"agents.{agent_id}"
+        path = f"agents.{toml_key(agent_id)}"
         if not _AGENT_ID.match(agent_id):
             errors.append(f"{path}: agent IDs (工号) are 1-10 digits, got {agent_id!r}")
             continue
@@ -525,7 +550,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
 
     calendars: dict[str, CalendarConfig] = {}
     for cname, cdata in top.table_of("calendars").items():
-        path = f"calendars.{cname}"
+        path = f"calendars.{toml_key(cname)}"
         if not isinstance(cdata, dict):
             errors.append(f"{path}: must be a table, got {cdata!r}")
             continue
@@ -687,14 +712,15 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
         else:
             roster = roster_file.default_roster(queues, agents)
     except ConfigError as e:
-        errors.extend(f"callbacks.roster: {path}: {x}" for x in e.errors)
+        errors.extend(f"callbacks.roster: {_shown(path)}: {x}" for x in e.errors)
         return None
     teams = roster.teams
     for qname, team in queue_teams.items():
         if qname not in queues:
-            errors.append(f"callbacks.queue_teams.{qname}: unknown queue {qname!r}")
+            errors.append(f"callbacks.queue_teams.{toml_key(qname)}: unknown queue {qname!r}")
         elif team not in teams:
-            errors.append(f"callbacks.queue_teams.{qname}: unknown team {team!r} (teams: {', '.join(teams)})")
+            errors.append(f"callbacks.queue_teams.{toml_key(qname)}: unknown team {team!r} "
+                          f"(teams: {', '.join(teams)})")
     for qname in queues:
         if qname not in queue_teams and qname not in teams:
             errors.append(f"callbacks.queue_teams: queue {qname!r} has no team (no team is named like it); "
@@ -704,7 +730,7 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
             errors.append("callbacks.check_offsets: set check_offsets or stagger_s, not both")
         for team in offsets:
             if team not in teams:
-                errors.append(f"callbacks.check_offsets.{team}: unknown team {team!r}")
+                errors.append(f"callbacks.check_offsets.{toml_key(team)}: unknown team {team!r}")
         offsets = {t: float(v) for t, v in offsets.items() if t in teams}
     else:
         offsets = stagger(teams, stagger_s)
@@ -826,7 +852,8 @@ def read_toml(p: Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ConfigError(str(p), [f"not UTF-8 text: {e}"]) from None
     except (OSError, ValueError) as e:  # a directory, no permission; ValueError: a NUL in the name
-        raise ConfigError(str(p), [f"cannot read it: {e.strerror if isinstance(e, OSError) else e}"]) from None
+        reason = e.strerror if isinstance(e, OSError) else str(e)
+        raise ConfigError(str(p), [f"cannot read it: {reason}"]) from None
     try:
         return tomllib.loads(text)
     except (ValueError, RecursionError) as e:  # TOMLDecodeError; an integer of > 4300 digits; [[[[… nested

@@ -99,7 +99,9 @@ def _get(table: dict[str, Any], key: str, kind: type, default: Any, path: str, e
 
 
 def _unknown(table: dict[str, Any], known: set[str], path: str, errors: list[str]) -> None:
-    errors.extend(f"{path}.{key}: unknown key" for key in table if key not in known)
+    from ..config import toml_key  # an odd key name quoted: the error stays one line
+
+    errors.extend(f"{path}.{toml_key(key)}: unknown key" for key in table if key not in known)
 
 
 def parse_api(table: dict[str, Any], errors: list[str], *,

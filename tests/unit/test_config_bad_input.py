@@ -55,4 +55,27 @@ def test_a_roster_path_that_is_not_a_readable_file(tmp_path, roster, error):
     (tmp_path / "a-directory").mkdir()
     (tmp_path / "binary.toml").write_bytes(b"\xff\xfe")
     errors = errors_of({**GOOD, "callbacks": {"roster": roster}}, base_dir=tmp_path)
-    assert len(errors) == 1 and errors[0].startswith(f"callbacks.roster: {tmp_path / roster}: {error}")
+    path = str(tmp_path / roster)
+    shown = path if path.isprintable() else repr(path)  # the NUL as \x00: the line stays one line
+    assert len(errors) == 1 and errors[0].startswith(f"callbacks.roster: {shown}: {error}")
+
+
+def test_odd_key_names_are_quoted_in_the_path():
+    """A key with a newline (TOML allows any quoted key) split the error over two lines, and an empty
+    key gave ': unknown key', naming nothing: keys that are not bare are quoted as TOML writes them."""
+    data = {**GOOD, "": 1, "queues": {**GOOD["queues"], "a\nb": {}}, "calendars": {"x y": {"tz": "UTC"}},
+            "api": {"tok\tens": []},
+            "ari": {"password_env": "A\nB"}}
+    assert errors_of(data) == [
+        'ari.password_env: environment variable "A\\nB" is not set',
+        'queues."a\\nb": queue names are lower-case letters, digits, - and _, got \'a\\nb\'',
+        'calendars."x y".tz: unknown key',
+        'api."tok\\tens": unknown key',
+        '"": unknown key',
+    ]
+
+
+def test_a_roster_path_with_a_newline_stays_on_one_line(tmp_path):
+    errors = errors_of({**GOOD, "callbacks": {"roster": "a\nb.toml"}}, base_dir=tmp_path)
+    path = str(tmp_path / "a\nb.toml")
+    assert errors == [f"callbacks.roster: {path!r}: file not found"]
