@@ -29,6 +29,7 @@ Optional sections (absent → the attribute is None):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -327,6 +328,9 @@ class _Reader:
             return default
         raw = value
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            if not _finite(value):  # 10**400: beyond any float
+                self.errors.append(f"{self._key(key)}: must be a number below 1e308, got a larger integer")
+                return default
             value = float(value)
         if kind is tuple and isinstance(value, list):
             value = tuple(value)
@@ -690,7 +694,7 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
     stagger_s = r.get("stagger_s", float, STAGGER_S, check=lambda v: v >= 0,
                       must=">= 0 (0 = all teams at once)")
     offsets = r.get("check_offsets", dict, None,
-                    check=lambda v: all(_is_number(x) and x >= 0 for x in v.values()),
+                    check=lambda v: all(_is_number(x) and _finite(x) and x >= 0 for x in v.values()),
                     must="a table of team = seconds (>= 0)")
     deadline_s = r.positive("deadline_s", d.deadline_s)
     max_attempts = r.get("max_attempts", int, d.max_attempts, check=lambda v: v >= 1, must=">= 1")
@@ -807,6 +811,14 @@ def time_of_day(r: _Reader, key: str, default: dt_time) -> dt_time:
         r.errors.append(f"{r._key(key)}: expected HH:MM, got {text!r}")
         return default
     return dt_time(int(m[1]), int(m[2]))
+
+
+def _finite(v: float) -> bool:
+    """Not NaN, not an infinity, and (an int) convertible to a float."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _is_number(v: Any) -> bool:

@@ -79,3 +79,12 @@ def test_a_roster_path_with_a_newline_stays_on_one_line(tmp_path):
     errors = errors_of({**GOOD, "callbacks": {"roster": "a\nb.toml"}}, base_dir=tmp_path)
     path = str(tmp_path / "a\nb.toml")
     assert errors == [f"callbacks.roster: {path!r}: file not found"]
+
+
+def test_an_integer_too_large_for_a_number():
+    """ring_target_s = 10**400 (a valid TOML integer) raised OverflowError converting it to a float;
+    so did a check offset of 10**400 (callbacks.check_offsets)."""
+    assert errors_of({**GOOD, "queues": {"support": {"ring_target_s": 10**400}}}) == [
+        "queues.support.ring_target_s: must be a number below 1e308, got a larger integer"]
+    assert errors_of({**GOOD, "callbacks": {"check_offsets": {"support": 10**400}}}) == [
+        "callbacks.check_offsets: must be a table of team = seconds (>= 0), got {'support': " + str(10**400) + "}"]
