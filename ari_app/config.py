@@ -46,10 +46,10 @@ __all__ = [
     "StoreSettings", "TrunkConfig", "load", "parse",
 ]
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_AGENT_ID = re.compile(r"^[0-9]{1,10}$")
-_INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
+_AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
+_INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+\Z")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -293,9 +293,9 @@ class Config:
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
 AGENT_ROLES = ("agent", "supervisor")  # R-SUPERVISE
 ON_OVERRUN = ("alert", "resume", "logout")
-_DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+$")
-_KEY = re.compile(r"^[0-9*#]{1,6}$")
-_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+\Z")
+_KEY = re.compile(r"^[0-9*#]{1,6}\Z")
+_DIGITS = re.compile(r"^[0-9]{1,20}\Z")
 _PG_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -618,7 +618,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         callback_wrong_number=r.get("callback_wrong_number", str, KeyMap.callback_wrong_number,
                                     check=_KEY.match, must="keys 0-9 * #"),
         pause_reasons=r.get("pause_reasons", dict, KeyMap().pause_reasons, check=lambda v: all(
-            k.isdigit() and len(k) == 1 and isinstance(x, str) and re.match(r"^[a-z][a-z0-9_-]{0,31}$", x)
+            len(k) == 1 and k in "0123456789" and isinstance(x, str) and _NAME.match(x)
             for k, x in v.items()), must="a table of one digit = reason name"),
     )
     dialled = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume,
@@ -755,8 +755,8 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
                            max_record_s=max_record_s, silence_s=silence_s)
 
 
-_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*\Z")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 
 def _mqtt(data: Mapping[str, Any], errors: list[str]) -> MqttConfig:

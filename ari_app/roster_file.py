@@ -50,7 +50,7 @@ from .core.roster import Roster, RosterError, Shift, Team, parse_day
 __all__ = ["default_roster", "load_roster", "make_roster", "parse_roster"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_RANGE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?$")
+_DAY_RANGE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?\Z")
 _DEFAULT = Shift()
 
 

@@ -34,9 +34,9 @@ __all__ = ["METRICS_ROLES", "ROLES", "ApiSettings", "ApiToken", "hash_token", "n
 
 ROLES = ("agent", "supervisor", "ops")
 METRICS_ROLES = ("supervisor", "ops")  # token roles that may read GET /metrics
-TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-AGENT_ID = re.compile(r"^[0-9]{1,10}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
+AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True, kw_only=True)

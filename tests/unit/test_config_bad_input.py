@@ -88,3 +88,26 @@ def test_an_integer_too_large_for_a_number():
         "queues.support.ring_target_s: must be a number below 1e308, got a larger integer"]
     assert errors_of({**GOOD, "callbacks": {"check_offsets": {"support": 10**400}}}) == [
         "callbacks.check_offsets: must be a table of team = seconds (>= 0), got {'support': " + str(10**400) + "}"]
+
+
+def test_a_trailing_newline_is_not_part_of_a_valid_value():
+    """Found by fuzzing: the checks' regexes ended in "$", which also matches before a final newline, so
+    queues."support\\n", agents."1001\\n", keys.login = "*11\\n" (a code no phone can dial) and
+    interface = "PJSIP/1001\\n" were accepted; and pause_reasons took "²" as a digit key."""
+    data = {**GOOD, "queues": {**GOOD["queues"], "support\n": {}},
+            "agents": {"1001": {**GOOD["agents"]["1001"], "interface": "PJSIP/1001\n"}, "1002\n": {}},
+            "keys": {"login": "*11\n", "pause_reasons": {"²": "lunch"}},
+            "mqtt": {"host": "h", "client_id": "x\n"}, "api": {"tokens": [{"name": "ops\n", "role": "ops",
+                                                                          "sha256": "a" * 64 + "\n"}]}}
+    assert errors_of(data) == [
+        "queues.\"support\\n\": queue names are lower-case letters, digits, - and _, got 'support\\n'",
+        "agents.1001.interface: must be a dial string like PJSIP/1001, got 'PJSIP/1001\\n'",
+        "agents.1001.interface: needed for auto_login (e.g. interface = \"PJSIP/1001\")",
+        "agents.\"1002\\n\": agent IDs (工号) are 1-10 digits, got '1002\\n'",
+        "keys.login: must be keys 0-9 * #, got '*11\\n'",
+        "keys.pause_reasons: must be a table of one digit = reason name, got {'²': 'lunch'}",
+        "mqtt.client_id: must be 1-64 letters, digits, _ . - (or \"\" for a generated one), got 'x\\n'",
+        "api.tokens[0].name: must be letters, digits, _ . @ - (at most 64), got 'ops\\n'",
+        "api.tokens[0].sha256: must be 64 hex digits (the token's sha256, from `ari-app token new`), "
+        "got 65 characters",
+    ]
