@@ -506,7 +506,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             overflow_destination=_destination(r, "overflow_destination", QueueConfig.overflow_destination),
             closed_destination=_destination(r, "closed_destination", QueueConfig.closed_destination),
         )
-        if q.calendar and q.calendar not in top.table.get("calendars", {}):
+        if q.calendar and q.calendar not in _table(data.get("calendars")):
             errors.append(f"{path}.calendar: unknown calendar {q.calendar!r} "
                           f"(define [calendars.{toml_key(q.calendar)}])")
         if q.originate_timeout_s < q.ring_target_s:
@@ -547,7 +547,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             if qname not in a.queues:
                 errors.append(f"{path}.penalties: {qname!r} is not one of the agent's queues")
         for qname in a.queues:
-            if qname not in (data.get("queues") or {}):
+            if qname not in _table(data.get("queues")):
                 errors.append(f"{path}.queues: unknown queue {qname!r}")
         r.finish()
         agents[agent_id] = a
@@ -811,6 +811,11 @@ def time_of_day(r: _Reader, key: str, default: dt_time) -> dt_time:
         r.errors.append(f"{r._key(key)}: expected HH:MM, got {text!r}")
         return default
     return dt_time(int(m[1]), int(m[2]))
+
+
+def _table(v: Any) -> Mapping[str, Any]:
+    """``v`` if it is a table, else an empty one (its own error is reported where it is read)."""
+    return v if isinstance(v, dict) else {}
 
 
 def _finite(v: float) -> bool:

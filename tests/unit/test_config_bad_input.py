@@ -111,3 +111,14 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value():
         "api.tokens[0].sha256: must be 64 hex digits (the token's sha256, from `ari-app token new`), "
         "got 65 characters",
     ]
+
+
+def test_a_section_that_is_not_a_table_where_another_looks_it_up():
+    """A queue's calendar with calendars = 5, and an agent's queues with queues = 5, raised TypeError
+    ("argument of type 'int' is not iterable"): each is now just the section's own error."""
+    data = {**GOOD, "queues": {"support": {"calendar": "office"}}, "calendars": 5}
+    assert errors_of(data) == ["queues.support.calendar: unknown calendar 'office' (define [calendars.office])",
+                               "calendars: must be a table, got 5"]
+    assert errors_of({**GOOD, "queues": 5}) == ["queues: must be a table, got 5",
+                                                "agents.1001.queues: unknown queue 'support'"]
+
