@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time as dt_time
@@ -831,13 +832,14 @@ def _is_number(v: Any) -> bool:
 
 
 def _dial_template(v: str) -> bool:
-    if "{number}" not in v:
-        return False
+    """Only plain ``{number}`` fields: ``{number.x}``, ``{number[5]}``, ``{0}`` would fail when dialling."""
     try:
-        sample = v.format(number="123")
-    except (KeyError, IndexError, ValueError):
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(v) if name is not None]
+    except ValueError:  # a lone "{" or "}"
         return False
-    return bool(_INTERFACE.match(sample))
+    if not fields or any(f != ("number", "", None) for f in fields):
+        return False
+    return bool(_INTERFACE.match(v.format(number="123")))
 
 
 def _store_url_ok(url: str) -> bool:

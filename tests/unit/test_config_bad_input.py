@@ -122,3 +122,12 @@ def test_a_section_that_is_not_a_table_where_another_looks_it_up():
     assert errors_of({**GOOD, "queues": 5}) == ["queues: must be a table, got 5",
                                                 "agents.1001.queues: unknown queue 'support'"]
 
+
+@pytest.mark.parametrize("dial", ["PJSIP/{number.x}{number}@trunk", "PJSIP/{number[x]}{number}@trunk",
+                                  "PJSIP/{number[2]}{number}", "PJSIP/{number:>5}{number}",
+                                  "PJSIP/{number!r}{number}", "PJSIP/{0}{number}", "PJSIP/{number}{"])
+def test_a_dial_template_with_more_than_number(dial):
+    """trunk.dial = "PJSIP/{number.x}{number}@trunk" raised AttributeError, "{number[x]}{number}" TypeError;
+    "{number[2]}{number}" passed and would fail for a short number when dialling. Only plain {number}."""
+    assert errors_of({**GOOD, "trunk": {"dial": dial}}) == [
+        f"trunk.dial: must be a dial string with {{number}}, e.g. 'PJSIP/{{number}}@trunk', got {dial!r}"]
