@@ -338,6 +338,9 @@ class _Reader:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             self.errors.append(f"{self._key(key)}: must be {_kind_name(kind)}, got {value!r}")
             return default
+        if kind is float and not math.isfinite(value):  # TOML has nan and inf
+            self.errors.append(f"{self._key(key)}: must be a finite number, got {raw!r}")
+            return default
         if check is not None and not check(value):
             self.errors.append(f"{self._key(key)}: must be {must}, got {raw!r}")
             return default
@@ -574,7 +577,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     busy = BusyConfig(
         limit_s=r.positive("limit_s", BusyConfig.limit_s),
         limits=r.get("limits", dict, {}, check=lambda v: all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in v.values()),
+            _is_number(x) and _finite(x) and x > 0 for x in v.values()),
             must="a table of reason = seconds (> 0)"),
         repeat_every_s=r.positive("repeat_every_s", BusyConfig.repeat_every_s),
         on_overrun=r.get("on_overrun", str, "alert", check=lambda v: v in ON_OVERRUN,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ari_app import config
@@ -131,3 +133,16 @@ def test_a_dial_template_with_more_than_number(dial):
     "{number[2]}{number}" passed and would fail for a short number when dialling. Only plain {number}."""
     assert errors_of({**GOOD, "trunk": {"dial": dial}}) == [
         f"trunk.dial: must be a dial string with {{number}}, e.g. 'PJSIP/{{number}}@trunk', got {dial!r}"]
+
+
+def test_nan_and_infinities_are_not_numbers_of_seconds():
+    """TOML has nan and inf: wrap_up_s = inf (an agent never free again), lock_s = inf, a busy limit of inf
+    were accepted (the fuzz test checks that every number of an accepted config is finite)."""
+    data = {**GOOD, "queues": {"support": {"wrap_up_s": math.inf, "ring_target_s": math.nan}},
+            "login": {"lock_s": -math.inf}, "busy": {"limits": {"lunch": math.inf}}}
+    assert errors_of(data) == [
+        "queues.support.ring_target_s: must be a finite number, got nan",
+        "queues.support.wrap_up_s: must be a finite number, got inf",
+        "busy.limits: must be a table of reason = seconds (> 0), got {'lunch': inf}",
+        "login.lock_s: must be a finite number, got -inf",
+    ]
