@@ -837,7 +837,8 @@ def _is_number(v: Any) -> bool:
 def _dial_template(v: str) -> bool:
     """Only plain ``{number}`` fields: ``{number.x}``, ``{number[5]}``, ``{0}`` would fail when dialling."""
     try:
-        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(v) if name is not None]
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(v)
+                  if name is not None]
     except ValueError:  # a lone "{" or "}"
         return False
     if not fields or any(f != ("number", "", None) for f in fields):

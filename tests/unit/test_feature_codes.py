@@ -31,9 +31,17 @@ class FakeAri:
 
 def flow(agent_at: str | None = "1001") -> tuple[FeatureCall, FakeAri, list[Any]]:
     ari, reports = FakeAri(), []
-    f = FeatureCall(CALL, ari=ari, report=reports.append, keys=KeyMap(), pin_hashes={},
-                    agent_at=lambda iface: agent_at, schedule=lambda delay, timer: None,
-                    digit_timeout_s=8.0, max_attempts=3)
+    f = FeatureCall(
+        CALL,
+        ari=ari,
+        report=reports.append,
+        keys=KeyMap(),
+        pin_hashes={},
+        agent_at=lambda iface: agent_at,
+        schedule=lambda delay, timer: None,
+        digit_timeout_s=8.0,
+        max_attempts=3,
+    )
     return f, ari, reports
 
 
@@ -52,8 +60,9 @@ async def test_pause_alone_and_with_a_configured_reason():
     for code, reason in (("*13", "break"), ("*132", "lunch")):
         f, _, reports = flow()
         await f.start(Channel(id=CALL, name="PJSIP/1001-0000000a"), code)
-        assert reports == [acd.AgentCommand(agent_id="1001", command="pause", reason=reason, source="phone",
-                                            request_id=CALL)]
+        assert reports == [
+            acd.AgentCommand(agent_id="1001", command="pause", reason=reason, source="phone", request_id=CALL)
+        ]
 
 
 async def test_only_single_keys_0_to_9_make_the_agent_id():
@@ -62,5 +71,7 @@ async def test_only_single_keys_0_to_9_make_the_agent_id():
     f, _, reports = flow(agent_at=None)
     await f.start(Channel(id=CALL, name="PJSIP/1001-0000000a"), "*11")
     for digit in ("0" * 30, "²", "١", "12", "", "1", "#"):
-        await f.on_event(ChannelDtmfReceived(type="ChannelDtmfReceived", channel=Channel(id=CALL), digit=digit))
+        await f.on_event(
+            ChannelDtmfReceived(type="ChannelDtmfReceived", channel=Channel(id=CALL), digit=digit)
+        )
     assert f.agent_id == "1" and f.stage == "pin"
