@@ -16,7 +16,8 @@ import asyncio
 import re
 from typing import Any
 
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from ari_app.ari import (

@@ -12,7 +12,8 @@ unambiguous. Settings: the ``ci`` profile (tests/unit/conftest.py).
 
 from __future__ import annotations
 
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from ari_app.core.keys import KeyReader
 
