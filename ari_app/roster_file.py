@@ -38,12 +38,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .config import (
-    _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz,
+    _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz, read_toml,
     time_of_day,
 )
 from .core.roster import LeaveEntry, Roster, RosterError, Shift, Team, parse_day
@@ -51,20 +50,14 @@ from .core.roster import LeaveEntry, Roster, RosterError, Shift, Team, parse_day
 __all__ = ["default_roster", "load_roster", "make_roster", "parse_roster"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_RANGE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?$")
+_DAY_RANGE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?\Z")
 _DEFAULT = Shift()
 
 
 def load_roster(path: str | os.PathLike[str], agent_ids: Iterable[str] | None = None) -> Roster:
     """Read and check the roster file; ``agent_ids``: the config's agents (None: any ID is known)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
-    return parse_roster(data, agent_ids, source=str(p))
+    return parse_roster(read_toml(p), agent_ids, source=str(p))
 
 
 def parse_roster(data: Mapping[str, Any], agent_ids: Iterable[str] | None = None, *,
