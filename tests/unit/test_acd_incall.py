@@ -76,3 +76,35 @@ def test_r_silent_stops_when_the_caller_speaks():
     out = acd.handle(CallerSpoke(call_id="c1"), T0 + 14)
     assert published(out, "call.silent_stopped")
     assert of(acd.handle_timer(T0 + 30), EndSilent) == []
+
+
+# -- mutation testing (issue 7): hold time adds up, the running hold counts, the silent wait is cleared -----
+def test_r_hold_time_of_two_holds_adds_up_in_the_completed_call():
+    acd = connected()
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10)
+    acd.handle(HoldRequest(call_id="c1", on=False), T0 + 30)  # 20 s
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 40)
+    out = acd.handle(HoldRequest(call_id="c1", on=False), T0 + 47)  # 7 s
+    assert published(out, "call.unhold")[0]["held_s"] == 7
+    done = published(acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 100), "call.completed")[0]
+    assert done["hold_s"] == 27
+
+
+def test_r_hold_still_on_when_the_call_ends_counts_up_to_the_end():
+    acd = connected()
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10)
+    acd.handle(HoldRequest(call_id="c1", on=False), T0 + 15)  # 5 s
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 20)
+    done = published(acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 32), "call.completed")[0]
+    assert done["hold_s"] == 17  # 5 s before, 12 s of the hold the caller hung up in
+
+
+def test_r_silent_no_timer_while_the_second_prompt_plays():
+    acd = connected()
+    acd.handle(SilentRequest(call_id="c1"), T0 + 10)
+    acd.handle(SilentPromptDone(call_id="c1", step=1), T0 + 13)
+    assert acd.get_timer() == T0 + 18
+    acd.handle_timer(T0 + 18)
+    assert acd.get_timer() is None  # the next wait starts when "silent-bye" has played
+    acd.handle(SilentPromptDone(call_id="c1", step=2), T0 + 21)
+    assert acd.get_timer() == T0 + 26
