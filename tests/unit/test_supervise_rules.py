@@ -72,6 +72,20 @@ def test_an_ordinary_agent_may_not_even_at_a_supervisors_desk():
     assert supervisor_at("PJSIP/1010", logged_in="7777", agents=AGENTS).reason == "not_a_supervisor"
 
 
+def test_two_supervisors_at_one_phone_the_first_in_agent_id_order_may():
+    # mutation testing (issue 7): agent IDs in numeric order (shorter first), whatever the config's order
+    shared = {a: AgentConfig(agent_id=a, interface="PJSIP/desk", queues=(), role="supervisor")
+              for a in ("1000", "900", "950")}
+    assert supervisor_at("PJSIP/desk", logged_in=None, agents=shared) == Permission("900")
+
+
+def test_agents_without_a_role_are_ordinary_agents():
+    # the mapping may hold any objects with agent_id and interface; no ``role`` means an agent
+    plain = {"1001": SimpleNamespace(agent_id="1001", interface="PJSIP/1001")}
+    assert supervisor_at("PJSIP/1001", logged_in="1001", agents=plain).reason == "not_a_supervisor"
+    assert supervisor_at("PJSIP/1001", logged_in=None, agents=plain).reason == "not_logged_in"
+
+
 def test_a_phone_of_nobody_may_not():
     for iface in ("PJSIP/1020", "Local/*151001@from-agents", ""):
         assert supervisor_at(iface, logged_in=None, agents=AGENTS) == Permission(
