@@ -148,3 +148,13 @@ def test_sessions_an_event_at_until_counts_and_later_ones_do_not():
     log = [login("1001", 10.0), logout("1001", 20.0), login("1001", 30.0)]
     assert sessions(log, until=20.0) == {"1001": [(10.0, 20.0)]}
     assert sessions(log, until=19.0) == {"1001": [(10.0, None)]}
+
+
+def test_r_shift_the_report_shows_when_an_agent_who_stayed_to_the_end_logged_out():
+    # regression (found by mutation testing, issue 7): a logout at or after the shift's end came out as
+    # last_logout None ("still logged in"), a blank in the report for every agent who left on time
+    assert rows()[("1001", THU)].last_logout == at(THU, 17, 35)
+    r = row_of([login("1001", at(THU, 8, 40)), logout("1001", at(THU, 17, 30))])
+    assert (r.last_logout, r.early_s, r.status) == (at(THU, 17, 30), 0.0, Status.ON_TIME)
+    r = row_of([login("1001", at(THU, 8, 40)), logout("1001", at(THU, 12, 0)), login("1001", at(THU, 13, 0))])
+    assert (r.last_logout, r.status) == (None, Status.ON_TIME)  # still logged in: no logout yet
