@@ -549,3 +549,67 @@ def test_resynced_waiting_call_gets_only_the_prompts_not_yet_due():
     acd2.handle(CallArrived(call_id="c1", queue="support", entered_at=T0 - 120, resynced=True), T0)
     out = acd2.handle_timer(acd2.get_timer())
     assert [a.purpose for a in of(out, Announce)] == ["position"]  # the voicemail offer was due: not replayed
+
+
+def test_r_busy_pause_overrun_and_agent_commands_action_by_action():
+    acd = make(busy=BusyPolicy(limit_s=900, repeat_every_s=300, limits={"lunch": 1800}))
+    acd.drain_agent_log()
+    out = acd.handle(AgentCommand(agent_id="1001", command="pause", reason="lunch", source="phone", request_id="q1"),
+                     T0)
+    assert out == [Publish("agent.paused", {"agent": "1001", "source": "phone", "reason": "lunch", "limit_s": 1800,
+                                            "rule": "R-BUSY"}),
+                   CommandResult(request_id="q1", agent_id="1001", ok=True)]
+    assert acd.get_timer() == T0 + 1800  # the limit of its reason
+    out = acd.handle(AgentCommand(agent_id="1001", command="pause", request_id="q2"), T0 + 5)  # a new pause
+    assert published(out, "agent.paused") == [{"agent": "1001", "source": "api", "reason": "break", "limit_s": 900,
+                                               "rule": "R-BUSY"}]
+    assert acd.get_timer() == T0 + 905
+    assert acd.handle_timer(T0 + 905) == [Publish("agent.busy_overrun", {
+        "agent": "1001", "reason": "break", "paused_s": 900, "alert": 1, "limit_s": 900, "rule": "R-BUSY"})]
+    assert acd.get_timer() == T0 + 1205
+    assert published(acd.handle_timer(T0 + 1205), "agent.busy_overrun")[0]["alert"] == 2
+    assert [(e.at, e.event, e.state, e.reason) for e in acd.drain_agent_log()] == [
+        (T0, "state", "paused", "lunch"), (T0 + 5, "state", "paused", "break"),
+        (T0 + 905, "busy_overrun", "paused", "break")]  # one overrun per pause, not per alert
+    assert acd.handle(AgentCommand(agent_id="1001", command="resume", request_id="q3"), T0 + 1300) == [
+        Publish("agent.resumed", {"agent": "1001", "source": "api"}),
+        CommandResult(request_id="q3", agent_id="1001", ok=True)]
+    assert acd.handle(AgentCommand(agent_id="1001", command="logout", request_id="q4"), T0 + 1400) == [
+        Publish("agent.logged_out", {"agent": "1001", "source": "api"}),
+        CommandResult(request_id="q4", agent_id="1001", ok=True)]
+    assert acd.handle(AgentCommand(agent_id="1001", command="login", interface="PJSIP/9", request_id="q5"),
+                      T0 + 1500) == [
+        Publish("agent.logged_in", {"agent": "1001", "source": "api", "interface": "PJSIP/9", "rule": "R-LOGIN"}),
+        CommandResult(request_id="q5", agent_id="1001", ok=True)]
+    assert acd.handle(AgentCommand(agent_id="1001", command="dance", request_id="q6"), T0 + 1600) == [
+        CommandResult(request_id="q6", agent_id="1001", ok=False, message="cannot dance while available")]
+    assert acd.handle(AgentCommand(agent_id="9999", command="login", request_id="q7"), T0 + 1600) == [
+        CommandResult(request_id="q7", agent_id="9999", ok=False, message="unknown agent 9999")]
+
+
+def test_r_login_phone_login_replaces_the_agent_at_that_phone_action_by_action():
+    acd = make()
+    acd.handle(AgentCommand(agent_id="1001", command="login", interface="PJSIP/9"), T0)
+    out = acd.handle(LoginAttempt(agent_id="1002", interface="PJSIP/9", pin_ok=True, request_id="l1"), T0 + 10)
+    assert out == [
+        Publish("agent.moved", {"agent": "1002", "from": "PJSIP/1002", "to": "PJSIP/9", "rule": "R-LOGIN"}),
+        Publish("agent.logged_out", {"agent": "1001", "source": "replaced", "by": "1002", "rule": "R-LOGIN"}),
+        Publish("agent.logged_in", {"agent": "1002", "source": "phone", "interface": "PJSIP/9", "rule": "R-LOGIN"}),
+        LoginResult(request_id="l1", agent_id="1002", outcome="ok")]
+    assert (acd.agents["1001"].state, acd.agents["1001"].interface) == (AgentState.LOGGED_OUT, "")
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001", "1002"]
+    out = acd.handle(LoginAttempt(agent_id="1001", interface="PJSIP/9", pin_ok=False, request_id="l2"), T0 + 20)
+    assert out == [Publish("agent.login_failed", {"agent": "1001", "interface": "PJSIP/9", "outcome": "failed",
+                                                  "rule": "R-LOGIN"}),
+                   LoginResult(request_id="l2", agent_id="1001", outcome="failed")]
+
+
+def test_phone_state_changes_are_published_once():
+    acd = make()
+    acd.drain_changed_agents()
+    assert acd.handle(PhoneState(interface="PJSIP/1002", online=False), T0) == [
+        Publish("agent.phone", {"agent": "1002", "online": False, "busy": False})]
+    assert acd.handle(PhoneState(interface="PJSIP/1002", online=False), T0 + 1) == []  # no change
+    assert acd.handle(PhoneState(interface="PJSIP/1002", busy=True), T0 + 2) == [
+        Publish("agent.phone", {"agent": "1002", "online": False, "busy": True})]
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1002"]
