@@ -613,3 +613,13 @@ def test_phone_state_changes_are_published_once():
     assert acd.handle(PhoneState(interface="PJSIP/1002", busy=True), T0 + 2) == [
         Publish("agent.phone", {"agent": "1002", "online": False, "busy": True})]
     assert [a.agent_id for a in acd.drain_changed_agents()] == ["1002"]
+
+
+def test_r_hours_an_extra_workday_is_worked_like_a_monday_in_the_calendars_time_zone():
+    cal = Calendar(timezone="Asia/Shanghai", windows=(parse_window("mon 08:45-12:00"),),
+                   extra_workdays=frozenset({datetime(2026, 9, 27).date()}))
+    sh = ZoneInfo("Asia/Shanghai")
+    assert cal.is_open(datetime(2026, 9, 27, 10, 0, tzinfo=sh).timestamp())  # a Sunday worked as a Monday
+    assert not cal.is_open(datetime(2026, 9, 29, 10, 0, tzinfo=sh).timestamp())  # an ordinary Tuesday
+    assert cal.local_hour(T0) == 10  # T0 is 10:00 in Shanghai, 02:00 UTC
+    assert Calendar(timezone="America/New_York").local_hour(T0) == 21

@@ -23,7 +23,7 @@ def test_r_login_a_pin_is_4_to_12_digits():
     import pytest
 
     for bad in ("123", "1234567890123", "12ab", "abcd", "", "12 34"):
-        with pytest.raises(ValueError, match="a PIN is 4 to 12 digits"):
+        with pytest.raises(ValueError, match="^a PIN is 4 to 12 digits$"):
             hash_pin(bad, iterations=1)
     for good in ("1234", "123456789012"):
         assert verify_pin(good, hash_pin(good, iterations=1))
