@@ -57,3 +57,9 @@ def test_r_login_one_attempt_allowed_locks_at_the_first_wrong_pin():
     g = LoginGuard(max_attempts=1, lock_s=10)
     assert g.attempt("1001", False, 0) == "locked"
     assert g.attempt("1001", True, 5) == "still_locked"
+
+
+def test_is_pin_hash_needs_the_scheme_and_a_number_of_iterations():
+    assert is_pin_hash(hash_pin("4321", iterations=1))
+    for other in ("md5$1$00$00", "pbkdf2_sha256$many$00$00", "pbkdf2_sha256$1$00", "1234"):
+        assert not is_pin_hash(other), other

@@ -43,6 +43,15 @@ def test_parse_code_follows_the_configured_keys():
     assert parse_code("*151001", keys) is None
 
 
+def test_parse_code_a_mode_without_a_code_never_matches():
+    # mutation testing (issue 7): a mode missing from the key map has no code at all
+    from ari_app.core.supervise import parse_code as core_parse_code
+
+    assert core_parse_code("*151001", {"listen": "*15"}) == ("listen", "1001")
+    for code in ("XXXX1001", "1001", ""):
+        assert core_parse_code(code, {"listen": "*15"}) is None, code
+
+
 def test_modes_are_the_same_in_the_flow_and_the_api():
     assert MODES == SUPERVISE_MODES == ("listen", "whisper", "barge")
 
