@@ -501,6 +501,13 @@ def test_retention_names_of_other_shapes_before_expired_ones_do_not_stop_the_sea
     assert expired(names, PATTERN, today=TODAY, retention_days=30) == ["qa/2024-12-31/1.3", "qa/2025-01-02/1.4"]
 
 
+def test_name_patterns_with_a_dot_part_or_in_the_voicemail_directory_are_refused():
+    # mutation testing (issue 7)
+    assert "'.'" in name_pattern_error("qa/./{date}/{call_id}")
+    assert "holds the voicemails" in name_pattern_error("callcenter/{date}-{call_id}")
+    assert name_pattern_error("callcenter-{date}-{call_id}") is None  # a name, not the directory
+
+
 def test_next_run_is_the_next_time_of_day():
     tz = timezone(timedelta(hours=8))
     at = time(0, 15)

@@ -238,3 +238,16 @@ def test_position_announcement_refuses_a_bool_or_text_and_says_what_was_wrong():
             position_announcement(bad_pos, None)
     with pytest.raises(ValueError, match="not a wait estimate: -1"):
         position_announcement(1, -1)
+
+
+def test_prompt_builders_say_what_input_was_wrong():
+    # mutation testing (issue 7): the messages name the bad value (they end up in the logs)
+    with pytest.raises(ValueError, match=r"^not a prompt id: 'a/b'$"):
+        media("a/b")
+    for bad in ("X", "12X", "1 2"):
+        with pytest.raises(ValueError, match=rf"^not a digit string: '{bad}'$"):
+            digits(bad)
+    with pytest.raises(ValueError, match=r"^not a non-negative integer: -1$"):
+        number(-1)
+    with pytest.raises(ValueError, match=r"^not an hour 0-23: 24$"):
+        greeting(24)
