@@ -623,3 +623,18 @@ def test_r_hours_an_extra_workday_is_worked_like_a_monday_in_the_calendars_time_
     assert not cal.is_open(datetime(2026, 9, 29, 10, 0, tzinfo=sh).timestamp())  # an ordinary Tuesday
     assert cal.local_hour(T0) == 10  # T0 is 10:00 in Shanghai, 02:00 UTC
     assert Calendar(timezone="America/New_York").local_hour(T0) == 21
+
+
+def test_r_hours_window_edges_24_00_minutes_and_empty_windows():
+    sh = ZoneInfo("Asia/Shanghai")
+    at = lambda *a: datetime(*a, tzinfo=sh).timestamp()  # noqa: E731
+    late = Calendar(timezone="Asia/Shanghai", windows=(parse_window("wed 20:00-24:00"),))
+    assert late.is_open(at(2026, 11, 25, 23, 59, 59)) and not late.is_open(at(2026, 11, 25, 19, 59))
+    half = Calendar(timezone="Asia/Shanghai", windows=(parse_window("wed 08:45-12:30"),))
+    assert half.is_open(at(2026, 11, 25, 12, 15)) and not half.is_open(at(2026, 11, 25, 12, 30))
+    for bad, message in (("mon 08:00-08:00", "window ends before it starts in 'mon 08:00-08:00'"),
+                         ("fri-mon 08:00-09:00", "days run backwards in 'fri-mon 08:00-09:00'"),
+                         ("mon 25:00-26:00", "not a time of day in 'mon 25:00-26:00'"),
+                         ("8-12", "expected e.g. 'mon-fri 08:45-12:00', got '8-12'")):
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            parse_window(bad)
