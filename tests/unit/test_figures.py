@@ -220,3 +220,32 @@ def test_r_ring_offers_without_recorded_ring_times_are_timed_from_the_offer():
     assert [(o.agent, o.at, o.ring_s, o.answered, o.within_target, o.missed) for o in rec.offers] == [
         ("1001", 0, 9, False, False, True), ("1002", 10, 7, True, True, False)]  # 7 s: within a 7 s target
     assert rec.hung_up_by == "agent"
+
+
+def test_r_kpi_counts_add_up_over_several_calls_of_each_kind():
+    records = [call_record(f"{cid}-{n}", entries, RULES) for n in (1, 2) for cid, entries in CALLS.items()]
+    q, agents, total = figures(records, RULES, agent_log=LOG, outbound=OUTBOUND,
+                               overdue_callbacks=["1002", "1002"], start=0, end=3600)
+    q = q["q"]
+    assert (q.entered, q.short_abandons, q.offered, q.answered, q.abandoned, q.diverted) == (14, 2, 12, 8, 2, 2)
+    assert (q.missed_offers, q.agent_hung_up_first, q.answered_in_sl) == (2, 2, 6)
+    assert agents["1002"].callbacks_overdue == 2 and agents["1002"].missed_offers == 2
+
+
+def test_r_kpi_service_level_boundary_and_the_period_end():
+    at_threshold = [entered(0), T(20, Fact.ANSWERED, "1001", ring_s=1.0), T(21, Fact.BRIDGED, "1001"),
+                    T(50, Fact.HANGUP, "1001", by="caller")]
+    q = figures([call_record("x", at_threshold, RULES)], RULES, agent_log=[], outbound=[], overdue_callbacks=[],
+                start=0, end=3600)[0]["q"]
+    assert q.answered_in_sl == 1  # answered at exactly sl_threshold_s: in time
+    at_end = [entered(3600), T(3650, Fact.HANGUP, by="caller")]
+    q = figures([call_record("y", at_end, RULES)], RULES, agent_log=[], outbound=[], overdue_callbacks=[],
+                start=0, end=3600)[0]
+    assert q == {}  # entered at the end of the period: the next period's call
+
+
+def test_r_hold_a_second_hold_running_at_the_hang_up_adds_to_the_first():
+    entries = [entered(0), T(1, Fact.ANSWERED, "1001", ring_s=1.0), T(2, Fact.BRIDGED, "1001"),
+               T(10, Fact.HOLD, "1001"), T(15, Fact.UNHOLD, "1001"), T(20, Fact.HOLD, "1001"),
+               T(32, Fact.HANGUP, "1001", by="caller")]
+    assert call_record("c", entries, RULES).segments[0].hold_s == 17
