@@ -225,3 +225,36 @@ def test_transfer_refused_action_by_action():
                                                 "reason": "the call is not connected to an agent"}),
                    TransferResult(request_id="r9", call_id="nope", ok=False,
                                   message="the call is not connected to an agent")]
+
+
+def test_transfer_failure_paths_action_by_action():
+    ids = {"call_id": "c1", "transfer_id": "c1~x1", "agent": "1001", "target": "1002", "rule": "R-XFER-CONFIRM"}
+    acd = connected()
+    assert acd.handle(TransferCommand(call_id="c1", command="complete", request_id="k0"), T0 + 9) == [
+        TransferResult(request_id="k0", call_id="c1", ok=False, message="no transfer in progress", state="none")]
+    start(acd)
+    for command in ("complete", "explode"):
+        assert acd.handle(TransferCommand(call_id="c1", command=command, request_id="k1"), T0 + 12) == [
+            TransferResult(request_id="k1", call_id="c1", ok=False, message=f"cannot {command} while target_ringing",
+                           state="target_ringing")]
+    assert acd.get_timer() == T0 + 26  # dialled at T0 + 11, ring target 15 s
+    assert acd.handle_timer(T0 + 26) == [
+        Publish("transfer.target_failed", {**ids, "state": "target_failed", "reason": "ring_target"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="target_failed", prompts=("hold-sorry",))]
+    assert (acd.agents["1002"].state, acd.agents["1001"].state) == (AgentState.AVAILABLE, AgentState.ON_CALL)
+    # the agent hangs up before the target answered: the caller is back at the head of the line
+    acd = connected()
+    start(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 12)
+    assert out[:2] == [Publish("transfer.requeued", {**ids, "state": "requeued"}),
+                       EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="requeued")]
+    assert acd.agents["1002"].state == AgentState.AVAILABLE and acd.agents["1002"].call_id is None
+    assert acd.calls["c1"].head and acd.calls["c1"].answered_at is None
+    # cancelled while consulting: the target is freed, the caller back with the agent
+    acd = connected()
+    consulting(acd)
+    assert acd.handle(TransferCommand(call_id="c1", command="cancel", request_id="k2"), T0 + 20) == [
+        Publish("transfer.cancelled", {**ids, "state": "cancelled"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="cancelled", prompts=("hold-sorry",)),
+        TransferResult(request_id="k2", call_id="c1", ok=True, transfer_id="c1~x1", state="cancelled")]
+    assert (acd.agents["1002"].state, acd.agents["1001"].state) == (AgentState.AVAILABLE, AgentState.ON_CALL)
