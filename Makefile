@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/example.toml
 
-.PHONY: spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,3 +51,10 @@ clean:
 
 spec-coverage:
 	scripts/spec-coverage
+
+# Mutation testing of ari_app/core (issue 7; docs/mutation.md). Slow, not part of CI. Niced, one child by
+# default (the machine is shared): `make mutation MUTMUT_CHILDREN=2`. Results: `$(VENV)/bin/mutmut results`.
+MUTMUT_CHILDREN ?= 1
+mutation: venv
+	$(VENV)/bin/pip install -q -e '.[test,mutation]'
+	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN)

@@ -96,7 +96,8 @@ def _row(agent: str, team: str, day: date, start: float, end: float,
                              status=Status.ABSENT)
     first_login = min(a for a, _ in touching)
     ends = [b for _, b in touching]
-    last_logout = None if any(b is None or b >= end for b in ends) else max(b for b in ends if b is not None)
+    # None only while a session is still open; a logout after the shift's end is still when the agent left
+    last_logout = None if any(b is None for b in ends) else max(b for b in ends if b is not None)
     late_s = max(0.0, first_login - start)
     shift_over = now >= end
     early_s = 0.0 if last_logout is None or not shift_over else max(0.0, end - last_logout)

@@ -391,3 +391,250 @@ def test_agent_hanging_up_during_the_greeting_puts_the_caller_back_in_line():
     [ring] = of(out, Ring)
     assert ring.call_id == "c1" and ring.attempt == 2
     assert acd.position("c1") == 1
+
+
+# -- mutation testing (issue 7): the whole list of actions of the main paths, and edges ------------------------
+from ari_app.core import prompts as _prompts  # noqa: E402
+
+
+def test_a_call_from_arrival_to_hang_up_action_by_action():
+    acd = make()
+    assert arrive(acd) == [
+        Publish("call.queued", {"call_id": "c1", "queue": "support", "priority": 0, "resynced": False}),
+        Publish("call.offered", {"call_id": "c1", "queue": "support", "agent": "1001", "attempt": 1}),
+        Ring(call_id="c1", agent_id="1001", interface="PJSIP/1001", attempt=1, timeout_s=20)]
+    acd.drain_changed_agents()
+    out = acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 15)  # at the ring target: within it
+    assert out == [
+        Publish("call.answered", {"call_id": "c1", "queue": "support", "agent": "1001", "ring_s": 15,
+                                  "within_ring_target": True, "wait_s": 15, "rule": "R-RING"}),
+        Connect(call_id="c1", agent_id="1001",
+                greeting=(_prompts.greeting(10), *_prompts.agent_id_announcement("1001")),
+                whisper=(_prompts.queue_whisper("support"),))]
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001"]
+    assert acd.handle(CallBridged(call_id="c1", agent_id="1001", greeted=True), T0 + 17) == []
+    out = acd.handle(CallEnded(call_id="c1", by="agent"), T0 + 77)
+    assert out == [Publish("call.completed", {"call_id": "c1", "queue": "support", "wait_s": 15, "agent": "1001",
+                                              "hung_up_first": "agent", "rule": "R-HANGUP", "talk_s": 60,
+                                              "lost": False})]
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001"]
+    assert acd.agents["1001"].calls_taken == 1 and acd.agents["1001"].last_call_end == T0 + 77
+
+
+def test_r_ring_missed_and_unreachable_offers_action_by_action():
+    acd = make()
+    arrive(acd)
+    acd.handle_timer(T0 + 10)
+    acd.drain_changed_agents()
+    assert acd.handle_timer(T0 + 15) == [
+        StopRinging(call_id="c1", agent_id="1001", attempt=1),
+        Publish("call.offer_missed", {"call_id": "c1", "queue": "support", "agent": "1001", "ring_s": 15,
+                                      "reason": "ring_target", "rule": "R-RING"}),
+        Publish("agent.paused", {"agent": "1001", "reason": "missed", "rule": "R-RING"}),
+        Publish("call.offered", {"call_id": "c1", "queue": "support", "agent": "1002", "attempt": 2}),
+        Ring(call_id="c1", agent_id="1002", interface="PJSIP/1002", attempt=2, timeout_s=20)]
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001", "1002"]
+    out = acd.handle(OfferFailed(call_id="c1", agent_id="1002", reason="chan_unavailable", unreachable=True),
+                     T0 + 16)
+    assert out == [StopRinging(call_id="c1", agent_id="1002", attempt=2),
+                   Publish("agent.unreachable", {"call_id": "c1", "agent": "1002", "reason": "chan_unavailable",
+                                                 "rule": "R-RING"})]
+    assert acd.agents["1002"].state == AgentState.UNREACHABLE and acd.agents["1002"].call_id is None
+    acd.handle_timer(T0 + 40)  # the position announcement
+    assert acd.get_timer() == T0 + 16 + Acd.UNREACHABLE_RETRY_S
+    assert of(acd.handle_timer(T0 + 46), Ring)[0].agent_id == "1002"  # retried after 30 s
+
+
+def test_offer_failed_for_an_unknown_call_or_another_agent_is_ignored():
+    acd = make()
+    arrive(acd)
+    assert acd.handle(OfferFailed(call_id="nope", agent_id="1001", reason="x"), T0 + 1) == []
+    assert acd.handle(OfferFailed(call_id="c1", agent_id="1002", reason="x"), T0 + 1) == []
+    assert acd.agents["1001"].state == AgentState.RINGING
+
+
+def test_r_wait_and_r_waitlimit_announcements_action_by_action_with_two_agents_serving():
+    acd = make(agents=("1001", "1002", "1003"))
+    acd.handle(AgentCommand(agent_id="1003", command="pause"), T0 - 50)
+    for n in (1, 2):  # two agents busy talking
+        acd.handle(CallArrived(call_id=f"b{n}", queue="support", entered_at=T0 - 40), T0 - 40)
+        acd.handle(OfferAnswered(call_id=f"b{n}", agent_id=f"100{n}"), T0 - 39)
+    for n in (1, 2, 3):
+        arrive(acd, f"c{n}", T0 + n / 10)
+    out = acd.handle_timer(T0 + 10.1)
+    assert out[:2] == [Publish("call.announced", {"call_id": "c1", "queue": "support", "purpose": "apology",
+                                                  "wait_s": 10, "rule": "R-WAIT"}),
+                       Announce(call_id="c1", prompts=("wait-apology",), purpose="apology")]
+    acd.handle_timer(T0 + 10.3)
+    out = acd.handle_timer(T0 + 40.3)
+    # position 1 and 2 wait one round of the 2 serving agents (the paused one does not serve), 3 waits two
+    assert [a.prompts for a in of(out, Announce)] == [
+        tuple(_prompts.position_announcement(1, 120)), tuple(_prompts.position_announcement(2, 120)),
+        tuple(_prompts.position_announcement(3, 240))]
+    assert published(out, "call.announced")[2] == {"call_id": "c3", "queue": "support", "purpose": "position",
+                                                   "wait_s": 40, "rule": "R-WAITLIMIT"}
+    out = acd.handle_timer(T0 + 120.3)
+    assert Announce(call_id="c3", prompts=("voicemail-offer",), purpose="voicemail_offer") in out
+    assert {"call_id": "c3", "queue": "support", "purpose": "voicemail_offer", "wait_s": 120,
+            "rule": "R-WAITLIMIT"} in published(out, "call.announced")
+
+
+def test_r_waitlimit_voicemail_key_while_ringing_stops_the_ringing_first():
+    acd = Acd([QueueRules(name="support", ring_target_s=300, originate_timeout_s=300)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",))])
+    acd.handle(AgentCommand(agent_id="1001", command="login"), T0 - 10)
+    arrive(acd)
+    acd.handle_timer(T0 + 120)
+    out = acd.handle(CallerKey(call_id="c1", digit="1"), T0 + 121)
+    assert out == [StopRinging(call_id="c1", agent_id="1001", attempt=1),
+                   Publish("call.diverted", {"call_id": "c1", "queue": "support", "reason": "voicemail",
+                                             "destination": "callcenter-voicemail,s,1", "wait_s": 121,
+                                             "rule": "R-WAITLIMIT"}),
+                   Divert(call_id="c1", prompts=(), destination="callcenter-voicemail,s,1", reason="voicemail")]
+    assert acd.agents["1001"].state == AgentState.AVAILABLE and acd.agents["1001"].call_id is None
+    assert acd.handle(CallerKey(call_id="c1", digit="1"), T0 + 122) == []  # gone: nothing to do
+
+
+def test_diverts_action_by_action_closed_no_agent_full():
+    closed = make(calendar=Calendar(timezone="Asia/Shanghai", windows=(parse_window("sat 08:45-12:00"),)))
+    assert arrive(closed) == [
+        Publish("call.diverted", {"call_id": "c1", "queue": "support", "reason": "closed",
+                                  "destination": "callcenter-voicemail,s,1", "wait_s": 0, "rule": "R-HOURS"}),
+        Divert(call_id="c1", prompts=("closed",), destination="callcenter-voicemail,s,1", reason="closed")]
+    nobody = make(login=False)
+    assert arrive(nobody) == [
+        Publish("call.diverted", {"call_id": "c1", "queue": "support", "reason": "no_agent",
+                                  "destination": "callcenter-voicemail,s,1", "wait_s": 0, "rule": "R-WAITLIMIT"}),
+        Divert(call_id="c1", prompts=("no-agent",), destination="callcenter-voicemail,s,1", reason="no_agent")]
+    full = make(max_callers=2, agents=("1001",))
+    arrive(full, "c1")  # ringing 1001
+    arrive(full, "c2")  # waiting
+    assert arrive(full, "c3") == [
+        Publish("call.diverted", {"call_id": "c3", "queue": "support", "reason": "queue_full",
+                                  "destination": "callcenter-voicemail,s,1", "wait_s": 0}),
+        Divert(call_id="c3", prompts=("queue-full",), destination="callcenter-voicemail,s,1", reason="queue_full")]
+
+
+def test_max_callers_counts_only_this_queues_waiting_callers():
+    acd = Acd([QueueRules(name="support", max_callers=1), QueueRules(name="sales")],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support", "sales"))])
+    acd.handle(AgentCommand(agent_id="1001", command="login"), T0 - 10)
+    acd.handle(CallArrived(call_id="s1", queue="sales", entered_at=T0), T0)  # rings 1001
+    acd.handle(CallArrived(call_id="s2", queue="sales", entered_at=T0), T0)
+    out = acd.handle(CallArrived(call_id="c1", queue="support", entered_at=T0), T0)
+    assert published(out, "call.queued") and not of(out, Divert)
+
+
+def test_a_queue_with_no_free_agent_does_not_hold_up_the_queues_after_it():
+    acd = Acd([QueueRules(name="a"), QueueRules(name="b")],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("a",)),
+               Agent(agent_id="1002", interface="PJSIP/1002", queues=("b",))])
+    for a in ("1001", "1002"):
+        acd.handle(AgentCommand(agent_id=a, command="login"), T0 - 10)
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 5)
+    acd.handle(CallArrived(call_id="first", queue="a", entered_at=T0, priority=5), T0)
+    out = acd.handle(CallArrived(call_id="second", queue="b", entered_at=T0 + 1), T0 + 1)
+    assert [(r.call_id, r.agent_id) for r in of(out, Ring)] == [("second", "1002")]
+
+
+def test_resynced_waiting_call_gets_only_the_prompts_not_yet_due():
+    acd = make(agents=("1001",))
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 5)
+    out = acd.handle(CallArrived(call_id="c1", queue="support", entered_at=T0 - 10, resynced=True), T0)
+    assert published(out, "call.queued") == [{"call_id": "c1", "queue": "support", "priority": 0,
+                                              "resynced": True}]
+    assert acd.get_timer() == T0 + 30  # the apology was due at T0 exactly: done; next the position at +30
+    acd2 = make(agents=("1001",))
+    acd2.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 5)
+    acd2.handle(CallArrived(call_id="c1", queue="support", entered_at=T0 - 120, resynced=True), T0)
+    out = acd2.handle_timer(acd2.get_timer())
+    assert [a.purpose for a in of(out, Announce)] == ["position"]  # the voicemail offer was due: not replayed
+
+
+def test_r_busy_pause_overrun_and_agent_commands_action_by_action():
+    acd = make(busy=BusyPolicy(limit_s=900, repeat_every_s=300, limits={"lunch": 1800}))
+    acd.drain_agent_log()
+    out = acd.handle(AgentCommand(agent_id="1001", command="pause", reason="lunch", source="phone", request_id="q1"),
+                     T0)
+    assert out == [Publish("agent.paused", {"agent": "1001", "source": "phone", "reason": "lunch", "limit_s": 1800,
+                                            "rule": "R-BUSY"}),
+                   CommandResult(request_id="q1", agent_id="1001", ok=True)]
+    assert acd.get_timer() == T0 + 1800  # the limit of its reason
+    out = acd.handle(AgentCommand(agent_id="1001", command="pause", request_id="q2"), T0 + 5)  # a new pause
+    assert published(out, "agent.paused") == [{"agent": "1001", "source": "api", "reason": "break", "limit_s": 900,
+                                               "rule": "R-BUSY"}]
+    assert acd.get_timer() == T0 + 905
+    assert acd.handle_timer(T0 + 905) == [Publish("agent.busy_overrun", {
+        "agent": "1001", "reason": "break", "paused_s": 900, "alert": 1, "limit_s": 900, "rule": "R-BUSY"})]
+    assert acd.get_timer() == T0 + 1205
+    assert published(acd.handle_timer(T0 + 1205), "agent.busy_overrun")[0]["alert"] == 2
+    assert [(e.at, e.event, e.state, e.reason) for e in acd.drain_agent_log()] == [
+        (T0, "state", "paused", "lunch"), (T0 + 5, "state", "paused", "break"),
+        (T0 + 905, "busy_overrun", "paused", "break")]  # one overrun per pause, not per alert
+    assert acd.handle(AgentCommand(agent_id="1001", command="resume", request_id="q3"), T0 + 1300) == [
+        Publish("agent.resumed", {"agent": "1001", "source": "api"}),
+        CommandResult(request_id="q3", agent_id="1001", ok=True)]
+    assert acd.handle(AgentCommand(agent_id="1001", command="logout", request_id="q4"), T0 + 1400) == [
+        Publish("agent.logged_out", {"agent": "1001", "source": "api"}),
+        CommandResult(request_id="q4", agent_id="1001", ok=True)]
+    assert acd.handle(AgentCommand(agent_id="1001", command="login", interface="PJSIP/9", request_id="q5"),
+                      T0 + 1500) == [
+        Publish("agent.logged_in", {"agent": "1001", "source": "api", "interface": "PJSIP/9", "rule": "R-LOGIN"}),
+        CommandResult(request_id="q5", agent_id="1001", ok=True)]
+    assert acd.handle(AgentCommand(agent_id="1001", command="dance", request_id="q6"), T0 + 1600) == [
+        CommandResult(request_id="q6", agent_id="1001", ok=False, message="cannot dance while available")]
+    assert acd.handle(AgentCommand(agent_id="9999", command="login", request_id="q7"), T0 + 1600) == [
+        CommandResult(request_id="q7", agent_id="9999", ok=False, message="unknown agent 9999")]
+
+
+def test_r_login_phone_login_replaces_the_agent_at_that_phone_action_by_action():
+    acd = make()
+    acd.handle(AgentCommand(agent_id="1001", command="login", interface="PJSIP/9"), T0)
+    out = acd.handle(LoginAttempt(agent_id="1002", interface="PJSIP/9", pin_ok=True, request_id="l1"), T0 + 10)
+    assert out == [
+        Publish("agent.moved", {"agent": "1002", "from": "PJSIP/1002", "to": "PJSIP/9", "rule": "R-LOGIN"}),
+        Publish("agent.logged_out", {"agent": "1001", "source": "replaced", "by": "1002", "rule": "R-LOGIN"}),
+        Publish("agent.logged_in", {"agent": "1002", "source": "phone", "interface": "PJSIP/9", "rule": "R-LOGIN"}),
+        LoginResult(request_id="l1", agent_id="1002", outcome="ok")]
+    assert (acd.agents["1001"].state, acd.agents["1001"].interface) == (AgentState.LOGGED_OUT, "")
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001", "1002"]
+    out = acd.handle(LoginAttempt(agent_id="1001", interface="PJSIP/9", pin_ok=False, request_id="l2"), T0 + 20)
+    assert out == [Publish("agent.login_failed", {"agent": "1001", "interface": "PJSIP/9", "outcome": "failed",
+                                                  "rule": "R-LOGIN"}),
+                   LoginResult(request_id="l2", agent_id="1001", outcome="failed")]
+
+
+def test_phone_state_changes_are_published_once():
+    acd = make()
+    acd.drain_changed_agents()
+    assert acd.handle(PhoneState(interface="PJSIP/1002", online=False), T0) == [
+        Publish("agent.phone", {"agent": "1002", "online": False, "busy": False})]
+    assert acd.handle(PhoneState(interface="PJSIP/1002", online=False), T0 + 1) == []  # no change
+    assert acd.handle(PhoneState(interface="PJSIP/1002", busy=True), T0 + 2) == [
+        Publish("agent.phone", {"agent": "1002", "online": False, "busy": True})]
+    assert [a.agent_id for a in acd.drain_changed_agents()] == ["1002"]
+
+
+def test_r_hours_an_extra_workday_is_worked_like_a_monday_in_the_calendars_time_zone():
+    cal = Calendar(timezone="Asia/Shanghai", windows=(parse_window("mon 08:45-12:00"),),
+                   extra_workdays=frozenset({datetime(2026, 9, 27).date()}))
+    sh = ZoneInfo("Asia/Shanghai")
+    assert cal.is_open(datetime(2026, 9, 27, 10, 0, tzinfo=sh).timestamp())  # a Sunday worked as a Monday
+    assert not cal.is_open(datetime(2026, 9, 29, 10, 0, tzinfo=sh).timestamp())  # an ordinary Tuesday
+    assert cal.local_hour(T0) == 10  # T0 is 10:00 in Shanghai, 02:00 UTC
+    assert Calendar(timezone="America/New_York").local_hour(T0) == 21
+
+
+def test_r_hours_window_edges_24_00_minutes_and_empty_windows():
+    sh = ZoneInfo("Asia/Shanghai")
+    at = lambda *a: datetime(*a, tzinfo=sh).timestamp()  # noqa: E731
+    late = Calendar(timezone="Asia/Shanghai", windows=(parse_window("wed 20:00-24:00"),))
+    assert late.is_open(at(2026, 11, 25, 23, 59, 59)) and not late.is_open(at(2026, 11, 25, 19, 59))
+    half = Calendar(timezone="Asia/Shanghai", windows=(parse_window("wed 08:45-12:30"),))
+    assert half.is_open(at(2026, 11, 25, 12, 15)) and not half.is_open(at(2026, 11, 25, 12, 30))
+    for bad, message in (("mon 08:00-08:00", "window ends before it starts in 'mon 08:00-08:00'"),
+                         ("fri-mon 08:00-09:00", "days run backwards in 'fri-mon 08:00-09:00'"),
+                         ("mon 25:00-26:00", "not a time of day in 'mon 25:00-26:00'"),
+                         ("8-12", "expected e.g. 'mon-fri 08:45-12:00', got '8-12'")):
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            parse_window(bad)

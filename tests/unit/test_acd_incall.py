@@ -76,3 +76,82 @@ def test_r_silent_stops_when_the_caller_speaks():
     out = acd.handle(CallerSpoke(call_id="c1"), T0 + 14)
     assert published(out, "call.silent_stopped")
     assert of(acd.handle_timer(T0 + 30), EndSilent) == []
+
+
+# -- mutation testing (issue 7): hold time adds up, the running hold counts, the silent wait is cleared -----
+def test_r_hold_time_of_two_holds_adds_up_in_the_completed_call():
+    acd = connected()
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10)
+    acd.handle(HoldRequest(call_id="c1", on=False), T0 + 30)  # 20 s
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 40)
+    out = acd.handle(HoldRequest(call_id="c1", on=False), T0 + 47)  # 7 s
+    assert published(out, "call.unhold")[0]["held_s"] == 7
+    done = published(acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 100), "call.completed")[0]
+    assert done["hold_s"] == 27
+
+
+def test_r_hold_still_on_when_the_call_ends_counts_up_to_the_end():
+    acd = connected()
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10)
+    acd.handle(HoldRequest(call_id="c1", on=False), T0 + 15)  # 5 s
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 20)
+    done = published(acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 32), "call.completed")[0]
+    assert done["hold_s"] == 17  # 5 s before, 12 s of the hold the caller hung up in
+
+
+def test_r_silent_no_timer_while_the_second_prompt_plays():
+    acd = connected()
+    acd.handle(SilentRequest(call_id="c1"), T0 + 10)
+    acd.handle(SilentPromptDone(call_id="c1", step=1), T0 + 13)
+    assert acd.get_timer() == T0 + 18
+    acd.handle_timer(T0 + 18)
+    assert acd.get_timer() is None  # the next wait starts when "silent-bye" has played
+    acd.handle(SilentPromptDone(call_id="c1", step=2), T0 + 21)
+    assert acd.get_timer() == T0 + 26
+
+
+def test_r_hold_and_r_silent_action_by_action_with_their_timeline():
+    acd = connected()
+    acd.drain_facts()
+    assert acd.handle(HoldRequest(call_id="c1", on=True, source="api", request_id="h1"), T0 + 10) == [
+        Publish("call.hold", {"call_id": "c1", "agent": "1001", "source": "api", "rule": "R-HOLD"}),
+        HoldAction(call_id="c1", hold=True),
+        CommandResult(request_id="h1", agent_id="1001", ok=True)]
+    assert acd.handle_timer(T0 + 70) == [
+        Publish("call.hold_reminder", {"call_id": "c1", "agent": "1001", "held_s": 60, "rule": "R-HOLD"}),
+        RemindAgent(call_id="c1", held_s=60)]
+    assert acd.get_timer() == T0 + 130  # the next reminder, counted from the start of the hold
+    assert acd.handle(SilentRequest(call_id="c1"), T0 + 71) == []  # not while the caller hears music
+    assert acd.handle(HoldRequest(call_id="c1", on=False, source="phone", request_id="h2"), T0 + 75.5) == [
+        Publish("call.unhold", {"call_id": "c1", "agent": "1001", "source": "phone", "rule": "R-HOLD",
+                                "held_s": 65.5}),
+        HoldAction(call_id="c1", hold=False, prompts=("hold-sorry",)),
+        CommandResult(request_id="h2", agent_id="1001", ok=True)]
+    assert acd.handle(HoldRequest(call_id="zz", on=True, request_id="h3"), T0 + 80) == [
+        CommandResult(request_id="h3", agent_id="", ok=False, message="the call is not connected to an agent")]
+    assert acd.handle(SilentRequest(call_id="c1", source="api"), T0 + 90) == [
+        Publish("call.silent_script", {"call_id": "c1", "agent": "1001", "source": "api", "rule": "R-SILENT"}),
+        PlayToCall(call_id="c1", prompt="silent-hello", step=1)]
+    assert acd.handle(SilentRequest(call_id="c1"), T0 + 91) == []  # already running
+    acd.handle(SilentPromptDone(call_id="c1", step=2), T0 + 92)  # not the prompt playing: ignored
+    assert acd.get_timer() is None
+    acd.handle(SilentPromptDone(call_id="c1", step=1), T0 + 93)
+    acd.handle_timer(T0 + 98)
+    acd.handle(SilentPromptDone(call_id="c1", step=2), T0 + 100)
+    assert acd.handle_timer(T0 + 105) == [
+        Publish("call.silent", {"call_id": "c1", "queue": "support", "agent": "1001", "rule": "R-SILENT"}),
+        EndSilent(call_id="c1")]
+    assert [(e.at, e.fact.value, e.agent, e.detail) for _, e in acd.drain_facts()] == [
+        (T0 + 10, "hold", "1001", {"source": "api"}),
+        (T0 + 75.5, "unhold", "1001", {"held_s": 65.5}),
+        (T0 + 90, "prompt_played", None, {"prompt": "silent-hello", "rule": "R-SILENT"}),
+        (T0 + 98, "prompt_played", None, {"prompt": "silent-bye", "rule": "R-SILENT"})]
+
+
+def test_r_hold_refused_during_a_transfer():
+    from ari_app.core.acd import TransferRequest
+
+    acd = connected()
+    acd.handle(TransferRequest(call_id="c1", target="12345"), T0 + 10)
+    assert acd.handle(HoldRequest(call_id="c1", on=True, request_id="h4"), T0 + 11) == [
+        CommandResult(request_id="h4", agent_id="1001", ok=False, message="a transfer is in progress")]

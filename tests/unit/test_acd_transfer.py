@@ -2,6 +2,7 @@
 
 from ari_app.core.acd import Acd, AgentCommand, CallArrived, CallBridged, OfferAnswered, Publish, QueueRules, Ring
 from ari_app.core.agents import Agent, AgentState
+from ari_app.core.timeline import Fact, TimelineEntry
 from ari_app.core.transfer import (
     Consult, DialTarget, EndTransfer, HoldForTransfer, TransferCommand, TransferRequest, TransferResult,
     TransferUpdate, XferEvent,
@@ -170,3 +171,90 @@ def test_a_phone_refer_completes_as_soon_as_the_target_answered():
     out = acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 14)
     assert of(out, Consult) and outcome(out).outcome == "completed"
     assert events(out)[:2] == ["transfer.consulting", "transfer.completed"]
+
+
+# -- mutation testing (issue 7): every action and timeline fact of an attended transfer, and the targets ---------
+def test_attended_transfer_action_by_action_with_its_timeline():
+    acd = connected()
+    acd.drain_facts()
+    ids = {"call_id": "c1", "transfer_id": "c1~x1", "agent": "1001", "target": "1002"}
+    out = acd.handle(TransferRequest(call_id="c1", target=" 1002 ", source="api", request_id="r1"), T0 + 10)
+    assert out == [Publish("transfer.requested", {**ids, "kind": "agent", "source": "api", "rule": "R-XFER-CONSENT"}),
+                   TransferResult(request_id="r1", call_id="c1", ok=True, transfer_id="c1~x1", state="requested"),
+                   HoldForTransfer(call_id="c1", transfer_id="c1~x1")]
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 11)
+    assert out == [Publish("transfer.target_ringing", {**ids, "state": "target_ringing", "rule": "R-XFER-CONFIRM"}),
+                   DialTarget(call_id="c1", transfer_id="c1~x1", interface="PJSIP/1002", timeout_s=20)]
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 14)
+    assert out == [Publish("transfer.consulting", {**ids, "state": "consulting", "rule": "R-XFER-CONFIRM"}),
+                   Consult(call_id="c1", transfer_id="c1~x1")]
+    out = acd.handle(TransferCommand(call_id="c1", command="complete", request_id="r2"), T0 + 20)
+    assert out[0] == Publish("transfer.completed", {**ids, "state": "completed", "rule": "R-XFER-CONFIRM"})
+    assert out[2] == TransferResult(request_id="r2", call_id="c1", ok=True, transfer_id="c1~x1", state="completed")
+    assert acd.drain_facts() == [
+        ("c1", TimelineEntry(at=T0 + 10, fact=Fact.TRANSFER, agent="1001",
+                             detail={"state": "requested", "target": "1002", "kind": "agent"})),
+        ("c1", TimelineEntry(at=T0 + 11, fact=Fact.TRANSFER, agent="1001",
+                             detail={"state": "target_ringing", "reason": ""})),
+        ("c1", TimelineEntry(at=T0 + 14, fact=Fact.TRANSFER, agent="1001",
+                             detail={"state": "consulting", "reason": ""})),
+        ("c1", TimelineEntry(at=T0 + 20, fact=Fact.TRANSFER, agent="1001",
+                             detail={"state": "completed", "reason": "", "target_agent": "1002"}))]
+    # a second transfer of the same call gets the next number
+    out = acd.handle(TransferRequest(call_id="c1", target="1001", request_id="r3"), T0 + 30)
+    assert of(out, TransferResult)[0].transfer_id == "c1~x2"
+
+
+def test_transfer_targets_queue_prefix_and_extension_lengths():
+    acd = connected()
+    out = acd.handle(TransferRequest(call_id="c1", target="queue:sales", source="dtmf"), T0 + 10)
+    assert of(out, Publish)[0].fields["kind"] == "queue" and of(out, Publish)[0].fields["target"] == "sales"
+    for ext, ok in (("1", False), ("12", True), ("123456789012345", True), ("1234567890123456", False)):
+        acd = connected()
+        [res] = of(acd.handle(TransferRequest(call_id="c1", target=ext), T0 + 10), TransferResult)
+        assert res.ok is ok, ext
+        if ok:
+            [dial] = of(acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 11), DialTarget)
+            assert dial.interface == f"PJSIP/{ext}"
+
+
+def test_transfer_refused_action_by_action():
+    acd = connected()
+    out = acd.handle(TransferRequest(call_id="nope", target="1002", source="dtmf", request_id="r9"), T0 + 10)
+    assert out == [Publish("transfer.refused", {"call_id": "nope", "target": "1002", "source": "dtmf",
+                                                "reason": "the call is not connected to an agent"}),
+                   TransferResult(request_id="r9", call_id="nope", ok=False,
+                                  message="the call is not connected to an agent")]
+
+
+def test_transfer_failure_paths_action_by_action():
+    ids = {"call_id": "c1", "transfer_id": "c1~x1", "agent": "1001", "target": "1002", "rule": "R-XFER-CONFIRM"}
+    acd = connected()
+    assert acd.handle(TransferCommand(call_id="c1", command="complete", request_id="k0"), T0 + 9) == [
+        TransferResult(request_id="k0", call_id="c1", ok=False, message="no transfer in progress", state="none")]
+    start(acd)
+    for command in ("complete", "explode"):
+        assert acd.handle(TransferCommand(call_id="c1", command=command, request_id="k1"), T0 + 12) == [
+            TransferResult(request_id="k1", call_id="c1", ok=False, message=f"cannot {command} while target_ringing",
+                           state="target_ringing")]
+    assert acd.get_timer() == T0 + 26  # dialled at T0 + 11, ring target 15 s
+    assert acd.handle_timer(T0 + 26) == [
+        Publish("transfer.target_failed", {**ids, "state": "target_failed", "reason": "ring_target"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="target_failed", prompts=("hold-sorry",))]
+    assert (acd.agents["1002"].state, acd.agents["1001"].state) == (AgentState.AVAILABLE, AgentState.ON_CALL)
+    # the agent hangs up before the target answered: the caller is back at the head of the line
+    acd = connected()
+    start(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 12)
+    assert out[:2] == [Publish("transfer.requeued", {**ids, "state": "requeued"}),
+                       EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="requeued")]
+    assert acd.agents["1002"].state == AgentState.AVAILABLE and acd.agents["1002"].call_id is None
+    assert acd.calls["c1"].head and acd.calls["c1"].answered_at is None
+    # cancelled while consulting: the target is freed, the caller back with the agent
+    acd = connected()
+    consulting(acd)
+    assert acd.handle(TransferCommand(call_id="c1", command="cancel", request_id="k2"), T0 + 20) == [
+        Publish("transfer.cancelled", {**ids, "state": "cancelled"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="cancelled", prompts=("hold-sorry",)),
+        TransferResult(request_id="k2", call_id="c1", ok=True, transfer_id="c1~x1", state="cancelled")]
+    assert (acd.agents["1002"].state, acd.agents["1001"].state) == (AgentState.AVAILABLE, AgentState.ON_CALL)

@@ -81,3 +81,51 @@ def test_who_hung_up_first():
 def test_unfinished_or_foreign_timelines_give_no_record():
     assert evaluate("c", [T(0, Fact.ENTERED_QUEUE, queue="q")], RULES) is None
     assert evaluate("c", [T(0, Fact.HANGUP, by="caller")], RULES) is None
+
+
+# -- mutation testing (issue 7): the edges of each check -------------------------------------------------
+def test_resynced_call_is_judged_from_when_it_entered_the_queue_not_from_the_resync():
+    entries = [T(50, Fact.RESYNCED, state="waiting", queue="q", entered_at=0.0),
+               T(60, Fact.HANGUP, by="caller")]
+    rec = evaluate("c", entries, RULES)
+    assert rec.entered_at == 0.0
+    assert rec.checks["R-WAIT"] is False  # waited 60 s from entering, never heard the apology
+
+
+def test_r_ring_an_answer_without_a_ring_time_counts_as_rung_zero_seconds():
+    entries = [T(0, Fact.ENTERED_QUEUE, queue="q"), T(2, Fact.ANSWERED, "1"), T(9, Fact.HANGUP, "1", by="caller")]
+    assert evaluate("c", entries, ComplianceRules(ring_target_s=0.5)).checks["R-RING"] is True
+
+
+def test_r_wait_boundaries():
+    # answered exactly when the apology fell due: it was due
+    assert answered_call(answer_at=10.0).checks["R-WAIT"] is False
+    assert answered_call(answer_at=10.0, apology_at=10.0).checks["R-WAIT"] is True
+    # half a second early still counts, one second early does not; tolerance_s late still counts
+    assert answered_call(answer_at=20.0, apology_at=9.5).checks["R-WAIT"] is True
+    assert answered_call(answer_at=20.0, apology_at=9.0).checks["R-WAIT"] is False
+    assert answered_call(answer_at=20.0, apology_at=12.0).checks["R-WAIT"] is True
+
+
+def test_r_wait_another_prompt_at_ten_seconds_is_no_apology():
+    entries = [T(0, Fact.ENTERED_QUEUE, queue="q"), T(10, Fact.PROMPT_PLAYED, prompt="position"),
+               T(25, Fact.HANGUP, by="caller")]
+    assert evaluate("c", entries, RULES).checks["R-WAIT"] is False
+
+
+def test_r_xfer_confirm_applies_only_to_completed_transfers():
+    cancelled = (T(20, Fact.TRANSFER, "1001", state="requested", kind="agent"),
+                 T(25, Fact.TRANSFER, "1001", state="cancelled"))
+    assert answered_call(transfer=cancelled).checks["R-XFER-CONFIRM"] is None
+    # a completion with no consultation on record (e.g. the request was before a restart) is not attended
+    only_completed = (T(30, Fact.TRANSFER, "1001", state="completed", target_agent="1002"),)
+    assert answered_call(transfer=only_completed).checks["R-XFER-CONFIRM"] is False
+
+
+def test_who_hung_up_is_none_when_not_known_or_diverted():
+    no_by = evaluate("c", [T(0, Fact.ENTERED_QUEUE), T(2, Fact.ANSWERED, "1", ring_s=1.0), T(9, Fact.HANGUP, "1")],
+                     RULES)
+    assert no_by.hung_up_by is None and no_by.checks["R-HANGUP"] is None
+    assert no_by.queue == "" and no_by.call_id == "c"
+    diverted = evaluate("c", [T(0, Fact.ENTERED_QUEUE, queue="q"), T(1, Fact.DIVERTED, reason="closed")], RULES)
+    assert diverted.hung_up_by is None and diverted.ended_at == 1

@@ -168,3 +168,84 @@ def test_a_call_with_no_end_is_open_and_not_counted():
     r = call_record("o", [entered(0), T(1, Fact.OFFERED, "1001")], RULES)
     assert r.outcome == CallOutcome.OPEN
     assert figures([r], RULES, start=0, end=10)[2].entered == 0
+
+
+# -- mutation testing (issue 7): a whole record from the ACD's own timeline, and facts without ring times --------
+def test_r_kpi_call_record_of_a_call_with_every_kind_of_offer_two_holds_and_a_transfer():
+    from ari_app.core.acd import (
+        Acd, AgentCommand, CallArrived, CallBridged, CallEnded, HoldRequest, OfferAnswered, OfferFailed, QueueRules,
+    )
+    from ari_app.core.agents import Agent
+    from ari_app.core.figures import Offer, Segment
+    from ari_app.core.transfer import TransferCommand, TransferRequest, TransferUpdate, XferEvent
+
+    t0 = 1_800_000_000.0
+    acd = Acd([QueueRules(name="support", ring_target_s=15, originate_timeout_s=20)],
+              [Agent(agent_id=a, interface=f"PJSIP/{a}", queues=("support",)) for a in ("1001", "1002", "1003")])
+    for a in ("1001", "1002", "1003"):
+        acd.handle(AgentCommand(agent_id=a, command="login"), t0 - 100)
+    acd.handle(CallArrived(call_id="c1", queue="support", entered_at=t0), t0)  # rings 1001
+    acd.handle(OfferFailed(call_id="c1", agent_id="1001", reason="chan_unavailable", unreachable=True), t0 + 1)
+    acd.handle_timer(t0 + 16)  # 1002 did not answer within 15 s (R-RING): 1003 rings
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1003"), t0 + 20)
+    acd.handle(CallBridged(call_id="c1", agent_id="1003"), t0 + 22)
+    for on, at in ((True, 30), (False, 40), (True, 50), (False, 55)):  # two holds: 10 s and 5 s (R-HOLD)
+        acd.handle(HoldRequest(call_id="c1", on=on), t0 + at)
+    acd.handle(AgentCommand(agent_id="1001", command="login"), t0 + 56)  # its phone is back
+    acd.handle(TransferRequest(call_id="c1", target="1001"), t0 + 60)
+    acd.handle(TransferUpdate(call_id="c1", event=XferEvent.CALLER_HELD), t0 + 61)
+    acd.handle(TransferUpdate(call_id="c1", event=XferEvent.TARGET_ANSWERED), t0 + 65)
+    acd.handle(TransferCommand(call_id="c1", command="complete"), t0 + 70)
+    acd.handle(HoldRequest(call_id="c1", on=True), t0 + 80)  # still on hold when the caller hangs up
+    acd.handle(CallEnded(call_id="c1", by="caller"), t0 + 90)
+    entries = [e for c, e in acd.drain_facts() if c == "c1"]
+    rec = call_record("c1", entries, RULES)
+    assert (rec.call_id, rec.queue, rec.entered_at, rec.ended_at, rec.outcome, rec.agent, rec.answered_at,
+            rec.hung_up_by) == ("c1", "support", t0, t0 + 90, CallOutcome.ANSWERED, "1003", t0 + 20, "caller")
+    assert rec.offers == (
+        Offer(agent="1001", at=t0, ring_s=1.0, answered=False, within_target=False, missed=False, unreachable=True),
+        Offer(agent="1002", at=t0 + 1, ring_s=15.0, answered=False, within_target=False, missed=True),
+        Offer(agent="1003", at=t0 + 16, ring_s=4.0, answered=True, within_target=True, missed=False))
+    assert rec.segments == (Segment(agent="1003", start=t0 + 22, end=t0 + 70, hold_s=15.0),
+                            Segment(agent="1001", start=t0 + 70, end=t0 + 90, hold_s=10.0))
+    assert (rec.talk_s, rec.hold_s, rec.wait_s) == (43.0, 25.0, 20.0)
+
+
+def test_r_ring_offers_without_recorded_ring_times_are_timed_from_the_offer():
+    rules = FigureRules(ring_target_s=7.0)
+    entries = [entered(0), T(0, Fact.OFFERED, "1001"), T(9, Fact.OFFER_FAILED, "1001", reason="ring_target"),
+               T(10, Fact.OFFERED, "1002"), T(17, Fact.ANSWERED, "1002"), T(18, Fact.BRIDGED, "1002"),
+               T(30, Fact.HANGUP, "1002", by="agent")]
+    rec = call_record("c", entries, rules)
+    assert [(o.agent, o.at, o.ring_s, o.answered, o.within_target, o.missed) for o in rec.offers] == [
+        ("1001", 0, 9, False, False, True), ("1002", 10, 7, True, True, False)]  # 7 s: within a 7 s target
+    assert rec.hung_up_by == "agent"
+
+
+def test_r_kpi_counts_add_up_over_several_calls_of_each_kind():
+    records = [call_record(f"{cid}-{n}", entries, RULES) for n in (1, 2) for cid, entries in CALLS.items()]
+    q, agents, total = figures(records, RULES, agent_log=LOG, outbound=OUTBOUND,
+                               overdue_callbacks=["1002", "1002"], start=0, end=3600)
+    q = q["q"]
+    assert (q.entered, q.short_abandons, q.offered, q.answered, q.abandoned, q.diverted) == (14, 2, 12, 8, 2, 2)
+    assert (q.missed_offers, q.agent_hung_up_first, q.answered_in_sl) == (2, 2, 6)
+    assert agents["1002"].callbacks_overdue == 2 and agents["1002"].missed_offers == 2
+
+
+def test_r_kpi_service_level_boundary_and_the_period_end():
+    at_threshold = [entered(0), T(20, Fact.ANSWERED, "1001", ring_s=1.0), T(21, Fact.BRIDGED, "1001"),
+                    T(50, Fact.HANGUP, "1001", by="caller")]
+    q = figures([call_record("x", at_threshold, RULES)], RULES, agent_log=[], outbound=[], overdue_callbacks=[],
+                start=0, end=3600)[0]["q"]
+    assert q.answered_in_sl == 1  # answered at exactly sl_threshold_s: in time
+    at_end = [entered(3600), T(3650, Fact.HANGUP, by="caller")]
+    q = figures([call_record("y", at_end, RULES)], RULES, agent_log=[], outbound=[], overdue_callbacks=[],
+                start=0, end=3600)[0]
+    assert q == {}  # entered at the end of the period: the next period's call
+
+
+def test_r_hold_a_second_hold_running_at_the_hang_up_adds_to_the_first():
+    entries = [entered(0), T(1, Fact.ANSWERED, "1001", ring_s=1.0), T(2, Fact.BRIDGED, "1001"),
+               T(10, Fact.HOLD, "1001"), T(15, Fact.UNHOLD, "1001"), T(20, Fact.HOLD, "1001"),
+               T(32, Fact.HANGUP, "1001", by="caller")]
+    assert call_record("c", entries, RULES).segments[0].hold_s == 17

@@ -495,6 +495,19 @@ def test_retention_selects_only_the_patterns_recordings_older_than_the_period():
                    retention_days=1) == ["rec/1.1-2025-01-01"]
 
 
+def test_retention_names_of_other_shapes_before_expired_ones_do_not_stop_the_search():
+    # mutation testing (issue 7): a foreign name or an impossible day is skipped, the rest still judged
+    names = ["callcenter/vm-1", "qa/2024-12-31/1.3", "qa/2025-02-30/1.6", "qa/2025-01-02/1.4"]
+    assert expired(names, PATTERN, today=TODAY, retention_days=30) == ["qa/2024-12-31/1.3", "qa/2025-01-02/1.4"]
+
+
+def test_name_patterns_with_a_dot_part_or_in_the_voicemail_directory_are_refused():
+    # mutation testing (issue 7)
+    assert "'.'" in name_pattern_error("qa/./{date}/{call_id}")
+    assert "holds the voicemails" in name_pattern_error("callcenter/{date}-{call_id}")
+    assert name_pattern_error("callcenter-{date}-{call_id}") is None  # a name, not the directory
+
+
 def test_next_run_is_the_next_time_of_day():
     tz = timezone(timedelta(hours=8))
     at = time(0, 15)

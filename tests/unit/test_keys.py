@@ -56,3 +56,12 @@ def test_a_code_is_found_after_any_stray_keys():
     assert feed(KeyReader(codes={"a": "0", "b": "61"}), "60") == [("a", "")]
     assert feed(KeyReader(codes={"x": "0010"}), "00010") == [("x", "")]
     assert feed(KeyReader(codes={"x": "**1"}), "***1") == [("x", "")]
+
+
+def test_a_gap_of_exactly_the_time_out_still_continues_the_sequence():
+    # mutation testing (issue 7): forgotten only when the gap is longer than timeout_s
+    r = KeyReader(codes=CODES, timeout_s=4)
+    assert [r.feed(k, t) for k, t in (("#", 0.0), ("#", 4.0), ("2", 8.0), ("#", 12.0))] == [
+        None, None, None, ("transfer", "2")]
+    r = KeyReader(codes=CODES, timeout_s=4)
+    assert [r.feed(k, t) for k, t in (("#", 0.0), ("#", 4.001), ("2", 4.1), ("#", 4.2))] == [None, None, None, None]

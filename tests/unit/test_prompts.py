@@ -229,3 +229,25 @@ def test_every_announcement_uses_known_prompts():
         assert set(seq) <= PROMPT_IDS, seq
         for pid in seq:
             assert media(pid) == f"sound:callcenter/{pid}"
+
+
+def test_position_announcement_refuses_a_bool_or_text_and_says_what_was_wrong():
+    # mutation testing (issue 7): True is an int in Python, still no queue position
+    for bad_pos in (True, False, "3"):
+        with pytest.raises(ValueError, match=f"not a queue position: {bad_pos!r}"):
+            position_announcement(bad_pos, None)
+    with pytest.raises(ValueError, match="not a wait estimate: -1"):
+        position_announcement(1, -1)
+
+
+def test_prompt_builders_say_what_input_was_wrong():
+    # mutation testing (issue 7): the messages name the bad value (they end up in the logs)
+    with pytest.raises(ValueError, match=r"^not a prompt id: 'a/b'$"):
+        media("a/b")
+    for bad in ("X", "12X", "1 2"):
+        with pytest.raises(ValueError, match=rf"^not a digit string: '{bad}'$"):
+            digits(bad)
+    with pytest.raises(ValueError, match=r"^not a non-negative integer: -1$"):
+        number(-1)
+    with pytest.raises(ValueError, match=r"^not an hour 0-23: 24$"):
+        greeting(24)

@@ -34,3 +34,12 @@ def test_same_seed_same_sample_other_seed_other_sample():
     assert one == [e.call_id for e in qa_sample(RECORDS, RECORDINGS, per_agent=3, seed=7)]
     others = {tuple(e.call_id for e in qa_sample(RECORDS, RECORDINGS, per_agent=3, seed=s)) for s in range(20)}
     assert len(others) > 1
+
+
+def test_entries_name_the_agent_and_when_the_call_entered():
+    # mutation testing (issue 7): each entry carries the call's agent and time, random or broken
+    s = qa_sample(RECORDS, RECORDINGS, per_agent=10, seed=1)
+    by_id = {r.call_id: r for r in RECORDS}
+    assert len(s) == 13  # 9 recorded + 2 recorded + 2 broken
+    for e in s:
+        assert (e.agent, e.entered_at) == (by_id[e.call_id].agent, by_id[e.call_id].entered_at)

@@ -43,6 +43,15 @@ def test_parse_code_follows_the_configured_keys():
     assert parse_code("*151001", keys) is None
 
 
+def test_parse_code_a_mode_without_a_code_never_matches():
+    # mutation testing (issue 7): a mode missing from the key map has no code at all
+    from ari_app.core.supervise import parse_code as core_parse_code
+
+    assert core_parse_code("*151001", {"listen": "*15"}) == ("listen", "1001")
+    for code in ("XXXX1001", "1001", ""):
+        assert core_parse_code(code, {"listen": "*15"}) is None, code
+
+
 def test_modes_are_the_same_in_the_flow_and_the_api():
     assert MODES == SUPERVISE_MODES == ("listen", "whisper", "barge")
 
@@ -70,6 +79,20 @@ def test_an_ordinary_agent_may_not_even_at_a_supervisors_desk():
         assert p == Permission(None, "not_a_supervisor", "login-failed") and not p.allowed
     # an agent logged in that the configuration does not know (removed since): not a supervisor
     assert supervisor_at("PJSIP/1010", logged_in="7777", agents=AGENTS).reason == "not_a_supervisor"
+
+
+def test_two_supervisors_at_one_phone_the_first_in_agent_id_order_may():
+    # mutation testing (issue 7): agent IDs in numeric order (shorter first), whatever the config's order
+    shared = {a: AgentConfig(agent_id=a, interface="PJSIP/desk", queues=(), role="supervisor")
+              for a in ("1000", "900", "950")}
+    assert supervisor_at("PJSIP/desk", logged_in=None, agents=shared) == Permission("900")
+
+
+def test_agents_without_a_role_are_ordinary_agents():
+    # the mapping may hold any objects with agent_id and interface; no ``role`` means an agent
+    plain = {"1001": SimpleNamespace(agent_id="1001", interface="PJSIP/1001")}
+    assert supervisor_at("PJSIP/1001", logged_in="1001", agents=plain).reason == "not_a_supervisor"
+    assert supervisor_at("PJSIP/1001", logged_in=None, agents=plain).reason == "not_logged_in"
 
 
 def test_a_phone_of_nobody_may_not():

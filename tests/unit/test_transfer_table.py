@@ -75,3 +75,22 @@ def test_role_names_hangups():
     assert t.role("c1", caller="c1", agent_leg="c1~a1", target_leg="c1~t1") == "caller"
     assert t.role("c1~t1", caller="c1", agent_leg="c1~a1", target_leg="c1~t1") == "target"
     assert t.role("zz", caller="c1", agent_leg="c1~a1", target_leg=None) is None
+
+
+# -- mutation testing (issue 7) --------------------------------------------------------------------------
+def test_the_ring_deadline_lives_only_while_the_target_rings():
+    t = make()
+    t.apply(E.CALLER_HELD, 1.0)
+    t.apply(E.TARGET_DIALED, 2.0)
+    t.deadline = 17.0  # set by the ACD on dialling
+    assert t.deadline == 17.0
+    t.apply(E.AGENT_HANGUP, 3.0)  # requeued: no ring target left to watch
+    assert t.state == S.REQUEUED and t.deadline is None
+    t = make()
+    t.deadline = 17.0
+    t.apply(E.CALLER_HELD, 1.0)  # not ringing yet: nothing to watch
+    assert t.deadline is None
+
+
+def test_role_names_the_agent_leg():
+    assert make().role("c1~a1", caller="c1", agent_leg="c1~a1", target_leg="c1~t1") == "agent"
