@@ -16,8 +16,8 @@ from .stats import cpu_seconds, rss_kib
 __all__ = ["Ami", "Ari", "find_asterisk_pid", "proc_cpu", "proc_rss"]
 
 # The only event types the driver needs (ARI's per-application event filter): less for Asterisk to send.
-DRIVER_EVENTS = ("ChannelCreated", "ChannelDialplan", "ChannelStateChange", "ChannelDestroyed", "Dial",
-                 "PlaybackStarted")
+DRIVER_EVENTS = ("ChannelCreated", "ChannelDialplan", "ChannelStateChange", "ChannelHangupRequest",
+                 "ChannelDestroyed", "Dial", "PlaybackStarted")
 
 
 class Ari:
@@ -26,7 +26,7 @@ class Ari:
         self.user, self.password, self.app = user, password, app
         auth = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.session = aiohttp.ClientSession(headers={"Authorization": "Basic " + auth},
-                                             connector=aiohttp.TCPConnector(limit=200))
+                                             connector=aiohttp.TCPConnector(limit=30))  # Asterisk: 100 HTTP sessions
         self.events = 0
         self._task: asyncio.Task[None] | None = None
 

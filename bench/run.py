@@ -39,6 +39,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from . import stats
 from .clients import Ami, Ari, find_asterisk_pid, proc_cpu, proc_rss
@@ -67,14 +68,14 @@ class Settings:
     ring_s: int = 15
     warmup_calls: int = 10
     steady_rate: float = 5.0
-    steady_s: float = 40.0
+    steady_s: float = 30.0
     steady_handle: float = 2.0
-    ramp: list[float] = field(default_factory=lambda: [10.0, 20.0, 40.0, 60.0, 80.0])
-    ramp_step_s: float = 8.0
-    ramp_handle: float = 0.5
+    ramp: list[float] = field(default_factory=lambda: [5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0])
+    ramp_step_s: float = 6.0
+    ramp_handle: float = 0.2  # + Answer()'s 0.5 s: at 100 calls/s ~75 agents busy, so agents never run out
     scale_callers: int = 300
-    scale_rate: float = 50.0
-    scale_handle: float = 12.0
+    scale_rate: float = 30.0
+    scale_handle: float = 15.0  # 300 callers in 10 s, 100 agents busy 15.5 s: 200 wait
     probe_callers: int = 10
     probe_ring_s: int = 4
     apology_s: float = 10.0
@@ -163,6 +164,7 @@ class Bench:
         self.app_pid: int | None = None
         self.rss_peak: dict[str, int] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.bridges_left = 0
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -272,7 +274,7 @@ class Bench:
         elif system == "bare":
             proc = await start_bare(s, workdir)
         else:
-            ami = Ami("127.0.0.1", 5038, "callcenter", "callcenter-dev")
+            ami = Ami("127.0.0.1", 5038, "bench", "bench-dev")  # bench/asterisk/manager_bench.conf
             ami.on_event = self.t.on_ami
             await ami.connect("agent")
             for i in range(1, s.agents + 1):
@@ -281,6 +283,7 @@ class Bench:
                 if r.get("Response") != "Success":
                     raise RuntimeError(f"AMI QueueAdd {AGENT_BASE + i}: {r.get('Message')}")
         self.app_pid = proc.pid if proc else None
+        out["asterisk_idle_cpu"] = await self.settle()
         rss_task = asyncio.get_running_loop().create_task(self.sample_rss(system))
         try:
             await self.phase(system, f"{system}:warmup", 5, s.warmup_calls, 0.5, 10)
@@ -290,15 +293,15 @@ class Bench:
             t0 = time.time()
             out["steady"] = await self.phase(system, f"{system}:steady", s.steady_rate,
                                              round(s.steady_rate * s.steady_s), s.steady_handle, s.deadline)
-            out["ramp"] = []
+            out["scale"] = await self.phase(system, f"{system}:scale", s.scale_rate, s.scale_callers,
+                                            s.scale_handle, 120, probes=s.probe_callers if system == "service" else 0)
+            out["ramp"] = []  # last: its top step may overload the system
             for rate in s.ramp:
                 callers = await self.phase(system, f"{system}:ramp{rate:g}", rate, round(rate * s.ramp_step_s),
                                            s.ramp_handle, s.deadline)
                 out["ramp"].append((rate, callers))
                 if any(c.failed for c in callers):
                     break
-            out["scale"] = await self.phase(system, f"{system}:scale", s.scale_rate, s.scale_callers,
-                                            s.scale_handle, 120, probes=s.probe_callers if system == "service" else 0)
             cpu1 = self.cpu()
             out["elapsed_s"] = time.time() - t0
             out["cpu"] = {k: (cpu1[k] - cpu0[k]) if cpu1[k] is not None and cpu0[k] is not None else None
@@ -310,6 +313,7 @@ class Bench:
             rss_task.cancel()
             if proc is not None:
                 stop_process(proc)
+                out["log_warnings"] = log_warnings(workdir / ("service.log" if system == "service" else "bare.log"))
             if ami is not None:
                 for i in range(1, s.agents + 1):
                     await ami.action("QueueRemove", Queue="benchaq", Interface=f"Local/{AGENT_BASE + i}@bench-agent")
@@ -319,11 +323,28 @@ class Bench:
                                   if k.startswith(system + ".")}
         return out
 
+    async def settle(self, limit_s: float = 20.0) -> float | None:
+        """Wait (at most limit_s) until Asterisk is quiet: its CPU share over 2 s below 10 %; that share."""
+        end = time.time() + limit_s
+        share = None
+        while time.time() < end:
+            a = proc_cpu(self.asterisk_pid)
+            await asyncio.sleep(2)
+            b = proc_cpu(self.asterisk_pid)
+            if a is None or b is None:
+                return None
+            share = (b - a) / 2
+            if share < 0.10:
+                break
+        log("Asterisk idle CPU", share=f"{share:.1%}" if share is not None else "n/a")
+        return share
+
     def cpu(self) -> dict[str, float | None]:
         return {"asterisk": proc_cpu(self.asterisk_pid), "app": proc_cpu(self.app_pid), "driver": proc_cpu(os.getpid())}
 
     async def cleanup(self) -> int:
-        """Hang up every channel the benchmark made (callers, agent legs); how many there were."""
+        """Hang up every channel the benchmark made (callers, agent legs) and destroy the bridges a
+        system left behind; how many channels there were."""
         status, chans = await self.ari.request("GET", "/channels")
         mine = [c["id"] for c in chans or [] if c["id"].startswith(self.tag + "-")
                 or re.match(r"Local/\d+@bench-(agent|never)-", c.get("name", ""))]
@@ -331,6 +352,13 @@ class Bench:
             await self.hangup(cid)
         if mine:
             await asyncio.sleep(1)
+        status, bridges = await self.ari.request("GET", "/bridges")
+        left = [b["id"] for b in bridges or [] if b["id"].startswith(self.tag + "-")]
+        for bid in left:
+            await self.ari.request("DELETE", "/bridges/" + quote(bid, safe=""))
+        if left:
+            log("bridges left behind, destroyed", count=len(left))
+        self.bridges_left += len(left)
         return len(mine)
 
 
@@ -353,7 +381,9 @@ async def start_service(cfg: Path, workdir: Path) -> subprocess.Popen[bytes]:
     if check.returncode != 0:
         raise RuntimeError(f"bench config refused: {check.stdout}{check.stderr}")
     logf = open(workdir / "service.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "ari_app", "run", "--config", str(cfg)], cwd=workdir,
+    profile = os.environ.get("BENCH_PROFILE_SERVICE")  # a file: run the service under cProfile (diagnosis)
+    wrap = ["-m", "cProfile", "-o", profile] if profile else []
+    proc = subprocess.Popen([sys.executable, *wrap, "-m", "ari_app", "run", "--config", str(cfg)], cwd=workdir,
                             stdout=logf, stderr=subprocess.STDOUT)
     limit = time.time() + 30
     want = re.compile(r'callcenter_queue_agents\{queue="bench",state="available"\} (\d+)')
@@ -389,6 +419,23 @@ async def start_bare(s: Settings, workdir: Path) -> subprocess.Popen[bytes]:
         await asyncio.sleep(0.2)
     stop_process(proc)
     raise RuntimeError("the bare loop did not connect in 15 s")
+
+
+def log_warnings(path: Path) -> dict[str, int]:
+    """How often each warning or error event is in a JSON-lines log (the service's own account)."""
+    counts: collections.Counter[str] = collections.Counter()
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("level") in ("warning", "error", "critical"):
+            counts[str(rec.get("event"))] += 1
+    return dict(counts.most_common())
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -456,8 +503,9 @@ def figures(t: Tracker, s: Settings, raw: dict[str, Any]) -> dict[str, Any]:
     if system == "service":
         probes = [c for c in raw["scale"] if c.probe]
         rings = [t.legs[lid] for c in probes for lid in c.legs]
-        cut = [leg.destroyed - leg.created - s.probe_ring_s for leg in rings
-               if leg.never and leg.up is None and leg.destroyed is not None]
+        rung = [leg for leg in rings if leg.never and leg.up is None and leg.destroyed is not None]
+        cut = [(leg.hangup or leg.destroyed) - leg.created - s.probe_ring_s for leg in rung]
+        gone = [leg.destroyed - leg.created - s.probe_ring_s for leg in rung]
         everyone = raw["scale"]
         apology = [c.apology - c.entered - s.apology_s for c in everyone if c.apology is not None and c.entered]
         missing = sum(1 for c in everyone if c.apology is None and c.entered is not None
@@ -465,6 +513,7 @@ def figures(t: Tracker, s: Settings, raw: dict[str, Any]) -> dict[str, Any]:
         early = sum(1 for c in everyone if c.apology is not None and c.entered is not None
                     and c.served is not None and c.served < c.entered + s.apology_s)
         f["timers"] = {"ring_cutoff_error_s": stats.summary(cut), "ring_target_s": s.probe_ring_s,
+                       "ring_leg_destroyed_error_s": stats.summary(gone),
                        "apology_error_s": stats.summary(apology), "apology_target_s": s.apology_s,
                        "apology_missing": missing, "apology_after_answer": early}
         before, after = raw["metrics"]
@@ -481,6 +530,8 @@ def figures(t: Tracker, s: Settings, raw: dict[str, Any]) -> dict[str, Any]:
                 "app_per_1000_calls_s": stats.per_thousand(cpu["app"], calls),
                 "asterisk_per_1000_calls_s": stats.per_thousand(cpu["asterisk"], calls),
                 "total_per_1000_calls_s": stats.per_thousand((cpu["app"] or 0) + (cpu["asterisk"] or 0), calls)}
+    f["log_warnings"] = raw.get("log_warnings", {})
+    f["asterisk_idle_cpu_share"] = raw.get("asterisk_idle_cpu")
     f["rss"] = {"app_vmhwm_kib": raw.get("app_vmhwm_kib"), "sampled_max_vmrss_kib": raw.get("rss_sampled_kib")}
     return f
 
@@ -501,7 +552,7 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({
             "system": f["label"],
             "p50": _ms(lat["p50"]), "p95": _ms(lat["p95"]), "p99": _ms(lat["p99"]),
-            "rate": (f"≥ {rate:g}" if f["ramp_top_reached"] else f"{rate:g}") if rate is not None else "none",
+            "rate": (f"≥ {rate:g}" if f["ramp_top_reached"] else f"{rate:g}") if rate is not None else f"< {min(res['settings']['ramp']):g}",
             "cpu_app": f["cpu"]["app_per_1000_calls_s"] if system != "appqueue" else "(in Asterisk)",
             "cpu_ast": f["cpu"]["asterisk_per_1000_calls_s"],
             "cpu_total": f["cpu"]["total_per_1000_calls_s"],
@@ -514,14 +565,13 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         if "service" in sysf and other in sysf:
             a, b = sysf["service"], sysf[other]
             la, lb = a["steady"]["enter_to_agent_leg_s"], b["steady"]["enter_to_agent_leg_s"]
-            ra, rb = a["max_rate_no_failure_per_s"], b["max_rate_no_failure_per_s"]
 
             def x(v: float | None) -> str:
                 return "n/a" if v is None else f"{v:.2f}×"
             rows.append({
                 "system": f"service / {LABELS[other]}",
                 "p50": x(stats.ratio(la["p50"], lb["p50"])), "p95": x(stats.ratio(la["p95"], lb["p95"])),
-                "p99": x(stats.ratio(la["p99"], lb["p99"])), "rate": x(stats.ratio(ra, rb)),
+                "p99": x(stats.ratio(la["p99"], lb["p99"])), "rate": _rate_ratio(a, b),
                 "cpu_app": x(stats.ratio(a["cpu"]["app_per_1000_calls_s"], b["cpu"]["app_per_1000_calls_s"]))
                 if other == "bare" else "",
                 "cpu_ast": x(stats.ratio(a["cpu"]["asterisk_per_1000_calls_s"], b["cpu"]["asterisk_per_1000_calls_s"])),
@@ -530,6 +580,20 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 if other == "bare" else "", "scale": "",
             })
     return rows
+
+
+def _rate_ratio(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The max-rate ratio; a system that passed the ramp's top step only has a lower bound."""
+    r = stats.ratio(a["max_rate_no_failure_per_s"], b["max_rate_no_failure_per_s"])
+    if r is None:
+        return "n/a"
+    if a["ramp_top_reached"] and b["ramp_top_reached"]:
+        return "both ≥ top step"
+    if b["ramp_top_reached"]:
+        return f"≤ {r:.2f}×"
+    if a["ramp_top_reached"]:
+        return f"≥ {r:.2f}×"
+    return f"{r:.2f}×"
 
 
 MAIN_COLUMNS = [
@@ -570,7 +634,7 @@ def markdown(res: dict[str, Any]) -> str:
         tm = svc["timers"]
         rows = [{"timer": f"ring cut-off (R-RING, ring_target_s = {tm['ring_target_s']})",
                  **{k: _ms(tm["ring_cutoff_error_s"][k]) for k in ("p50", "p99", "max")},
-                 "n": tm["ring_cutoff_error_s"]["n"], "how": "agent leg ChannelCreated → ChannelDestroyed, − target"},
+                 "n": tm["ring_cutoff_error_s"]["n"], "how": "agent leg ChannelCreated → ChannelHangupRequest, − target"},
                 {"timer": f"wait apology (R-WAIT, {tm['apology_target_s']:g} s)",
                  **{k: _ms(tm["apology_error_s"][k]) for k in ("p50", "p99", "max")},
                  "n": tm["apology_error_s"]["n"],

@@ -3,7 +3,7 @@
 ``Tracker.on_ari`` takes every ARI event the driver's app sees and keeps, per caller, the
 Asterisk timestamps that matter: entering the system (``ChannelDialplan`` to Stasis or Queue),
 each agent leg created (``ChannelCreated``), answered (``ChannelStateChange`` Up) and gone
-(``ChannelDestroyed``), the wait apology (``PlaybackStarted`` of ``wait-apology``). An agent leg
+(``ChannelHangupRequest``, ``ChannelDestroyed``), the wait apology (``PlaybackStarted`` of ``wait-apology``). An agent leg
 belongs to its caller by the channel id (the service's ``<call id>~a<n>``, the bare loop's
 ``<caller>~b<n>``) or, for app_queue, by the ``Dial`` event (caller → peer). No clock here: every
 time is Asterisk's, so the driver's own delays do not count.
@@ -30,6 +30,7 @@ class Leg:
     never: bool  # an agent that never answers (bench-never): the ring cut-off probe
     created: float
     up: float | None = None
+    hangup: float | None = None  # the first ChannelHangupRequest (someone asked it to hang up)
     destroyed: float | None = None
 
 
@@ -100,6 +101,10 @@ class Tracker:
                 caller = self.callers[leg.caller]
                 if caller.served is None:
                     caller.served = leg.up
+        elif kind == "ChannelHangupRequest":
+            leg = self.legs.get(cid)
+            if leg is not None and leg.hangup is None:
+                leg.hangup = ari_time(ev["timestamp"])
         elif kind == "ChannelDestroyed":
             ts = ari_time(ev["timestamp"])
             self.created.pop(cid, None)
