@@ -40,9 +40,16 @@ class Ari:
                 return r.status, text
 
     async def subscribe(self, on_event: Callable[[dict[str, Any]], None]) -> None:
-        """The driver's own app with subscribeAll: every channel's events, filtered to DRIVER_EVENTS."""
+        """The driver's own app subscribed to every channel (``channel:``), filtered to DRIVER_EVENTS.
+
+        Not ``subscribeAll``: that adds every bridge, endpoint and device state, and once left
+        Asterisk 22's device-state forwarding of the app stuck (GET /applications hung)."""
         ws = await self.session.ws_connect(f"{self.base.replace('http', 'ws', 1)}/events?app={self.app}"
-                                           "&subscribeAll=true", max_msg_size=0)
+                                           "&subscribeAll=false", max_msg_size=0)
+        status, body = await self.request("POST", f"/applications/{self.app}/subscription",
+                                          params={"eventSource": "channel:"})
+        if status != 200:
+            raise RuntimeError(f"ARI subscription to every channel: {status} {body}")
         status, body = await self.request("PUT", f"/applications/{self.app}/eventFilter",
                                           body={"allowed": [{"type": t} for t in DRIVER_EVENTS]})
         if status != 200:

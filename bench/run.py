@@ -80,6 +80,7 @@ class Settings:
     probe_ring_s: int = 4
     apology_s: float = 10.0
     deadline: float = 5.0
+    scale_deadline: float = 60.0  # a waiting caller without an agent after this long failed
 
 
 def service_config(s: Settings) -> str:
@@ -180,7 +181,10 @@ class Bench:
         endpoint = PROBE_ENDPOINT if probe else ENDPOINTS[system]
         params = {"endpoint": endpoint, "context": "bench-caller", "extension": "wait", "priority": 1,
                   "channelId": own, "otherChannelId": caller.id, "timeout": 900,
-                  "callerId": f"bench <1380000{self.seq % 10000:04d}>"}
+                  "callerId": f"bench <1380000{self.seq % 10000:04d}>",
+                  # a phone's codec: a Local channel left to choose takes a high-rate slin, and then every
+                  # caller's music on hold is resampled (50 such callers took both cores)
+                  "formats": "ulaw"}
         try:
             status, body = await self.ari.request("POST", "/channels", params=params)
         except Exception as e:  # noqa: BLE001 - any failure to originate is a failed call
@@ -247,7 +251,8 @@ class Bench:
         watch.cancel()
         callers = [c for c in self.t.callers.values() if c.phase == name]
         failed = sum(1 for c in callers if c.failed and not c.probe)
-        log(f"{system} {name}", calls=sum(1 for c in callers if not c.probe), failed=failed)
+        log(f"{system} {name}", calls=sum(1 for c in callers if not c.probe), failed=failed,
+            why=json.dumps(_failures(callers), ensure_ascii=False) if failed else "")
         await asyncio.sleep(0.5)  # agents' last legs gone
         return callers
 
@@ -291,10 +296,12 @@ class Bench:
                 metrics_before = await scrape_metrics()
             cpu0 = self.cpu()
             t0 = time.time()
+            probes = s.probe_callers if system == "service" else 0  # timer precision: the service only
             out["steady"] = await self.phase(system, f"{system}:steady", s.steady_rate,
-                                             round(s.steady_rate * s.steady_s), s.steady_handle, s.deadline)
+                                             round(s.steady_rate * s.steady_s), s.steady_handle, s.deadline,
+                                             probes=probes)
             out["scale"] = await self.phase(system, f"{system}:scale", s.scale_rate, s.scale_callers,
-                                            s.scale_handle, 120, probes=s.probe_callers if system == "service" else 0)
+                                            s.scale_handle, s.scale_deadline, probes=probes)
             out["ramp"] = []  # last: its top step may overload the system
             for rate in s.ramp:
                 callers = await self.phase(system, f"{system}:ramp{rate:g}", rate, round(rate * s.ramp_step_s),
@@ -307,7 +314,11 @@ class Bench:
             out["cpu"] = {k: (cpu1[k] - cpu0[k]) if cpu1[k] is not None and cpu0[k] is not None else None
                           for k in cpu0}
             if system == "service":
-                out["metrics"] = (metrics_before, await scrape_metrics())
+                try:
+                    out["metrics"] = (metrics_before, await scrape_metrics(timeout_s=60))
+                except Exception as e:  # noqa: BLE001 - an overloaded service may not answer
+                    log("GET /metrics failed", error=repr(e))
+                    out["metrics"] = (metrics_before, None)
             out["app_vmhwm_kib"] = proc_rss(self.app_pid, "VmHWM")
         finally:
             rss_task.cancel()
@@ -362,15 +373,15 @@ class Bench:
         return len(mine)
 
 
-async def http_get(url: str) -> tuple[int, str]:
+async def http_get(url: str, timeout_s: float = 10) -> tuple[int, str]:
     import aiohttp
     async with aiohttp.ClientSession() as session:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as r:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
             return r.status, await r.text()
 
 
-async def scrape_metrics() -> str:
-    status, text = await http_get(f"http://127.0.0.1:{API_PORT}/metrics")
+async def scrape_metrics(timeout_s: float = 10) -> str:
+    status, text = await http_get(f"http://127.0.0.1:{API_PORT}/metrics", timeout_s)
     if status != 200:
         raise RuntimeError(f"GET /metrics: {status}")
     return text
@@ -462,6 +473,24 @@ def _failures(callers: list[Caller]) -> dict[str, int]:
     return dict(collections.Counter(c.failed for c in callers if c.failed and not c.probe))
 
 
+def _timers(t: Tracker, s: Settings, callers: list[Caller]) -> dict[str, Any]:
+    """R-RING and R-WAIT as Asterisk saw them: the probe callers' rings of agents that never answer
+    (leg created → the service's hang-up request), every caller's apology (entered → PlaybackStarted)."""
+    rings = [t.legs[lid] for c in callers if c.probe for lid in c.legs]
+    rung = [leg for leg in rings if leg.never and leg.up is None and leg.destroyed is not None]
+    cut = [(leg.hangup or leg.destroyed) - leg.created - s.probe_ring_s for leg in rung]
+    gone = [leg.destroyed - leg.created - s.probe_ring_s for leg in rung]
+    apology = [c.apology - c.entered - s.apology_s for c in callers if c.apology is not None and c.entered]
+    missing = sum(1 for c in callers if c.apology is None and c.entered is not None
+                  and ((c.served or c.ended or c.gone or 0) - c.entered) > s.apology_s + 1)
+    early = sum(1 for c in callers if c.apology is not None and c.entered is not None
+                and c.served is not None and c.served < c.entered + s.apology_s)
+    return {"ring_cutoff_error_s": stats.summary(cut), "ring_target_s": s.probe_ring_s,
+            "ring_leg_destroyed_error_s": stats.summary(gone),
+            "apology_error_s": stats.summary(apology), "apology_target_s": s.apology_s,
+            "apology_missing": missing, "apology_after_answer": early}
+
+
 def figures(t: Tracker, s: Settings, raw: dict[str, Any]) -> dict[str, Any]:
     system = raw["system"]
     steady = raw["steady"]
@@ -501,24 +530,10 @@ def figures(t: Tracker, s: Settings, raw: dict[str, Any]) -> dict[str, Any]:
                   "wait_s": stats.summary(e - s_ for s_, e in waits),
                   "drain_s": (last - first) if first is not None and last is not None else None}
     if system == "service":
-        probes = [c for c in raw["scale"] if c.probe]
-        rings = [t.legs[lid] for c in probes for lid in c.legs]
-        rung = [leg for leg in rings if leg.never and leg.up is None and leg.destroyed is not None]
-        cut = [(leg.hangup or leg.destroyed) - leg.created - s.probe_ring_s for leg in rung]
-        gone = [leg.destroyed - leg.created - s.probe_ring_s for leg in rung]
-        everyone = raw["scale"]
-        apology = [c.apology - c.entered - s.apology_s for c in everyone if c.apology is not None and c.entered]
-        missing = sum(1 for c in everyone if c.apology is None and c.entered is not None
-                      and ((c.served or c.ended or c.gone or 0) - c.entered) > s.apology_s + 1)
-        early = sum(1 for c in everyone if c.apology is not None and c.entered is not None
-                    and c.served is not None and c.served < c.entered + s.apology_s)
-        f["timers"] = {"ring_cutoff_error_s": stats.summary(cut), "ring_target_s": s.probe_ring_s,
-                       "ring_leg_destroyed_error_s": stats.summary(gone),
-                       "apology_error_s": stats.summary(apology), "apology_target_s": s.apology_s,
-                       "apology_missing": missing, "apology_after_answer": early}
+        f["timers"] = {"steady": _timers(t, s, raw["steady"]), "scale": _timers(t, s, raw["scale"])}
         before, after = raw["metrics"]
-        b0, _ = stats.parse_histogram(before, "callcenter_event_loop_lag_seconds")
-        b1, n1 = stats.parse_histogram(after, "callcenter_event_loop_lag_seconds")
+        b0, _ = stats.parse_histogram(before or "", "callcenter_event_loop_lag_seconds")
+        b1, n1 = stats.parse_histogram(after or "", "callcenter_event_loop_lag_seconds")
         lag = stats.diff_buckets(b1, b0)
         f["loop_lag"] = {"samples": lag[-1][1] if lag else 0, "p50_s": stats.histogram_quantile(0.5, lag),
                          "p99_s": stats.histogram_quantile(0.99, lag),
@@ -631,16 +646,22 @@ def markdown(res: dict[str, Any]) -> str:
            f"{s['scale_handle']:g} s.", "", main_table(res), ""]
     svc = res["systems"].get("service")
     if svc:
-        tm = svc["timers"]
-        rows = [{"timer": f"ring cut-off (R-RING, ring_target_s = {tm['ring_target_s']})",
-                 **{k: _ms(tm["ring_cutoff_error_s"][k]) for k in ("p50", "p99", "max")},
-                 "n": tm["ring_cutoff_error_s"]["n"], "how": "agent leg ChannelCreated → ChannelHangupRequest, − target"},
-                {"timer": f"wait apology (R-WAIT, {tm['apology_target_s']:g} s)",
-                 **{k: _ms(tm["apology_error_s"][k]) for k in ("p50", "p99", "max")},
-                 "n": tm["apology_error_s"]["n"],
-                 "how": f"ChannelDialplan(Stasis) → PlaybackStarted(wait-apology), − target; "
-                        f"{tm['apology_missing']} missing, {tm['apology_after_answer']} after an answer"}]
-        out += ["## Timer precision of the service under the scale load", "",
+        rows = []
+        for phase, what in (("steady", f"steady, {s['steady_rate']:g} calls/s"),
+                            ("scale", f"scale, {s['scale_callers']} callers")):
+            tm = svc["timers"][phase]
+            rows += [{"timer": f"ring cut-off (R-RING, ring_target_s = {tm['ring_target_s']}), {what}",
+                      **{k: _ms(tm["ring_cutoff_error_s"][k]) for k in ("p50", "p99", "max")},
+                      "n": tm["ring_cutoff_error_s"]["n"],
+                      "how": "agent leg ChannelCreated → ChannelHangupRequest, − target"},
+                     {"timer": f"wait apology (R-WAIT, {tm['apology_target_s']:g} s), {what}",
+                      **{k: _ms(tm["apology_error_s"][k]) for k in ("p50", "p99", "max")},
+                      "n": tm["apology_error_s"]["n"],
+                      "how": f"ChannelDialplan(Stasis) → PlaybackStarted(wait-apology), − target; "
+                             f"{tm['apology_missing']} missing, {tm['apology_after_answer']} after an answer"}]
+        out += ["## Timer precision of the service", "",
+                f"{s['probe_callers']} more callers ring agents that never answer (queue `bring`) during the "
+                "steady and the scale phase. Positive: late; negative: early.", "",
                 stats.markdown_table([("timer", "timer", ""), ("p50", "late p50 ms", ".1f"),
                                       ("p99", "late p99 ms", ".1f"), ("max", "max ms", ".1f"), ("n", "n", "d"),
                                       ("how", "measured", "")], rows), ""]
@@ -673,11 +694,13 @@ def markdown(res: dict[str, Any]) -> str:
          ("drain", "first in → last out s", ".1f"), ("rss_ast", "Asterisk RSS max MiB", ".0f")], scale_rows), "",
         "app_queue's own view (AMI `QueueCallerJoin` → `AgentCalled`, steady phase): "
         + _ami_line(res), "",
+        f"A scale caller fails when no agent answers within {s['scale_deadline']:g} s or when it is not "
+        "hung up within 15 s after its agent hung up. "
         "The driver (bench/run.py) runs on the same 2 cores and receives every channel event through ARI "
-        "(subscribeAll, filtered): its cost to Asterisk is in every system's Asterisk CPU alike. Agents "
+        "(subscribed to every channel, filtered): its cost to Asterisk is in every system's Asterisk CPU alike. Agents "
         "answer with `Answer()`, which keeps the channel in the dialplan 0.5 s more, so the handle time is "
         "the configured one + 0.5 s. The service's ring probe (its queue `bring`, "
-        f"{s['probe_callers']} callers) runs only in the service's scale phase.", ""]
+        f"{s['probe_callers']} callers) runs only in the service's steady and scale phases.", ""]
     return "\n".join(out)
 
 

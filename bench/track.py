@@ -1,7 +1,7 @@
-"""What happened to each benchmark call, from ARI events (subscribeAll) and AMI events.
+"""What happened to each benchmark call, from ARI events and AMI events.
 
-``Tracker.on_ari`` takes every ARI event the driver's app sees and keeps, per caller, the
-Asterisk timestamps that matter: entering the system (``ChannelDialplan`` to Stasis or Queue),
+``Tracker.on_ari`` takes every ARI event the driver's app sees (it is subscribed to every
+channel) and keeps, per caller, the Asterisk timestamps that matter: entering the system (``ChannelDialplan`` to Stasis or Queue),
 each agent leg created (``ChannelCreated``), answered (``ChannelStateChange`` Up) and gone
 (``ChannelHangupRequest``, ``ChannelDestroyed``), the wait apology (``PlaybackStarted`` of ``wait-apology``). An agent leg
 belongs to its caller by the channel id (the service's ``<call id>~a<n>``, the bare loop's
