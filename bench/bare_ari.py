@@ -53,8 +53,9 @@ class BareLoop:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         auth = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
         ws_url = self.base.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
-        async with aiohttp.ClientSession(headers={"Authorization": "Basic " + auth},
-                                         connector=aiohttp.TCPConnector(limit=20)) as self.session:
+        async with aiohttp.ClientSession(
+            headers={"Authorization": "Basic " + auth}, connector=aiohttp.TCPConnector(limit=20)
+        ) as self.session:
             async with self.session.ws_connect(ws_url, max_msg_size=0) as ws:
                 print(json.dumps({"event": "bare.connected", "agents": len(self.idle)}), flush=True)
                 if ready is not None:
@@ -95,8 +96,15 @@ class BareLoop:
             self.spawn(self.rest("POST", f"/channels/{caller}/moh"))
 
     async def originate(self, caller: str, leg: str, agent: str) -> None:
-        status = await self.rest("POST", "/channels", endpoint=f"Local/{agent}@bench-agent", app=APP,
-                                 appArgs="agent", channelId=leg, timeout=self.ring_timeout)
+        status = await self.rest(
+            "POST",
+            "/channels",
+            endpoint=f"Local/{agent}@bench-agent",
+            app=APP,
+            appArgs="agent",
+            channelId=leg,
+            timeout=self.ring_timeout,
+        )
         if status >= 300:
             self.agent_gone(leg)
 

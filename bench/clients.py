@@ -16,8 +16,15 @@ from .stats import cpu_seconds, rss_kib
 __all__ = ["Ami", "Ari", "find_asterisk_pid", "proc_cpu", "proc_rss"]
 
 # The only event types the driver needs (ARI's per-application event filter): less for Asterisk to send.
-DRIVER_EVENTS = ("ChannelCreated", "ChannelDialplan", "ChannelStateChange", "ChannelHangupRequest",
-                 "ChannelDestroyed", "Dial", "PlaybackStarted")
+DRIVER_EVENTS = (
+    "ChannelCreated",
+    "ChannelDialplan",
+    "ChannelStateChange",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "Dial",
+    "PlaybackStarted",
+)
 
 
 class Ari:
@@ -25,13 +32,15 @@ class Ari:
         self.base = base.rstrip("/")
         self.user, self.password, self.app = user, password, app
         auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self.session = aiohttp.ClientSession(headers={"Authorization": "Basic " + auth},
-                                             connector=aiohttp.TCPConnector(limit=30))  # Asterisk: 100 HTTP sessions
+        self.session = aiohttp.ClientSession(
+            headers={"Authorization": "Basic " + auth}, connector=aiohttp.TCPConnector(limit=30)
+        )  # Asterisk: 100 HTTP sessions
         self.events = 0
         self._task: asyncio.Task[None] | None = None
 
-    async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                      body: Any = None) -> tuple[int, Any]:
+    async def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> tuple[int, Any]:
         async with self.session.request(method, self.base + path, params=params, json=body) as r:
             text = await r.text()
             try:
@@ -44,14 +53,19 @@ class Ari:
 
         Not ``subscribeAll``: that adds every bridge, endpoint and device state, and once left
         Asterisk 22's device-state forwarding of the app stuck (GET /applications hung)."""
-        ws = await self.session.ws_connect(f"{self.base.replace('http', 'ws', 1)}/events?app={self.app}"
-                                           "&subscribeAll=false", max_msg_size=0)
-        status, body = await self.request("POST", f"/applications/{self.app}/subscription",
-                                          params={"eventSource": "channel:"})
+        ws = await self.session.ws_connect(
+            f"{self.base.replace('http', 'ws', 1)}/events?app={self.app}&subscribeAll=false", max_msg_size=0
+        )
+        status, body = await self.request(
+            "POST", f"/applications/{self.app}/subscription", params={"eventSource": "channel:"}
+        )
         if status != 200:
             raise RuntimeError(f"ARI subscription to every channel: {status} {body}")
-        status, body = await self.request("PUT", f"/applications/{self.app}/eventFilter",
-                                          body={"allowed": [{"type": t} for t in DRIVER_EVENTS]})
+        status, body = await self.request(
+            "PUT",
+            f"/applications/{self.app}/eventFilter",
+            body={"allowed": [{"type": t} for t in DRIVER_EVENTS]},
+        )
         if status != 200:
             raise RuntimeError(f"ARI eventFilter: {status} {body}")
 

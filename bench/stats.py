@@ -10,8 +10,16 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "ari_time", "cpu_seconds", "histogram_quantile", "markdown_table", "parse_histogram", "percentile",
-    "per_thousand", "ratio", "rss_kib", "summary",
+    "ari_time",
+    "cpu_seconds",
+    "histogram_quantile",
+    "markdown_table",
+    "parse_histogram",
+    "percentile",
+    "per_thousand",
+    "ratio",
+    "rss_kib",
+    "summary",
 ]
 
 
@@ -33,8 +41,13 @@ def percentile(values: Iterable[float], p: float) -> float | None:
 def summary(values: Iterable[float]) -> dict[str, float | int | None]:
     """n, p50, p95, p99 and max of the values (seconds in, seconds out)."""
     xs = sorted(values)
-    return {"n": len(xs), "p50": percentile(xs, 50), "p95": percentile(xs, 95), "p99": percentile(xs, 99),
-            "max": xs[-1] if xs else None}
+    return {
+        "n": len(xs),
+        "p50": percentile(xs, 50),
+        "p95": percentile(xs, 95),
+        "p99": percentile(xs, 99),
+        "max": xs[-1] if xs else None,
+    }
 
 
 def ari_time(stamp: str) -> float:
@@ -46,7 +59,7 @@ def cpu_seconds(stat_line: str, ticks_per_s: int = 100) -> float:
     """utime + stime of /proc/<pid>/stat (all the process's threads), in seconds.
 
     The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'."""
-    rest = stat_line[stat_line.rindex(")") + 2:].split()
+    rest = stat_line[stat_line.rindex(")") + 2 :].split()
     # rest[0] is field 3 (state); utime and stime are fields 14 and 15
     return (int(rest[11]) + int(rest[12])) / ticks_per_s
 
@@ -97,8 +110,9 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     return prev_bound
 
 
-def diff_buckets(after: Sequence[tuple[float, float]],
-                 before: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+def diff_buckets(
+    after: Sequence[tuple[float, float]], before: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
     """The buckets of what happened between two scrapes (cumulative counts subtracted)."""
     old = dict(before)
     return [(bound, count - old.get(bound, 0.0)) for bound, count in after]

@@ -1,12 +1,13 @@
 """What happened to each benchmark call, from ARI events and AMI events.
 
 ``Tracker.on_ari`` takes every ARI event the driver's app sees (it is subscribed to every
-channel) and keeps, per caller, the Asterisk timestamps that matter: entering the system (``ChannelDialplan`` to Stasis or Queue),
-each agent leg created (``ChannelCreated``), answered (``ChannelStateChange`` Up) and gone
-(``ChannelHangupRequest``, ``ChannelDestroyed``), the wait apology (``PlaybackStarted`` of ``wait-apology``). An agent leg
-belongs to its caller by the channel id (the service's ``<call id>~a<n>``, the bare loop's
-``<caller>~b<n>``) or, for app_queue, by the ``Dial`` event (caller → peer). No clock here: every
-time is Asterisk's, so the driver's own delays do not count.
+channel) and keeps, per caller, the Asterisk timestamps that matter: entering the system
+(``ChannelDialplan`` to Stasis or Queue), each agent leg created (``ChannelCreated``), answered
+(``ChannelStateChange`` Up) and gone (``ChannelHangupRequest``, ``ChannelDestroyed``), the wait
+apology (``PlaybackStarted`` of ``wait-apology``). An agent leg belongs to its caller by the
+channel id (the service's ``<call id>~a<n>``, the bare loop's ``<caller>~b<n>``) or, for
+app_queue, by the ``Dial`` event (caller → peer). No clock here: every time is Asterisk's, so
+the driver's own delays do not count.
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ class Tracker:
                 self._leg(cid, name, caller, ts)
         elif kind == "ChannelDialplan":
             caller = self.callers.get(cid)
-            if caller is not None and caller.entered is None and ev.get("dialplan_app") in ("Stasis", "Queue"):
+            if (
+                caller is not None
+                and caller.entered is None
+                and ev.get("dialplan_app") in ("Stasis", "Queue")
+            ):
                 caller.entered = ari_time(ev["timestamp"])
         elif kind == "Dial":
             src, peer = ev.get("caller") or {}, ev.get("peer") or {}
@@ -144,7 +149,9 @@ class Tracker:
 
 def max_concurrent(intervals: list[tuple[float, float]]) -> int:
     """The most intervals [start, end) open at one time (end == start of another: not overlapping)."""
-    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda p: (p[0], p[1]))
+    points = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda p: (p[0], p[1])
+    )
     best = cur = 0
     for _, step in points:
         cur += step

@@ -34,7 +34,9 @@ def test_summary_of_a_hundred_values():
 
 def test_ari_timestamps_are_epoch_seconds_with_milliseconds():
     assert stats.ari_time("1970-01-01T00:00:01.250+0000") == 1.25
-    assert stats.ari_time("2026-11-27T08:03:09.177+0800") == pytest.approx(stats.ari_time("2026-11-27T00:03:09.177+0000"))
+    assert stats.ari_time("2026-11-27T08:03:09.177+0800") == pytest.approx(
+        stats.ari_time("2026-11-27T00:03:09.177+0000")
+    )
 
 
 def test_cpu_seconds_counts_fields_after_the_command_name():
@@ -66,7 +68,9 @@ def test_histogram_parse_and_quantile_like_prometheus():
     buckets, count = stats.parse_histogram(METRICS, "callcenter_event_loop_lag_seconds")
     assert buckets == [(0.001, 50.0), (0.005, 90.0), (0.01, 99.0), (math.inf, 100.0)]
     assert count == 100
-    assert stats.histogram_quantile(0.5, buckets) == pytest.approx(0.001)  # rank 50: the top of the first bucket
+    assert stats.histogram_quantile(0.5, buckets) == pytest.approx(
+        0.001
+    )  # rank 50: the top of the first bucket
     assert stats.histogram_quantile(0.7, buckets) == pytest.approx(0.001 + 0.004 * 20 / 40)
     assert stats.histogram_quantile(0.99, buckets) == pytest.approx(0.01)
     assert stats.histogram_quantile(0.999, buckets) == 0.01  # in +Inf: the last finite bound
@@ -90,8 +94,9 @@ def test_per_thousand_and_ratio():
 
 def test_markdown_table_formats_numbers_strings_and_missing_values():
     cols = [("name", "system", ""), ("p50", "p50 ms", ".1f"), ("n", "n", "d")]
-    table = stats.markdown_table(cols, [{"name": "service", "p50": 12.345, "n": 7},
-                                        {"name": "ratio", "p50": "2.00×"}])
+    table = stats.markdown_table(
+        cols, [{"name": "service", "p50": 12.345, "n": 7}, {"name": "ratio", "p50": "2.00×"}]
+    )
     assert table.splitlines() == [
         "| system | p50 ms | n |",
         "|---|---:|---:|",
@@ -102,14 +107,18 @@ def test_markdown_table_formats_numbers_strings_and_missing_values():
 
 def test_max_concurrent_waiting_callers():
     assert max_concurrent([]) == 0
-    assert max_concurrent([(0, 10), (1, 2), (1.5, 3), (2, 4)]) == 3  # at 1.5: the first three; 2 ends as 4 starts
+    assert (
+        max_concurrent([(0, 10), (1, 2), (1.5, 3), (2, 4)]) == 3
+    )  # at 1.5: the first three; 2 ends as 4 starts
     assert max_concurrent([(0, 1), (1, 2)]) == 1
 
 
 def test_redispatch_counts_only_callers_that_were_already_waiting():
-    legs = [Leg("c1~a1", "c1", "7001", False, created=0.0, destroyed=10.0),
-            Leg("c2~a1", "c2", "7001", False, created=10.2, destroyed=20.0),  # c2 waited since 5: 0.2 s
-            Leg("c3~a1", "c3", "7001", False, created=30.0, destroyed=31.0)]  # c3 came at 25, agent idle: no
+    legs = [
+        Leg("c1~a1", "c1", "7001", False, created=0.0, destroyed=10.0),
+        Leg("c2~a1", "c2", "7001", False, created=10.2, destroyed=20.0),  # c2 waited since 5: 0.2 s
+        Leg("c3~a1", "c3", "7001", False, created=30.0, destroyed=31.0),
+    ]  # c3 came at 25, agent idle: no
     assert redispatch_gaps(legs, {"c1": 0.0, "c2": 5.0, "c3": 25.0}) == [pytest.approx(0.2)]
 
 
@@ -122,15 +131,23 @@ def test_tracker_follows_a_service_call_from_events():
     t.add(Caller(id="bn1-ser-1-q", own="bn1-ser-1", phase="p"))
     ch = {"id": "bn1-ser-1-q", "name": "Local/bench@callcenter-queue-00000001;2"}
     leg = {"id": "bn1-ser-1-q~a1", "name": "Local/7001@bench-agent-0000000a;1", "state": "Ring"}
-    for ev in [_ev("ChannelDialplan", 1.0, channel=ch, dialplan_app="Stasis"),
-               _ev("ChannelCreated", 1.025, channel=leg),
-               _ev("ChannelCreated", 1.026, channel={"id": "bn1-ser-1-q~a1;2",
-                                                     "name": "Local/7001@bench-agent-0000000a;2"}),
-               _ev("ChannelStateChange", 1.03, channel={**leg, "state": "Up"}),
-               _ev("PlaybackStarted", 1.5, playback={"target_uri": "channel:bn1-ser-1-q",
-                                                      "media_uri": "sound:callcenter/wait-apology"}),
-               _ev("ChannelDestroyed", 4.0, channel=leg),
-               _ev("ChannelDestroyed", 4.1, channel={"id": "bn1-ser-1"})]:
+    for ev in [
+        _ev("ChannelDialplan", 1.0, channel=ch, dialplan_app="Stasis"),
+        _ev("ChannelCreated", 1.025, channel=leg),
+        _ev(
+            "ChannelCreated",
+            1.026,
+            channel={"id": "bn1-ser-1-q~a1;2", "name": "Local/7001@bench-agent-0000000a;2"},
+        ),
+        _ev("ChannelStateChange", 1.03, channel={**leg, "state": "Up"}),
+        _ev(
+            "PlaybackStarted",
+            1.5,
+            playback={"target_uri": "channel:bn1-ser-1-q", "media_uri": "sound:callcenter/wait-apology"},
+        ),
+        _ev("ChannelDestroyed", 4.0, channel=leg),
+        _ev("ChannelDestroyed", 4.1, channel={"id": "bn1-ser-1"}),
+    ]:
         t.on_ari(ev)
     c = t.callers["bn1-ser-1-q"]
     assert c.entered == pytest.approx(1.0)
