@@ -22,6 +22,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from . import api
+from .ami import AmiLink, outbound_link  # R-KPI: agents' own outbound calls, from the CDR
 from .ari import (
     AriClient, AriConfig, AriError, DeviceStateChanged, EventStream, OrderedDispatcher, StasisStart,
 )
@@ -45,6 +46,7 @@ from .flows.inbound import CallCommand, InboundCall, call_key
 from .flows import supervise  # R-SUPERVISE
 from .flows.desk import CallbackDesk  # R-VM, R-CB
 from .flows.voicemail import VoicemailCall
+from .flows.recording import CallRecorder, retention_loop  # R-QA, R-PRIVACY
 from .roster_file import make_roster
 from .store import AgentSession
 from .store.base import Repository, StoreError
@@ -88,12 +90,12 @@ class Service:
         self._request_seq = 0
         self._watched: set[str] = set()  # phones whose device state we are subscribed to
         self._presence: dict[str, tuple[bool, bool]] = {}  # agent -> (logged in, busy) told to the desk
+        self.ami: AmiLink | None = None  # R-KPI: CDRs of calls that never enter Stasis
+        if cfg.ami is not None:
+            self.ami = outbound_link(cfg.ami, store=store, publish=self.bus.publish, phones=self._phones)
         self.desk: CallbackDesk | None = None
         if cfg.callbacks is not None:
-            roster = make_roster(cfg)
-            for entry in store.leave():  # leave recorded at run time (API/CLI) joins the file's
-                roster.request_leave(entry.agent_id, entry.day, shift=entry.shift,
-                                     override_by=entry.overridden_by or "store")
+            roster = make_roster(cfg, store.leave())  # leave recorded at run time (API/CLI) joins the file's
             self.desk = CallbackDesk(
                 rules=cfg.callbacks.rules, roster=roster, store=store, ari=self.ari, app=cfg.ari.app,
                 publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,
@@ -111,9 +113,11 @@ class Service:
             s = sessions.get(ac.agent_id)
             if s is not None:
                 state = AgentState(s.state)
-                agent.state = state if state in _DURABLE else AgentState.AVAILABLE
-                agent.since = s.since if state in _DURABLE else now
-                agent.reason, agent.last_call_end, agent.calls_taken = s.reason, s.last_call_end, s.calls_taken
+                if state in _DURABLE:
+                    agent.force(state, s.since, reason=s.reason)
+                else:
+                    agent.force(AgentState.AVAILABLE, now, reason=s.reason)
+                agent.last_call_end, agent.calls_taken = s.last_call_end, s.calls_taken
                 agent.interface = s.interface or ac.interface  # where it logged in last (R-LOGIN)
             agents.append(agent)
         return agents
@@ -130,6 +134,8 @@ class Service:
                 tg.create_task(self._run_core(), name="core")
                 if self.desk is not None:
                     tg.create_task(self.desk.run(), name="callbacks")
+                if self.ami is not None:
+                    tg.create_task(self.ami.run(), name="ami")
                 if self.cfg.api is not None and (self.cfg.api.tokens or (
                         self._metrics is not None and self.cfg.api.metrics_loopback_without_token)):
                     tg.create_task(api.serve(self, self.cfg.api), name="api")
@@ -138,10 +144,23 @@ class Service:
                 if self._metrics is not None:
                     tg.create_task(self._metrics.loop_lag_watch(self.cfg.metrics.loop_lag_interval_s).run(),
                                    name="loop-lag")
+                if self.cfg.recording is not None:  # R-PRIVACY: also while recording is turned off
+                    tg.create_task(retention_loop(self.ari, self.cfg.recording.name,
+                                                  self.cfg.recording.retention_days, self.clock),
+                                   name="recording-retention")
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()
             log.info("service.stopped")
+
+    def _phones(self) -> dict[str, str]:
+        """R-KPI: interface → agent, for the CDR of an outbound call: each agent's configured phone,
+        overridden by the phone an agent is logged in at now."""
+        phones = {ac.interface: ac.agent_id for ac in self.cfg.agents.values() if ac.interface}
+        for agent in self.acd.agents.values():
+            if agent.interface and agent.state != AgentState.LOGGED_OUT:
+                phones[agent.interface] = agent.agent_id
+        return phones
 
     # -- routing -----------------------------------------------------------------------
     @staticmethod
@@ -400,11 +419,7 @@ class Service:
 
     def waiting_calls(self) -> dict[str, int]:
         """Queue → callers waiting now (ringing an agent included; a kept place is no caller on the line)."""
-        counts = dict.fromkeys(self.acd.queues, 0)
-        for call in self.acd.calls.values():
-            if call.waiting and not call.kept:
-                counts[call.queue] = counts.get(call.queue, 0) + 1
-        return counts
+        return {q: len(self.acd.waiting_in(q)) for q in self.acd.queues}
 
     async def agent_command(self, agent_id: str, command: str, **args: Any) -> dict[str, Any]:
         if agent_id not in self.acd.agents:
@@ -427,11 +442,16 @@ class Service:
 
     def _flow(self, call_id: str) -> InboundCall:
         k = self.cfg.keys
+        rec = self.cfg.recording if self.cfg.recording is not None and self.cfg.recording.enabled else None
         flow = InboundCall(call_id, ari=self.ari, report=self.inbox.put_nowait, app=self.cfg.ari.app,
                            moh_class=self.cfg.service.moh_class, clock=self.clock,
                            keys=KeyReader(codes={"transfer": k.transfer, "transfer_complete": k.transfer_complete,
                                                  "transfer_cancel": k.transfer_cancel, "hold": k.hold,
-                                                 "silent": k.silent}))
+                                                 "silent": k.silent}),
+                           recorder=None if rec is None else CallRecorder(  # R-QA
+                               call_id, ari=self.ari, app=self.cfg.ari.app, pattern=rec.name,
+                               format=rec.format, save=self.store.save_recording, clock=self.clock),
+                           notice=rec is not None and rec.notice)
         self.calls[call_id] = flow
         return flow
 
@@ -568,6 +588,8 @@ class Service:
                     await resync.hangup(self.ari, leg)
                 for bridge in snap.bridges:
                     await resync.destroy_bridge(self.ari, bridge)
+                if snap.recording:  # R-QA
+                    await resync.hangup(self.ari, snap.recording)
                 continue
             ev = resync.to_core_event(snap, now)
             flow = self._flow(snap.call_id)
@@ -583,6 +605,7 @@ class Service:
                 except AriError as e:
                     log.warning("call.resync_failed", call_id=snap.call_id, error=str(e))
                     continue
+            await flow.resume_recording(snap.recording, connected=isinstance(ev, acd.CallRestored))  # R-QA
             live[snap.call_id] = flow
             rebuilt.append(ev)  # type: ignore[arg-type]
             log.info("call.resynced", call_id=snap.call_id, queue=ev.queue if ev else None,

@@ -16,6 +16,8 @@ Optional sections (absent → the attribute is None):
   for callbacks and follow-ups (R-CB).
 * ``[metrics]`` → ``Config.metrics`` (``MetricsConfig``, defaults when absent): the
   Prometheus figures on the API's ``GET /metrics`` (R-KPI; ``events/metrics.py``).
+* ``[ami]`` → ``Config.ami`` (``AmiSettings``): the AMI link for CDR events of
+  calls that never enter Stasis (an agent's own ``9<number>`` calls, R-KPI).
 * ``[callbacks]`` → ``Config.callbacks`` (``CallbacksConfig``): R-VM, R-VM-RR,
   R-VM-CHECK, R-CB, R-SLA24. ``.rules`` is a ready ``core.callbacks.CallbackRules``
   whose defaults come from the core dataclass. ``roster`` names the roster
@@ -25,12 +27,18 @@ Optional sections (absent → the attribute is None):
   ``roster_file.default_roster``).
 * ``[mqtt]`` → ``Config.mqtt`` (``MqttConfig``): the MQTT event sink
   (``events/mqtt.py``); absent → no MQTT.
+* ``[recording]`` → ``Config.recording`` (``RecordingConfig``): R-QA call
+  recording after a recording notice, and R-PRIVACY's retention of the
+  recordings. ``enabled = false`` records nothing (old recordings are still
+  erased after ``retention_days``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time as dt_time
@@ -40,15 +48,38 @@ from typing import Any, Mapping, Iterator
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 
 __all__ = [
-    "AgentConfig", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config", "ConfigError",
-    "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "ReportsConfig", "ServiceSettings",
-    "StoreSettings", "TrunkConfig", "load", "parse",
+    "AgentConfig", "AmiSettings", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config",
+    "ConfigError", "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "RecordingConfig",
+    "ReportsConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load", "parse",
 ]
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_AGENT_ID = re.compile(r"^[0-9]{1,10}$")
-_INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
+_AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
+_INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+\Z")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: str) -> str:
+    """A key as it is written in a dotted path: bare (``support``) or quoted (``"a b"``, ``"a\\nb"``),
+    so an error about an odd key name stays one line and names the key exactly."""
+    if _BARE_KEY.fullmatch(key):
+        return key
+    return '"' + "".join(_ESCAPES.get(c) or (c if c.isprintable() else _unicode_escape(c)) for c in key) + '"'
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _unicode_escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+
+def _shown(text: str) -> str:
+    """A value quoted into a message as it is, unless it would break the line (then its repr)."""
+    return text if text.isprintable() else repr(text)
 
 
 class ConfigError(ValueError):
@@ -127,6 +158,20 @@ class MqttConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AmiSettings:
+    """``[ami]``: the AMI link (CDR events of agents' own outbound calls, R-KPI outbound per day)."""
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callcenter"
+    password: str = ""
+    ping_every_s: float = 10.0  # the watchdog's Ping period
+    ping_timeout_s: float = 5.0  # no answer to a Ping (or to connect and login) within this: reconnect
+    reconnect_min_s: float = 0.5  # back-off, doubling up to reconnect_max_s
+    reconnect_max_s: float = 10.0
+    timezone: str = ""  # the PBX's zone for CDR times without an epoch header; "" = this machine's
+
+
+@dataclass(frozen=True, kw_only=True)
 class CallbacksConfig:
     """``[callbacks]``: R-VM, R-VM-RR, R-VM-CHECK, R-CB, R-SLA24."""
     rules: CallbackRules  # ready for core.callbacks.Callbacks; check_offsets already staggered
@@ -142,6 +187,19 @@ class MetricsConfig:
     """``[metrics]``: Prometheus figures (R-KPI), served by the API as ``GET /metrics``."""
     enabled: bool = True
     loop_lag_interval_s: float = 1.0  # how often the event-loop lag is measured
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingConfig:
+    """``[recording]``: R-QA (calls recorded after a notice, one file per call) and R-PRIVACY (retention)."""
+    enabled: bool = True  # the section present records, unless enabled = false
+    notice: bool = True  # "本次通话可能被录音" when the call enters the queue
+    format: str = "wav"
+    retention_days: int = 90  # a recording of day D is erased from day D + retention_days + 1
+    name: str = "qa/{date}/{call_id}"  # the stored recording's name; {date} is the local day it started
+
+
+RECORDING_FORMATS = ("wav", "gsm", "ulaw", "alaw")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +317,8 @@ class Config:
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     mqtt: MqttConfig | None = None  # [mqtt] absent: no MQTT
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    recording: RecordingConfig | None = None  # [recording] absent: no call is recorded (R-QA)
+    ami: AmiSettings | None = None  # [ami] absent: no CDR events (agents' own outbound calls are not counted)
 
     @property
     def store_url(self) -> str:
@@ -269,9 +329,9 @@ class Config:
 STRATEGIES = ("longest_idle", "round_robin", "fewest_calls")
 AGENT_ROLES = ("agent", "supervisor")  # R-SUPERVISE
 ON_OVERRUN = ("alert", "resume", "logout")
-_DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+$")
-_KEY = re.compile(r"^[0-9*#]{1,6}$")
-_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_DEST = re.compile(r"^[A-Za-z0-9_-]+,[A-Za-z0-9_*#+-]+,[0-9]+\Z")
+_KEY = re.compile(r"^[0-9*#]{1,6}\Z")
+_DIGITS = re.compile(r"^[0-9]{1,20}\Z")
 _PG_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -283,7 +343,7 @@ class _Reader:
         self.seen: set[str] = set()
 
     def _key(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        return f"{self.path}.{toml_key(key)}" if self.path else toml_key(key)
 
     def get(self, key: str, kind: type, default: Any, *, check=None, must: str = "") -> Any:
         self.seen.add(key)
@@ -294,7 +354,8 @@ class _Reader:
                 self.errors.append(f"{self._key(key + '_env')}: must name an environment variable, got {env_name!r}")
                 return default
             if env_name not in os.environ:
-                self.errors.append(f"{self._key(key + '_env')}: environment variable {env_name} is not set")
+                self.errors.append(f"{self._key(key + '_env')}: environment variable {toml_key(env_name)} "
+                                   "is not set")
                 return default
             value: Any = os.environ[env_name]
         elif key in self.table:
@@ -303,11 +364,17 @@ class _Reader:
             return default
         raw = value
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            if not _finite(value):  # 10**400: beyond any float
+                self.errors.append(f"{self._key(key)}: must be a number below 1e308, got a larger integer")
+                return default
             value = float(value)
         if kind is tuple and isinstance(value, list):
             value = tuple(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             self.errors.append(f"{self._key(key)}: must be {_kind_name(kind)}, got {value!r}")
+            return default
+        if kind is float and not math.isfinite(value):  # TOML has nan and inf
+            self.errors.append(f"{self._key(key)}: must be a finite number, got {raw!r}")
             return default
         if check is not None and not check(value):
             self.errors.append(f"{self._key(key)}: must be {must}, got {raw!r}")
@@ -334,7 +401,7 @@ class _Reader:
         if not tables and isinstance(self.table.get(key, {}), dict):
             self.errors.append(f"{self._key(key)}: at least one {what} is required, e.g. [{key}.support]")
         for name, data in tables.items():
-            path = f"{self._key(key)}.{name}"
+            path = f"{self._key(key)}.{toml_key(name)}"
             if not _NAME.match(name):
                 self.errors.append(f"{path}: {what} names are lower-case letters, digits, - and _, got {name!r}")
             elif not isinstance(data, dict):
@@ -451,6 +518,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             )
         r.finish()
 
+    ami = _ami(top, errors) if "ami" in top.table else None
+
     queues: dict[str, QueueConfig] = {}
     for name, path, qdata in top.named_tables("queues", "queue"):
         r = _Reader(qdata, path, errors)
@@ -478,8 +547,9 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             overflow_destination=_destination(r, "overflow_destination", QueueConfig.overflow_destination),
             closed_destination=_destination(r, "closed_destination", QueueConfig.closed_destination),
         )
-        if q.calendar and q.calendar not in top.table.get("calendars", {}):
-            errors.append(f"{path}.calendar: unknown calendar {q.calendar!r} (define [calendars.{q.calendar}])")
+        if q.calendar and q.calendar not in _table(data.get("calendars")):
+            errors.append(f"{path}.calendar: unknown calendar {q.calendar!r} "
+                          f"(define [calendars.{toml_key(q.calendar)}])")
         if q.originate_timeout_s < q.ring_target_s:
             errors.append(f"{path}.originate_timeout_s: must be >= ring_target_s ({q.ring_target_s:g}), "
                           f"got {q.originate_timeout_s:g}")
@@ -488,7 +558,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
 
     agents: dict[str, AgentConfig] = {}
     for agent_id, adata in top.table_of("agents").items():
-        path = f"agents.{agent_id}"
+        path = f"agents.{toml_key(agent_id)}"
         if not _AGENT_ID.match(agent_id):
             errors.append(f"{path}: agent IDs (工号) are 1-10 digits, got {agent_id!r}")
             continue
@@ -518,14 +588,14 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             if qname not in a.queues:
                 errors.append(f"{path}.penalties: {qname!r} is not one of the agent's queues")
         for qname in a.queues:
-            if qname not in (data.get("queues") or {}):
+            if qname not in _table(data.get("queues")):
                 errors.append(f"{path}.queues: unknown queue {qname!r}")
         r.finish()
         agents[agent_id] = a
 
     calendars: dict[str, CalendarConfig] = {}
     for cname, cdata in top.table_of("calendars").items():
-        path = f"calendars.{cname}"
+        path = f"calendars.{toml_key(cname)}"
         if not isinstance(cdata, dict):
             errors.append(f"{path}: must be a table, got {cdata!r}")
             continue
@@ -544,7 +614,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     busy = BusyConfig(
         limit_s=r.positive("limit_s", BusyConfig.limit_s),
         limits=r.get("limits", dict, {}, check=lambda v: all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in v.values()),
+            _is_number(x) and _finite(x) and x > 0 for x in v.values()),
             must="a table of reason = seconds (> 0)"),
         repeat_every_s=r.positive("repeat_every_s", BusyConfig.repeat_every_s),
         on_overrun=r.get("on_overrun", str, "alert", check=lambda v: v in ON_OVERRUN,
@@ -589,7 +659,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         callback_wrong_number=r.get("callback_wrong_number", str, KeyMap.callback_wrong_number,
                                     check=_KEY.match, must="keys 0-9 * #"),
         pause_reasons=r.get("pause_reasons", dict, KeyMap().pause_reasons, check=lambda v: all(
-            k.isdigit() and len(k) == 1 and isinstance(x, str) and re.match(r"^[a-z][a-z0-9_-]{0,31}$", x)
+            len(k) == 1 and k in "0123456789" and isinstance(x, str) and _NAME.match(x)
             for k, x in v.items()), must="a table of one digit = reason name"),
     )
     dialled = {"login": keys.login, "logout": keys.logout, "pause": keys.pause, "resume": keys.resume,
@@ -624,6 +694,11 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         mtable = top.table_of("mqtt")
         if isinstance(top.table["mqtt"], dict):
             mqtt = _mqtt(mtable, errors)
+    recording: RecordingConfig | None = None
+    if "recording" in top.table:
+        rtable = top.table_of("recording")
+        if isinstance(top.table["recording"], dict):
+            recording = _recording(rtable, errors)
 
     from .api import parse_api
 
@@ -635,7 +710,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
-                  reports=reports, mqtt=mqtt, metrics=metrics)
+                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami)
 
 
 def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
@@ -649,6 +724,59 @@ def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
     )
     r.finish()
     return m
+
+
+def _recording(data: Mapping[str, Any], errors: list[str]) -> RecordingConfig:
+    """``[recording]`` (R-QA, R-PRIVACY)."""
+    from .core.retention import name_pattern_error
+
+    r = _Reader(data, "recording", errors)
+    d = RecordingConfig
+    name = r.get("name", str, d.name)
+    problem = name_pattern_error(name)
+    if problem is not None:
+        errors.append(f"recording.name: {problem}, got {name!r}")
+        name = d.name
+    rec = RecordingConfig(
+        enabled=r.get("enabled", bool, d.enabled),
+        notice=r.get("notice", bool, d.notice),
+        format=r.get("format", str, d.format, check=lambda v: v in RECORDING_FORMATS,
+                     must="one of " + ", ".join(RECORDING_FORMATS)),
+        retention_days=r.get("retention_days", int, d.retention_days, check=lambda v: 1 <= v <= 36500,
+                             must="a number of days 1..36500"),
+        name=name,
+    )
+    r.finish()
+    return rec
+
+
+def _ami(top: _Reader, errors: list[str]) -> AmiSettings | None:
+    """``[ami]``: the AMI link (R-KPI: CDRs of calls that never enter Stasis)."""
+    table = top.table_of("ami")
+    if not isinstance(top.table["ami"], dict):
+        return None
+    r = _Reader(table, "ami", errors)
+    d = AmiSettings
+    ami = AmiSettings(
+        host=r.get("host", str, d.host, check=lambda v: bool(v.strip()) and not any(c.isspace() for c in v),
+                   must="a host name or address"),
+        port=r.get("port", int, d.port, check=lambda v: 1 <= v <= 65535, must="1..65535"),
+        username=r.get("username", str, d.username, check=bool, must="non-empty"),
+        password=r.get("password", str, "", check=bool, must="non-empty"),
+        ping_every_s=r.positive("ping_every_s", d.ping_every_s),
+        ping_timeout_s=r.positive("ping_timeout_s", d.ping_timeout_s),
+        reconnect_min_s=r.positive("reconnect_min_s", d.reconnect_min_s),
+        reconnect_max_s=r.positive("reconnect_max_s", d.reconnect_max_s),
+        timezone=r.get("timezone", str, "", check=lambda v: v == "" or _valid_tz(v),
+                       must="an IANA time zone like Asia/Shanghai (\"\" = this machine's)"),
+    )
+    if "password" not in table and "password_env" not in table:
+        errors.append("ami.password: missing (set password, or password_env naming an environment variable)")
+    if ami.reconnect_min_s > ami.reconnect_max_s:
+        errors.append(f"ami.reconnect_max_s: must be >= reconnect_min_s ({ami.reconnect_min_s:g}), "
+                      f"got {ami.reconnect_max_s:g}")
+    r.finish()
+    return ami
 
 
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
@@ -665,7 +793,7 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
     stagger_s = r.get("stagger_s", float, STAGGER_S, check=lambda v: v >= 0,
                       must=">= 0 (0 = all teams at once)")
     offsets = r.get("check_offsets", dict, None,
-                    check=lambda v: all(_is_number(x) and x >= 0 for x in v.values()),
+                    check=lambda v: all(_is_number(x) and _finite(x) and x >= 0 for x in v.values()),
                     must="a table of team = seconds (>= 0)")
     deadline_s = r.positive("deadline_s", d.deadline_s)
     max_attempts = r.get("max_attempts", int, d.max_attempts, check=lambda v: v >= 1, must=">= 1")
@@ -687,14 +815,15 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
         else:
             roster = roster_file.default_roster(queues, agents)
     except ConfigError as e:
-        errors.extend(f"callbacks.roster: {path}: {x}" for x in e.errors)
+        errors.extend(f"callbacks.roster: {_shown(path)}: {x}" for x in e.errors)
         return None
     teams = roster.teams
     for qname, team in queue_teams.items():
         if qname not in queues:
-            errors.append(f"callbacks.queue_teams.{qname}: unknown queue {qname!r}")
+            errors.append(f"callbacks.queue_teams.{toml_key(qname)}: unknown queue {qname!r}")
         elif team not in teams:
-            errors.append(f"callbacks.queue_teams.{qname}: unknown team {team!r} (teams: {', '.join(teams)})")
+            errors.append(f"callbacks.queue_teams.{toml_key(qname)}: unknown team {team!r} "
+                          f"(teams: {', '.join(teams)})")
     for qname in queues:
         if qname not in queue_teams and qname not in teams:
             errors.append(f"callbacks.queue_teams: queue {qname!r} has no team (no team is named like it); "
@@ -704,7 +833,7 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
             errors.append("callbacks.check_offsets: set check_offsets or stagger_s, not both")
         for team in offsets:
             if team not in teams:
-                errors.append(f"callbacks.check_offsets.{team}: unknown team {team!r}")
+                errors.append(f"callbacks.check_offsets.{toml_key(team)}: unknown team {team!r}")
         offsets = {t: float(v) for t, v in offsets.items() if t in teams}
     else:
         offsets = stagger(teams, stagger_s)
@@ -725,8 +854,8 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
                            max_record_s=max_record_s, silence_s=silence_s)
 
 
-_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*\Z")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 
 def _mqtt(data: Mapping[str, Any], errors: list[str]) -> MqttConfig:
@@ -783,18 +912,33 @@ def time_of_day(r: _Reader, key: str, default: dt_time) -> dt_time:
     return dt_time(int(m[1]), int(m[2]))
 
 
+def _table(v: Any) -> Mapping[str, Any]:
+    """``v`` if it is a table, else an empty one (its own error is reported where it is read)."""
+    return v if isinstance(v, dict) else {}
+
+
+def _finite(v: float) -> bool:
+    """Not NaN, not an infinity, and (an int) convertible to a float."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _dial_template(v: str) -> bool:
-    if "{number}" not in v:
-        return False
+    """Only plain ``{number}`` fields: ``{number.x}``, ``{number[5]}``, ``{0}`` would fail when dialling."""
     try:
-        sample = v.format(number="123")
-    except (KeyError, IndexError, ValueError):
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(v)
+                  if name is not None]
+    except ValueError:  # a lone "{" or "}"
         return False
-    return bool(_INTERFACE.match(sample))
+    if not fields or any(f != ("number", "", None) for f in fields):
+        return False
+    return bool(_INTERFACE.match(v.format(number="123")))
 
 
 def _store_url_ok(url: str) -> bool:
@@ -816,12 +960,25 @@ def _is_pin_hash(v: str) -> bool:
     return v == "" or is_pin_hash(v)
 
 
-def load(path: str | os.PathLike[str]) -> Config:
-    p = Path(path)
+def read_toml(p: Path) -> dict[str, Any]:
+    """The TOML file ``p`` as a dict; anything that stops it (missing, unreadable, not UTF-8, not TOML)
+    is a ``ConfigError`` with the file as its source and one line saying what."""
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(p), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
-    return parse(data, str(p), base_dir=p.parent)
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(p), [f"not UTF-8 text: {e}"]) from None
+    except (OSError, ValueError) as e:  # a directory, no permission; ValueError: a NUL in the name
+        reason = e.strerror if isinstance(e, OSError) else str(e)
+        raise ConfigError(str(p), [f"cannot read it: {reason}"]) from None
+    try:
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as e:  # TOMLDecodeError; an integer of > 4300 digits; [[[[… nested
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise ConfigError(str(p), [f"not valid TOML: {reason}"]) from None
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    p = Path(path)
+    return parse(read_toml(p), str(p), base_dir=p.parent)

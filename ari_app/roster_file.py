@@ -38,33 +38,26 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .config import (
-    _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz,
+    _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz, read_toml,
     time_of_day,
 )
-from .core.roster import Roster, RosterError, Shift, Team, parse_day
+from .core.roster import LeaveEntry, Roster, RosterError, Shift, Team, parse_day
 
 __all__ = ["default_roster", "load_roster", "make_roster", "parse_roster"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_RANGE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?$")
+_DAY_RANGE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?\Z")
 _DEFAULT = Shift()
 
 
 def load_roster(path: str | os.PathLike[str], agent_ids: Iterable[str] | None = None) -> Roster:
     """Read and check the roster file; ``agent_ids``: the config's agents (None: any ID is known)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
-    return parse_roster(data, agent_ids, source=str(p))
+    return parse_roster(read_toml(p), agent_ids, source=str(p))
 
 
 def parse_roster(data: Mapping[str, Any], agent_ids: Iterable[str] | None = None, *,
@@ -204,8 +197,14 @@ def default_roster(queues: Iterable[str] | Mapping[str, QueueConfig],
     return Roster([Team(name=q, agents=tuple(ids)) for q, ids in members.items() if ids], agents=list(agents))
 
 
-def make_roster(cfg: Config) -> Roster:
-    """A fresh ``Roster`` for the service: the roster file, else the default roster. Raises ConfigError."""
+def make_roster(cfg: Config, leave: Iterable[LeaveEntry] = ()) -> Roster:
+    """A fresh ``Roster`` for the service: the roster file, else the default roster. Raises ConfigError.
+
+    ``leave``: entries recorded at run time (the store's, through the API/CLI) join the file's (R-LEAVE)."""
     if cfg.callbacks is not None and cfg.callbacks.roster:
-        return load_roster(cfg.callbacks.roster, cfg.agents)
-    return default_roster(cfg.queues, cfg.agents)
+        roster = load_roster(cfg.callbacks.roster, cfg.agents)
+    else:
+        roster = default_roster(cfg.queues, cfg.agents)
+    for entry in leave:
+        roster.request_leave(entry.agent_id, entry.day, shift=entry.shift, override_by=entry.overridden_by or "store")
+    return roster

@@ -34,9 +34,9 @@ __all__ = ["METRICS_ROLES", "ROLES", "ApiSettings", "ApiToken", "hash_token", "n
 
 ROLES = ("agent", "supervisor", "ops")
 METRICS_ROLES = ("supervisor", "ops")  # token roles that may read GET /metrics
-TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-AGENT_ID = re.compile(r"^[0-9]{1,10}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
+AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +99,9 @@ def _get(table: dict[str, Any], key: str, kind: type, default: Any, path: str, e
 
 
 def _unknown(table: dict[str, Any], known: set[str], path: str, errors: list[str]) -> None:
-    errors.extend(f"{path}.{key}: unknown key" for key in table if key not in known)
+    from ..config import toml_key  # an odd key name quoted: the error stays one line
+
+    errors.extend(f"{path}.{toml_key(key)}: unknown key" for key in table if key not in known)
 
 
 def parse_api(table: dict[str, Any], errors: list[str], *,

@@ -359,7 +359,7 @@ class _Reader:
             raise self.missing(f"{key}.id")
         try:
             return cls.from_json(d)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(Infinity)
             raise self.fail(f"bad field '{key}': {exc}") from exc
 
     def channel(self, key: str = "channel") -> Channel:
@@ -380,10 +380,14 @@ class _Reader:
             raise self.missing(key)
         return str(v)
 
+    def opt_text(self, key: str) -> str | None:
+        v = self.obj.get(key)
+        return None if v is None else str(v)
+
     def number(self, key: str, default: int = 0) -> int:
         try:
             return int(self.obj.get(key, default))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # json.loads takes Infinity and NaN
             raise self.fail(f"field '{key}' is not an integer") from exc
 
 
@@ -399,7 +403,7 @@ def parse_event(obj: Any) -> Event:
         "type": etype,
         "timestamp": str(obj.get("timestamp", "")),
         "application": str(obj.get("application", "")),
-        "asterisk_id": obj.get("asterisk_id"),
+        "asterisk_id": r.opt_text("asterisk_id"),
     }
     match etype:
         case "StasisStart":
@@ -437,7 +441,7 @@ def parse_event(obj: Any) -> Event:
         case "ChannelTalkingFinished":
             return ChannelTalkingFinished(**base, channel=r.channel(), duration_ms=r.number("duration"))
         case "ChannelHold":
-            return ChannelHold(**base, channel=r.channel(), musicclass=obj.get("musicclass"))
+            return ChannelHold(**base, channel=r.channel(), musicclass=r.opt_text("musicclass"))
         case "ChannelUnhold":
             return ChannelUnhold(**base, channel=r.channel())
         case "ChannelVarset":
@@ -450,7 +454,7 @@ def parse_event(obj: Any) -> Event:
         case "ChannelTransfer":
             return ChannelTransfer(
                 **base,
-                state=obj.get("state"),
+                state=r.opt_text("state"),
                 refer_to=r.mapping("refer_to"),
                 referred_by=r.mapping("referred_by"),
                 channel=r.opt_channel("channel"),

@@ -22,6 +22,16 @@ def _obj(d: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _str(kind: str, d: dict[str, Any], key: str, where: str = "") -> str:
+    """An optional string field: absent or null -> ""; any other type is an error naming the field."""
+    value = d.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{kind}: field '{where}{key}' is not a string ({type(value).__name__})")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Channel:
     id: str
@@ -44,21 +54,22 @@ class Channel:
     def from_json(cls, d: Any) -> Self:
         ident = _require_id("Channel", d)
         caller, connected, dialplan = _obj(d, "caller"), _obj(d, "connected"), _obj(d, "dialplan")
+        k = "Channel"
         return cls(
             id=ident,
-            name=d.get("name", ""),
-            state=d.get("state", ""),
-            caller_number=caller.get("number", ""),
-            caller_name=caller.get("name", ""),
-            connected_number=connected.get("number", ""),
-            connected_name=connected.get("name", ""),
-            context=dialplan.get("context", ""),
-            exten=dialplan.get("exten", ""),
+            name=_str(k, d, "name"),
+            state=_str(k, d, "state"),
+            caller_number=_str(k, caller, "number", "caller."),
+            caller_name=_str(k, caller, "name", "caller."),
+            connected_number=_str(k, connected, "number", "connected."),
+            connected_name=_str(k, connected, "name", "connected."),
+            context=_str(k, dialplan, "context", "dialplan."),
+            exten=_str(k, dialplan, "exten", "dialplan."),
             priority=int(dialplan.get("priority") or 0),
-            app_name=dialplan.get("app_name", ""),
-            app_data=dialplan.get("app_data", ""),
-            creationtime=d.get("creationtime", ""),
-            language=d.get("language", ""),
+            app_name=_str(k, dialplan, "app_name", "dialplan."),
+            app_data=_str(k, dialplan, "app_data", "dialplan."),
+            creationtime=_str(k, d, "creationtime"),
+            language=_str(k, d, "language"),
             channelvars={str(k): str(v) for k, v in _obj(d, "channelvars").items()},
         )
 
@@ -76,14 +87,18 @@ class Bridge:
     @classmethod
     def from_json(cls, d: Any) -> Self:
         ident = _require_id("Bridge", d)
+        channels = d.get("channels") or []
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise ValueError("Bridge: field 'channels' is not a list of channel IDs")
+        k = "Bridge"
         return cls(
             id=ident,
-            technology=d.get("technology", ""),
-            bridge_type=d.get("bridge_type", ""),
-            bridge_class=d.get("bridge_class", ""),
-            channels=tuple(d.get("channels") or ()),
-            name=d.get("name", ""),
-            creator=d.get("creator", ""),
+            technology=_str(k, d, "technology"),
+            bridge_type=_str(k, d, "bridge_type"),
+            bridge_class=_str(k, d, "bridge_class"),
+            channels=tuple(channels),
+            name=_str(k, d, "name"),
+            creator=_str(k, d, "creator"),
         )
 
 
@@ -97,9 +112,10 @@ class Playback:
     @classmethod
     def from_json(cls, d: Any) -> Self:
         ident = _require_id("Playback", d)
+        k = "Playback"
         return cls(
             id=ident,
-            media_uri=d.get("media_uri", ""),
-            target_uri=d.get("target_uri", ""),
-            state=d.get("state", ""),
+            media_uri=_str(k, d, "media_uri"),
+            target_uri=_str(k, d, "target_uri"),
+            state=_str(k, d, "state"),
         )

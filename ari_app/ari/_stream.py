@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from ._client import AriConfig
-from ._events import Event, parse_event
+from ._events import Event, UnknownEvent, parse_event
 
 __all__ = ["EventStream", "events_url"]
 
@@ -72,6 +72,7 @@ class EventStream:
         self._jitter = jitter
         self.connected = asyncio.Event()  # set while a connection is up and resynced
         self.connections = 0  # websocket connections opened so far
+        self._unknown_types: set[str] = set()  # event types logged as unknown (once each)
 
     def _default_connect(self, url: str) -> Awaitable[WebSocketLike]:
         # A roomy receive queue: events keep arriving while on_connect resyncs, and Asterisk
@@ -126,6 +127,10 @@ class EventStream:
         except Exception as exc:  # bad JSON, bad UTF-8, MalformedEvent...
             log.warning("ari.event_malformed", error=str(exc), excerpt=_excerpt(message))
             return
+        if isinstance(event, UnknownEvent) and _excerpt(event.type, 64) not in self._unknown_types:
+            # delivered all the same (as UnknownEvent, raw kept); said once per type, not per event
+            self._unknown_types.add(_excerpt(event.type, 64))
+            log.info("ari.event_unknown", event_type=_excerpt(event.type, 64))
         try:
             self._on_event(event)
         except Exception:

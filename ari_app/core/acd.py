@@ -333,7 +333,6 @@ class Acd:
         self._facts: list[tuple[str, TimelineEntry]] = []
         self._changed_agents: set[str] = set()
         self._agent_log: list[AgentLogEntry] = []  # R-KPI occupancy, R-SHIFT attendance
-        self._logged: dict[str, tuple[str, str, float]] = {}  # agent -> (state, reason, since) last logged
 
     # -- the shell drains these after each handle() for the store -----------
     def drain_facts(self) -> list[tuple[str, TimelineEntry]]:
@@ -344,20 +343,19 @@ class Acd:
         """Every agent state entered since the last drain (and R-BUSY overruns), for the figures."""
         for a in self.agents.values():
             changes, a.changes = a.changes, []
-            current = (a.state.value, a.reason, a.since)
-            if self._logged.get(a.agent_id) != current and (not changes or changes[-1] != (
-                    current[2], current[0], current[1])):
-                changes.append((a.since, a.state.value, a.reason))  # set directly, not through apply()
-            for at, state, reason in changes:
-                self._agent_log.append(AgentLogEntry(agent_id=a.agent_id, at=at, event="state", state=state,
-                                                     reason=reason))
-            self._logged[a.agent_id] = current
+            self._agent_log += [AgentLogEntry(agent_id=a.agent_id, at=at, event="state", state=state,
+                                              reason=reason) for at, state, reason in changes]
         log, self._agent_log = self._agent_log, []
         return sorted(log, key=lambda e: e.at)
 
     def drain_changed_agents(self) -> list[Agent]:
         ids, self._changed_agents = self._changed_agents, set()
         return [self.agents[i] for i in sorted(ids)]
+
+    def waiting_in(self, queue: str) -> list[_Call]:
+        """The callers on the line in ``queue``'s line now (ringing an agent included; a kept place, R-CB,
+        is no caller on the line). For the live figures (metrics, MQTT)."""
+        return [c for c in self.calls.values() if c.queue == queue and c.waiting and not c.kept]
 
     def timeline(self, call_id: str) -> Timeline | None:
         call = self.calls.get(call_id)
@@ -584,7 +582,8 @@ class Acd:
                    entered_at=call.entered_at)
         agent = self.agents.get(ev.agent_id)
         if agent is not None:
-            agent.state, agent.since, agent.call_id = AgentState.ON_CALL, now, ev.call_id
+            agent.force(AgentState.ON_CALL, now)
+            agent.call_id = ev.call_id
             self._changed_agents.add(agent.agent_id)
 
     def _resynced(self, ev: Resynced, now: float) -> list[Action]:
@@ -684,7 +683,7 @@ class Acd:
         agent = self.agents.get(call.agent_id) if call.agent_id else None
         if agent is not None and agent.call_id == call.call_id:
             if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
-                agent.state, agent.since = AgentState.AVAILABLE, now
+                agent.force(AgentState.AVAILABLE, now)
             agent.call_id = None
             self._changed_agents.add(agent.agent_id)
 

@@ -119,6 +119,12 @@ class Agent:
             self.changes.append((self.since, self.state.value, self.reason))  # drained by Acd.drain_agent_log
         return new
 
+    def force(self, state: AgentState, now: float, *, reason: str = "") -> None:
+        """A state set from outside the transition table: restored at start-up, or rebuilt from Asterisk
+        at a resync. Recorded in ``changes`` like any transition, so the agent log misses nothing."""
+        self.state, self.since, self.reason = state, now, reason
+        self.changes.append((now, state.value, reason))
+
     def can(self, event: AgentEvent) -> bool:
         return event in TRANSITIONS[self.state]
 

@@ -231,7 +231,6 @@ def agent_time(log: Iterable[AgentLogEntry], start: float, end: float) -> dict[s
     out: dict[str, AgentTime] = {}
     for agent, entries in by_agent.items():
         logged = paused = wrap = 0.0
-        overruns = 0
         wraps: list[tuple[float, float]] = []
         states = [e for e in entries if e.event == "state"]
         overruns = sum(1 for e in entries if e.event == "busy_overrun" and start <= e.at < end)

@@ -23,7 +23,7 @@ class KeyReader:
     _last: float = field(default=0.0, init=False)
 
     def feed(self, digit: str, now: float) -> tuple[str, str] | None:
-        if self._buffer and now - self._last > self.timeout_s:
+        if (self._buffer or self._command is not None) and now - self._last > self.timeout_s:
             self._buffer, self._command = "", None
         self._last = now
         if self._command is not None:
@@ -34,6 +34,10 @@ class KeyReader:
             self._buffer += digit
             return None
         self._buffer += digit
+        # keep the longest tail of the keys pressed that may still become a code: stray keys
+        # before a code do not matter ("00010" finds "0010", "*" then "8" finds "8")
+        while self._buffer and not any(code.startswith(self._buffer) for code in self.codes.values()):
+            self._buffer = self._buffer[1:]
         for command, code in self.codes.items():
             if self._buffer == code:
                 self._buffer = ""
@@ -41,6 +45,4 @@ class KeyReader:
                     self._command = command
                     return None
                 return (command, "")
-        if not any(code.startswith(self._buffer) for code in self.codes.values()):
-            self._buffer = digit if any(code.startswith(digit) for code in self.codes.values()) else ""
         return None

@@ -204,7 +204,7 @@ class AcdView:
         if name not in self.acd.queues:
             return None
         now = self.clock()
-        waits = [now - c.entered_at for c in self.acd.calls.values() if c.queue == name and c.waiting]
+        waits = [now - c.entered_at for c in self.acd.waiting_in(name)]
         agents = [a for a in self.acd.agents.values() if name in a.queues and a.logged_in]
         return {"waiting": len(waits), "longest_wait_s": round(max(waits, default=0.0), 3),
                 "agents_logged_in": len(agents),

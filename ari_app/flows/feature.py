@@ -28,6 +28,7 @@ __all__ = ["FeatureCall", "FlowTimer", "interface_of"]
 
 log = structlog.get_logger()
 
+_DIGITS = frozenset("0123456789")
 _CHANNEL_NAME = re.compile(r"^(?P<iface>[A-Za-z0-9]+/[^-;]+(?:-[^-;]+)*?)-[0-9a-f]{8}(?:;\d)?$")
 
 
@@ -77,7 +78,8 @@ class FeatureCall:
         k = self.keys
         if code == k.login:
             await self._ask("id")
-        elif code == k.logout or code == k.resume or code.startswith(k.pause):
+        elif code in (k.logout, k.resume, k.pause) or (code.startswith(k.pause)
+                                                      and code[len(k.pause):] in k.pause_reasons):
             agent = self.agent_at(self.interface)
             if agent is None:
                 await self._close(("not-logged-in",))
@@ -97,7 +99,7 @@ class FeatureCall:
             case ChannelDtmfReceived(digit=digit) if self.stage in ("id", "pin"):
                 if digit == "#":
                     await self._submit()
-                elif digit.isdigit() and len(self.digits) < self.MAX_DIGITS:
+                elif digit in _DIGITS and len(self.digits) < self.MAX_DIGITS:  # one key 0-9, not "²" or "12"
                     self.digits += digit
                     self._arm_timer()
             case PlaybackFinished(playback=pb) if pb.id == self._closing_playback:

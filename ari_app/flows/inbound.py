@@ -5,6 +5,9 @@ R-WAIT and R-WAITLIMIT (announcements to the waiting caller, the voicemail
 key), R-GREET (greeting and agent ID before the bridge), R-HOURS and
 R-WAITLIMIT's no-agent case (the caller diverted to a dialplan destination).
 When the call ends the core starts the agent's wrap-up (R-WRAP).
+R-QA (``[recording]``): the caller hears the recording notice as the call enters
+the queue, before the hold music; from the first bridge with an agent the
+caller's channel is recorded, one file across transfers (``flows.recording``).
 
 One ``InboundCall`` per queue call. It receives, in order, the ARI events
 of all the call's legs (caller, agent legs) and the core's actions for the
@@ -14,7 +17,7 @@ the core returns.
 
 Naming: the call id is the caller channel's id; every other object of the
 call is named ``<call id>~<role>`` (``~a2`` = agent leg of attempt 2,
-``~hold``, ``~talk``), so any event can be routed by ``call_key()`` and a
+``~hold``, ``~talk``, ``~rec`` the recording's snoop), so any event can be routed by ``call_key()`` and a
 restarted service finds a call's parts again (resync).
 """
 
@@ -36,6 +39,7 @@ from ..core.keys import KeyReader
 from ..core.transfer import TransferCommand, TransferResult, TransferUpdate, XferEvent
 from ._cleanup import destroy_bridge, hangup
 from .incall import InCallFlow
+from .recording import CallRecorder
 from .transfer import TransferFlow
 
 __all__ = ["CallCommand", "InboundCall", "LEG_SEP", "call_key", "TAGS"]
@@ -71,8 +75,12 @@ class _Leg:
 
 class InboundCall(TransferFlow, InCallFlow):
     def __init__(self, call_id: str, *, ari: AriClient, report: Callable[[acd.Event], None], app: str,
-                 moh_class: str, clock: Callable[[], float] = time.time, keys: KeyReader | None = None) -> None:
+                 moh_class: str, clock: Callable[[], float] = time.time, keys: KeyReader | None = None,
+                 recorder: CallRecorder | None = None, notice: bool = False) -> None:
         self.call_id = call_id
+        self.recorder = recorder  # R-QA: None = calls are not recorded
+        self.notice = notice  # R-QA: the recording notice as the call enters the queue
+        self._over = False
         self.keys = keys  # the agent's in-call keys (transfer)
         self._abandoned = False  # the caller hung up during a transfer
         self._on_hold = False  # as the agent's hold key last left it
@@ -101,23 +109,45 @@ class InboundCall(TransferFlow, InCallFlow):
             for name, value in (("CC_CALL_ID", self.call_id), ("CC_ROLE", "caller"), ("CC_QUEUE", queue),
                                 ("CC_ENTERED_AT", f"{entered:.3f}"), ("CC_PRIORITY", str(priority))):
                 await self.ari.set_var(self.call_id, name, value)
-            await self.hold()
+            await self.hold(music=not self.notice)  # R-QA: the notice first, then the music
         except AriError as e:
             log.warning("call.setup_failed", error=str(e))
             await self._teardown()
             return
+        if self.notice and not await self._play(self.call_id, ("recording-notice",), "recording-notice"):
+            await self._hold_music()
         self.report(acd.CallArrived(call_id=self.call_id, queue=queue, priority=priority, entered_at=entered,
                                     resynced=entered_at is not None))
 
-    async def hold(self) -> None:
-        """Caller into the call's holding bridge, with music on hold.
+    @property
+    def finished(self) -> bool:
+        """Every channel and bridge of the call is gone, and its recording (R-QA) is closed."""
+        return self._over and not (self.recorder is not None and self.recorder.open)
+
+    @finished.setter
+    def finished(self, value: bool) -> None:
+        self._over = value
+
+    async def hold(self, music: bool = True) -> None:
+        """Caller into the call's holding bridge, with music on hold (``music=False``: not yet).
 
         A call's bridges live as long as the call: a bridge id destroyed and created again at
         once can be refused by Asterisk ("already exists", then "not found"), so the holding
         bridge is only made quiet while the caller talks (``quiet_hold``)."""
         await self.ensure_bridge(self.hold_bridge, "holding")
         await self.ari.add_channel(self.hold_bridge, self.call_id, role="participant")
-        await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+        if music:
+            await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+
+    async def _hold_music(self) -> None:
+        """After the recording notice: the music, if the caller still waits in the holding bridge."""
+        if (self.connected_leg is not None or self._greeting is not None or self._divert is not None
+                or self.ended_by is not None or self._abandoned or self.xfer_id is not None):
+            return
+        try:
+            await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+        except AriError as e:
+            log.warning("call.hold_music_failed", error=str(e))
 
     async def ensure_bridge(self, bridge_id: str, type: str = "mixing,dtmf_events") -> None:
         try:
@@ -132,6 +162,17 @@ class InboundCall(TransferFlow, InCallFlow):
         except AriError:
             pass
 
+    async def resume_recording(self, snoop: str | None, connected: bool) -> None:
+        """Resync (R-QA): the call's recording goes on (never a second file); with recording turned off
+        its snoop is hung up; a connected call that was not being recorded starts now."""
+        if snoop is not None:
+            if self.recorder is not None:
+                self.recorder.adopt()
+            else:
+                await self._hangup(snoop)
+        elif connected and self.recorder is not None:
+            await self.recorder.start()
+
     def adopt_connected(self, agent_leg: str, agent_id: str) -> None:
         """Resync: the caller is already talking to ``agent_id`` on ``agent_leg``."""
         self.legs[agent_leg] = _Leg(agent_id=agent_id, attempt=0, answered=True)
@@ -139,6 +180,8 @@ class InboundCall(TransferFlow, InCallFlow):
 
     # -- ARI events ----------------------------------------------------------------
     async def on_event(self, ev: object) -> None:
+        if self.recorder is not None and await self.recorder.on_event(ev):
+            return  # the recording's snoop channel and its recording (R-QA)
         match ev:
             case StasisStart(channel=ch) if ch.id == self.target_leg and self.target_leg is not None:
                 self.target_answered = True
@@ -302,6 +345,10 @@ class InboundCall(TransferFlow, InCallFlow):
 
     async def _playback_done(self, playback_id: str, purpose: str, state: str) -> None:
         log.info("call.prompt_done", purpose=purpose, state=state)
+        if purpose == "recording-notice":  # R-QA
+            log.info("call.recording_notice", state=state, rule="R-QA")
+            await self._hold_music()
+            return
         if purpose == "greet":
             self._greeted = state == "done"  # R-GREET, for the compliance record (R-COMPLY)
         if purpose in ("greet", "whisper") and self._greeting is not None:
@@ -336,6 +383,8 @@ class InboundCall(TransferFlow, InCallFlow):
     async def _start_divert(self, action: acd.Divert) -> None:
         """The caller leaves the queue for a dialplan destination, after a prompt."""
         self._divert = action
+        if self.recorder is not None:
+            await self.recorder.stop()  # R-QA: the caller leaves us; the recording ends here
         for leg_id, leg in self.legs.items():
             if not leg.cancelled:
                 leg.cancelled = True
@@ -377,6 +426,8 @@ class InboundCall(TransferFlow, InCallFlow):
             log.warning("call.bridge_failed", agent=agent_id, error=str(e))
             await self._party_left("system")
             return
+        if self.recorder is not None:
+            await self.recorder.start()  # R-QA: once per call; a later bridge finds it running
         self.report(acd.CallBridged(call_id=self.call_id, agent_id=agent_id, greeted=self._greeted))
 
     # -- teardown ------------------------------------------------------------------
@@ -387,6 +438,8 @@ class InboundCall(TransferFlow, InCallFlow):
         if self.target_leg:
             await self._hangup(self.target_leg)
         await self._hangup(self.call_id)
+        if self.recorder is not None and self.recorder.state in ("snooping", "recording"):
+            await self._hangup(self.recorder.snoop_id)  # it ends with the caller anyway; the file is closed
         await self._destroy_bridge(self.talk_bridge)
         await self._destroy_bridge(self.hold_bridge)
         await self._destroy_bridge(self.consult_bridge)

@@ -11,7 +11,9 @@ each call with (``flows.inbound.TAGS``) and decides, per call:
 * a caller that was never tagged (entered Stasis while we were away) → a
   new call, from the Stasis arguments in its dialplan;
 * agent legs whose caller is gone (orphans) and bridges of no live call →
-  hung up / destroyed.
+  hung up / destroyed;
+* a call's recording snoop (``<call id>~rec``, R-QA) belongs to its call:
+  adopted with it (the recording goes on), hung up with an orphan.
 
 Everything it decides is logged (``call.resynced``, ``call.orphan_hungup``).
 """
@@ -26,6 +28,7 @@ from ..ari import AriClient, AriNotFound, Channel
 from ..core import acd
 from ._cleanup import destroy_bridge, hangup
 from .inbound import LEG_SEP, TAGS, call_key
+from .recording import snoop_id
 
 __all__ = ["CallSnapshot", "destroy_bridge", "hangup", "read_calls"]
 
@@ -40,6 +43,7 @@ class CallSnapshot:
     agent_legs: dict[str, dict[str, str]] = field(default_factory=dict)  # leg id -> its tags
     leg_states: dict[str, str] = field(default_factory=dict)
     bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bridge id -> channel ids
+    recording: str | None = None  # the snoop channel recording the call (R-QA)
 
     def connected_leg(self) -> str | None:
         talk = self.bridges.get(f"{self.call_id}{LEG_SEP}talk", ())
@@ -61,6 +65,9 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
     calls: dict[str, CallSnapshot] = {}
     untagged: list[Channel] = []
     for ch in channels:
+        if ch.id == snoop_id(call_key(ch.id)):  # R-QA: the call's recording, no tags of its own
+            calls.setdefault(call_key(ch.id), CallSnapshot(call_id=call_key(ch.id))).recording = ch.id
+            continue
         tags = {}
         for name in TAGS:
             try:

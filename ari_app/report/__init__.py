@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..core.attendance import AttendanceRow, attendance
-from ..core.figures import CallRecord, FigureRules, Figures, call_record, figures
+from ..core.agents import AgentLogEntry
+from ..core.figures import CallRecord, FigureRules, Figures, OutboundAttempt, call_record, figures
 from ..core.qa import SampleEntry, qa_sample
 from ..store.base import Repository
 
@@ -76,18 +77,29 @@ def call_records(store: Repository, cfg: Config, start: float, end: float) -> li
     return records
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Sources:
+    """A period's facts, read from the store once; any sub-period's figures are computed from them."""
+    records: list[CallRecord]
+    agent_log: list[AgentLogEntry]  # the period's entries and each agent's state before it
+    outbound: list[OutboundAttempt]
+
+    @classmethod
+    def read(cls, store: Repository, cfg: Config, start: float, end: float) -> "_Sources":
+        return cls(records=call_records(store, cfg, start, end), agent_log=store.agent_log(start, end),
+                   outbound=store.outbound(start, end))
+
+    def figures(self, store: Repository, cfg: Config, start: float, end: float,
+                ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
+        """``core.figures.figures`` over [start, end), which lies within the period read."""
+        return figures(self.records, _rules(cfg), agent_log=self.agent_log, outbound=self.outbound,
+                       overdue_callbacks=store.overdue_callbacks(start, end), start=start, end=end)
+
+
 def figures_between(store: Repository, cfg: Config, start: float, end: float,
                     ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
     """(per queue, per agent, total) figures of [start, end)."""
-    return _compute(store, cfg, start, end)
-
-
-def _compute(store: Repository, cfg: Config, start: float, end: float,
-             ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
-    rules = _rules(cfg)
-    records = call_records(store, cfg, start, end)
-    return figures(records, rules, agent_log=store.agent_log(start, end), outbound=store.outbound(start, end),
-                   overdue_callbacks=store.overdue_callbacks(start, end), start=start, end=end)
+    return _Sources.read(store, cfg, start, end).figures(store, cfg, start, end)
 
 
 def _rows(by_queue: dict[str, Figures], by_agent: dict[str, Figures], total: Figures, *,
@@ -107,7 +119,7 @@ def _rows(by_queue: dict[str, Figures], by_agent: dict[str, Figures], total: Fig
 def daily(store: Repository, cfg: Config, day: str, *, queue: str | None = None,
           agent: str | None = None) -> Report:
     start, end = period(day, cfg.reports.timezone)
-    by_queue, by_agent, total = _compute(store, cfg, start, end)
+    by_queue, by_agent, total = figures_between(store, cfg, start, end)
     return Report(title=f"Daily figures 每日指标 {day}", label=day, kind="daily", start=start, end=end,
                   rows=_rows(by_queue, by_agent, total, queue=queue, agent=agent))
 
@@ -115,14 +127,15 @@ def daily(store: Repository, cfg: Config, day: str, *, queue: str | None = None,
 def monthly(store: Repository, cfg: Config, month: str, *, queue: str | None = None,
             agent: str | None = None) -> Report:
     start, end = period(month, cfg.reports.timezone)
-    by_queue, by_agent, total = _compute(store, cfg, start, end)
+    sources = _Sources.read(store, cfg, start, end)  # the days below reuse the month's facts
+    by_queue, by_agent, total = sources.figures(store, cfg, start, end)
     report = Report(title=f"Monthly figures 每月指标 {month}", label=month, kind="monthly", start=start, end=end,
                     rows=_rows(by_queue, by_agent, total, queue=queue, agent=agent))
     first = datetime.strptime(month, "%Y-%m").date()
     for n in range(calendar.monthrange(first.year, first.month)[1]):
         day = (first + timedelta(days=n)).isoformat()
         d_start, d_end = period(day, cfg.reports.timezone)
-        q, a, t = _compute(store, cfg, d_start, d_end)
+        q, a, t = sources.figures(store, cfg, d_start, d_end)
         f = q.get(queue, Figures()) if queue else a.get(agent, Figures()) if agent else t
         report.by_day.append(Row(kind="day", name=day[8:], figures=f))
     return report
@@ -133,9 +146,7 @@ def attendance_report(store: Repository, cfg: Config, first: date, last: date, *
     """R-SHIFT: per agent per working day, from the roster and the agents' logins and logouts."""
     from ..roster_file import make_roster
 
-    roster = make_roster(cfg)
-    for entry in store.leave():
-        roster.request_leave(entry.agent_id, entry.day, shift=entry.shift, override_by=entry.overridden_by or "store")
+    roster = make_roster(cfg, store.leave())
     start, _ = period(first.isoformat(), cfg.reports.timezone)
     _, end = period(last.isoformat(), cfg.reports.timezone)
     rows = attendance(roster, store.agent_log(start - 86400, min(end, now)), first, last, now=now)

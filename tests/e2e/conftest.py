@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,6 +119,23 @@ class Ari:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+@pytest.fixture
+async def api():
+    """The service's HTTP API as the e2e supervisor (token hash in tests/e2e/config.toml)."""
+    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
+                                 timeout=10) as client:
+        yield client
+
+
+def config_with(tmp_path: Path, extra: str, name: str = "config.toml") -> Path:
+    """tests/e2e/config.toml plus ``extra`` TOML, written to ``tmp_path/name`` with the roster file it
+    names copied beside it."""
+    shutil.copy(E2E_CONFIG.parent / "roster.toml", tmp_path / "roster.toml")
+    path = tmp_path / name
+    path.write_text(E2E_CONFIG.read_text() + extra)
+    return path
 
 
 @pytest.fixture

@@ -13,7 +13,12 @@ The script (queues in tests/e2e/config.toml, Local-channel callers and agents):
 * ``kpixfer``: 1 call answered by 6009 and transferred, attended, to 6003 (R-XFER-CONFIRM);
 * ``kpibrief``: 1 call whose agent 6010 hangs up first (R-HANGUP).
 
-29 queue calls in all.
+* outbound: agent 7001's SIP phone (SIPp, phone 1011) dials ``9<number>`` three times through
+  ``[callcenter-outbound]``: the customer (a SIPp phone registered as the test trunk) answers twice;
+  the third time the trunk is offline and the call fails. These never enter Stasis: the service
+  counts them from AMI ``Cdr`` events (``[ami]``).
+
+32 calls in all: 29 queue calls and 3 outbound.
 
 How CDR rows map to calls (worked out on Asterisk 22 and written down here, because CDR is not
 one row per call):
@@ -32,6 +37,9 @@ one row per call):
   (``unanswered = yes`` in asterisk-config/cdr.conf). Its ``;2`` half is the same ring: not counted.
 * Abandoned or short abandon: a caller with no agent row; its Duration (whole seconds) tells which
   (the script hangs up at 2 s or 8 s, far from the 5 s threshold).
+* An outbound call is the agent phone's row (``PJSIP/1011-…``) with UserField ``outbound`` (set by
+  ``[callcenter-outbound]``); connected when its Disposition is ANSWERED. Only the agent phone's rows
+  are counted (one per UniqueID): the customer's trunk leg is the other party of that same call.
 """
 
 from __future__ import annotations
@@ -40,8 +48,8 @@ import asyncio
 import re
 import time
 from datetime import datetime
+from pathlib import Path
 
-import httpx
 import pytest
 
 from amicdr import CdrTap
@@ -49,7 +57,8 @@ from ari_app import config as config_mod
 from ari_app.core.figures import CallOutcome
 from ari_app.report import call_records, figures_between
 from ari_app.store import open_store
-from conftest import E2E_API, E2E_CONFIG, E2E_TOKEN, Service
+from conftest import Service, config_with
+from sipp import SippCaller, SippPhone
 
 CALLER = re.compile(r"^Local/(kpi\w*)@callcenter-queue-[0-9a-f]+;2$")
 AGENT_LEG = re.compile(r"^Local/(\d+)@e2e-\w+-[0-9a-f]+;1$")
@@ -64,11 +73,22 @@ TRUE = {
 }
 
 
-@pytest.fixture
-async def api():
-    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
-                                 timeout=10) as client:
-        yield client
+OUT_AGENT, OUT_PHONE, OUT_SECRET = "7001", "1011", "dev-1011"
+TRUE_OUTBOUND = {"attempts": 3, "connected": 2}
+
+
+def write_config(tmp_path: Path) -> Path:
+    """tests/e2e/config.toml + [ami] (CDRs of outbound calls) + agent 7001 at SIP phone 1011 (no queue)."""
+    return config_with(tmp_path, f"""
+[ami]
+host = "127.0.0.1"
+username = "callcenter"
+password = "callcenter-dev"
+
+[agents.{OUT_AGENT}]
+interface = "PJSIP/{OUT_PHONE}"
+queues = []
+""")
 
 
 def cdr_time(text: str) -> float:
@@ -102,7 +122,10 @@ def recount(rows: list[dict[str, str]]) -> dict:
     for channel, lrows in legs.items():
         if channel.startswith("Local/6002@") and lrows[0]["Disposition"] == "NO ANSWER":
             out["kpimiss"]["missed"] += 1
-    return {"queues": out, "talk": talk}
+    outbound = {r["UniqueID"]: r for r in rows
+                if r.get("UserField") == "outbound" and r["Channel"].startswith(f"PJSIP/{OUT_PHONE}-")}
+    return {"queues": out, "talk": talk, "outbound": {
+        "attempts": len(outbound), "connected": sum(r["Disposition"] == "ANSWERED" for r in outbound.values())}}
 
 
 async def answered_wave(service, ari, n: int, talk_s: list[int]) -> None:
@@ -159,15 +182,33 @@ async def script_brief(service, ari) -> None:
     await service.wait_for("call.completed", queue="kpibrief", timeout=25)
 
 
+async def script_outbound(service, ari) -> None:
+    """Agent 7001 dials out three times: answered, answered, trunk offline (fails at once)."""
+    for n in (1, 2):
+        async with SippPhone("trunk", "dev-trunk", answer_after_s=1, hangup_after_s=3) as trunk:
+            async with SippCaller(OUT_PHONE, OUT_SECRET, f"913800000{n:03d}", duration_s=None,
+                                  timeout_s=30) as agent:
+                assert await agent.wait() == 0, agent.report() + trunk.report()
+        await service.wait_for("call.outbound", count=n, timeout=10)
+    for _ in range(50):  # the trunk's registration is gone once its phone stopped
+        if (await ari.get("/endpoints/PJSIP/trunk"))["state"] == "offline":
+            break
+        await asyncio.sleep(0.1)
+    async with SippCaller(OUT_PHONE, OUT_SECRET, "9137000003", duration_s=None, timeout_s=15) as agent:
+        assert await agent.wait() != 0, agent.report()
+    await service.wait_for("call.outbound", count=3, timeout=10)
+
+
 async def test_the_figures_equal_the_script_and_asterisks_own_cdr(asterisk, ari, api, tmp_path):
     tap = await CdrTap().start()
-    service = Service(tmp_path).start()
+    service = Service(tmp_path, config=write_config(tmp_path)).start()
     try:
         await service.wait_for("ari.resynced", timeout=20)
+        await service.wait_for("ami.connected", timeout=10)
         start = time.time()
         await asyncio.gather(script_kpi(service, ari), script_missed(service, ari, api),
                              script_wait(service, ari, api), script_transfer(service, ari, api),
-                             script_brief(service, ari))
+                             script_brief(service, ari), script_outbound(service, ari))
         end = time.time()
         chans, bridges = await ari.wait_empty(10)
         assert not chans and not bridges, f"left behind: {chans} {bridges}"
@@ -177,7 +218,7 @@ async def test_the_figures_equal_the_script_and_asterisks_own_cdr(asterisk, ari,
         await tap.stop()
     assert not service.errors(), service.errors()[:3]
 
-    cfg = config_mod.load(str(E2E_CONFIG))
+    cfg = config_mod.load(str(tmp_path / "config.toml"))
     store = open_store(str(tmp_path / "state.db"))
     by_queue, by_agent, total = figures_between(store, cfg, start - 1, end + 1)
     records = {r.call_id: r for r in call_records(store, cfg, start - 1, end + 1)}
@@ -200,6 +241,10 @@ async def test_the_figures_equal_the_script_and_asterisks_own_cdr(asterisk, ari,
     assert by_queue["kpibrief"].agent_hung_up_first == 1 and total.agent_hung_up_first == 1
     assert sorted(a for a in by_agent if by_agent[a].answered) == ["6004", "6005", "6006", "6009", "6010", "6011"]
     assert sum(by_agent[a].answered for a in ("6004", "6005", "6011")) == 15
+    # outbound per day (日呼出量): the agent's own dialled calls, connected beside them
+    assert (by_agent[OUT_AGENT].outbound, by_agent[OUT_AGENT].outbound_connected) == (
+        TRUE_OUTBOUND["attempts"], TRUE_OUTBOUND["connected"])
+    assert (total.outbound, total.outbound_connected) == (3, 2)
 
     # compliance records (R-COMPLY): one per finished call, the brief agent's call broke R-HANGUP
     kpi_calls = {cid for cid, r in records.items() if r.queue in TRUE}
@@ -211,6 +256,7 @@ async def test_the_figures_equal_the_script_and_asterisks_own_cdr(asterisk, ari,
 
     # 2. Asterisk's own CDR, recounted independently, equals the script too
     cdr = recount(tap.rows)
+    assert cdr["outbound"] == TRUE_OUTBOUND
     assert {q: {k: v for k, v in f.items()} for q, f in cdr["queues"].items()} == {
         q: {k: t[k] for k in ("entered", "answered", "abandoned", "short_abandons", "missed")} for q, t in TRUE.items()}
 

@@ -22,7 +22,7 @@ import aiomqtt
 import httpx
 import pytest
 
-from conftest import E2E_API, E2E_CONFIG, E2E_TOKEN, Service
+from conftest import E2E_API, E2E_TOKEN, Service, config_with
 
 MQTT_USER = "ari-app"
 MQTT_PASSWORD = "e2e-mqtt-test-only-password"  # test-only: the broker lives for one test in a tmp dir
@@ -155,16 +155,11 @@ class Subscriber:
 
 
 def mqtt_config(tmp_path: Path, port: int) -> Path:
-    """tests/e2e/config.toml with an [mqtt] section (the roster path made absolute: the file moves)."""
-    text = E2E_CONFIG.read_text()
-    assert 'roster = "roster.toml"' in text
-    text = text.replace('roster = "roster.toml"', f'roster = "{E2E_CONFIG.parent / "roster.toml"}"')
-    text += (f'\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\nusername = "{MQTT_USER}"\n'
-             f'password_env = "E2E_MQTT_PASSWORD"\nprefix = "{PREFIX}"\nbuffer_size = 200\n'
-             "reconnect_min_s = 0.2\nreconnect_max_s = 1\nstats_every_s = 0.5\n")
-    path = tmp_path / "config-mqtt.toml"
-    path.write_text(text)
-    return path
+    """tests/e2e/config.toml with an [mqtt] section."""
+    return config_with(tmp_path, (f'\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\nusername = "{MQTT_USER}"\n'
+                                  f'password_env = "E2E_MQTT_PASSWORD"\nprefix = "{PREFIX}"\nbuffer_size = 200\n'
+                                  "reconnect_min_s = 0.2\nreconnect_max_s = 1\nstats_every_s = 0.5\n"),
+                       name="config-mqtt.toml")
 
 
 @pytest.fixture

@@ -33,11 +33,10 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import sipp
-from conftest import E2E_API, E2E_TOKEN, PBX_ROOT, ari_time
+from conftest import PBX_ROOT, ari_time
 from sipp import SippCaller
 
 AGENT = "4001"
@@ -146,13 +145,6 @@ def _remove_recordings():
             with contextlib.suppress(OSError):
                 if f.stat().st_mtime >= started:
                     f.unlink()
-
-
-@pytest.fixture
-async def api():
-    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
-                                 timeout=10) as client:
-        yield client
 
 
 @dataclass

@@ -7,19 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-import pytest
-
-from conftest import E2E_API, E2E_TOKEN
-
 MEDIA = "sound:callcenter/"
-
-
-@pytest.fixture
-async def api():
-    async with httpx.AsyncClient(base_url=E2E_API, headers={"Authorization": f"Bearer {E2E_TOKEN}"},
-                                 timeout=10) as client:
-        yield client
 
 
 async def connected(service, ari, talk_s=60):

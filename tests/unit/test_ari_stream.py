@@ -242,3 +242,18 @@ async def test_on_event_exception_does_not_stop_stream(fake: FakeAri) -> None:
 async def test_jitter_is_applied_to_delay() -> None:
     stream = EventStream(config("http://x/ari", min_s=1, max_s=8), lambda e: None, jitter=lambda d: d / 2)
     assert [stream.backoff_delay(n) for n in (1, 2, 3, 4, 5, 100)] == [0.5, 1, 2, 4, 4, 4]
+
+
+def test_an_unknown_event_type_is_delivered_and_logged_once_per_type() -> None:
+    """Found writing the fuzz tests' checks: an event type the parser does not know (Asterisk has more than
+    we model) went on as UnknownEvent, and the service dropped it without a log line."""
+    got: list[Event] = []
+    stream = EventStream(AriConfig(url="http://127.0.0.1:1/ari", username="u", password="p", app="t"),
+                         on_event=got.append)
+    with capture_logs() as logs:
+        for etype in ("ChannelDialplan", "ChannelDialplan", "BridgeMerged", "X" * 300):
+            stream._handle(json.dumps({"type": etype, "channel": {"id": "c"}}))
+    assert [e.type for e in got] == ["ChannelDialplan", "ChannelDialplan", "BridgeMerged", "X" * 300]
+    unknown = [e for e in logs if e["event"] == "ari.event_unknown"]
+    assert [e["event_type"] for e in unknown] == ["ChannelDialplan", "BridgeMerged", "X" * 64 + "..."]
+    assert all(e["log_level"] == "info" for e in unknown)

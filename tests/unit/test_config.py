@@ -383,7 +383,9 @@ def test_production_example_is_valid(tmp_path, monkeypatch):
     f.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("pin_hash")))
     monkeypatch.setenv("ARI_PASSWORD", "x")
     monkeypatch.setenv("MQTT_PASSWORD", "y")
+    monkeypatch.setenv("AMI_SECRET", "y")  # [ami] password_env (R-KPI: CDRs)
     cfg = config.load(f)
+    assert cfg.ami is not None and cfg.ami.password == "y"
     assert cfg.callbacks.teams == ("support", "sales") and cfg.trunk.caller_id == "4008001234"
     assert cfg.mqtt.username == "ari-app" and cfg.mqtt.password == "y"
     assert cfg.store_url == "/var/lib/ari-app/state.db"

@@ -37,3 +37,22 @@ def test_a_slow_sequence_is_forgotten():
 def test_empty_target_does_nothing():
     r = KeyReader(codes=CODES)
     assert feed(r, "###") == []
+
+
+def test_an_abandoned_transfer_code_is_forgotten_too():
+    """Found by fuzzing: "##" then nothing kept the reader waiting for a target forever, so "*8"
+    pressed a minute later was read as the start of a transfer target, not as hold."""
+    r = KeyReader(codes={**CODES, "hold": "*8"}, timeout_s=4)
+    assert r.feed("#", 0.0) is None and r.feed("#", 0.5) is None
+    assert r.feed("*", 60.0) is None
+    assert r.feed("8", 60.5) == ("hold", "")
+    assert feed(r, "##5", start=100) == [] and feed(r, "#", start=200) == []  # "5" then "#" too late
+
+
+def test_a_code_is_found_after_any_stray_keys():
+    """Found by fuzzing: after a stray key the reader fell back to the last key alone, and did not
+    check it: with hold = "8", "*" then "8" did nothing; and "00010" missed the code "0010"."""
+    assert feed(KeyReader(codes={**CODES, "hold": "8"}), "*8") == [("hold", "")]
+    assert feed(KeyReader(codes={"a": "0", "b": "61"}), "60") == [("a", "")]
+    assert feed(KeyReader(codes={"x": "0010"}), "00010") == [("x", "")]
+    assert feed(KeyReader(codes={"x": "**1"}), "***1") == [("x", "")]
