@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json as json_module
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -142,6 +145,48 @@ class _HttpxSender:
         await self._http.aclose()
 
 
+class _Gate:
+    """At most ``limit`` holders; waiters served first come first served, urgent ones before the rest.
+
+    Under load Asterisk answers slowly and requests queue here; a rule's timer (R-RING's ring cut-off,
+    R-WAIT's apology) must not wait behind hundreds of set-up requests of other calls."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    def queued(self) -> int:
+        return len(self._waiting[0]) + len(self._waiting[1])
+
+    async def acquire(self, urgent: bool) -> None:
+        if self._free > 0 and not self.queued():
+            self._free -= 1
+            return
+        line = self._waiting[0 if urgent else 1]
+        waiter = asyncio.get_running_loop().create_future()
+        line.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a place just as we were cancelled: pass it on
+            elif waiter in line:
+                line.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for line in self._waiting:
+            while line:
+                waiter = line.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the place goes straight to the next waiter
+                    return
+        self._free += 1
+
+
+_urgent: ContextVar[bool] = ContextVar("ari_urgent", default=False)
+
+
 class _SendFailed(Exception):
     """Asterisk could not be reached (connect, read, timeout); ``__cause__`` is the transport's error."""
 
@@ -151,7 +196,7 @@ class AriClient:
     for error statuses and AriUnavailable when Asterisk cannot be reached.
 
     At most ``config.max_connections`` requests are in flight, each on a keep-alive connection;
-    the rest wait their turn in arrival order. ``transport``: send through httpx over it instead
+    the rest wait their turn in arrival order, those made under ``urgent()`` first. ``transport``: send through httpx over it instead
     (tests)."""
 
     def __init__(self, config: AriConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -159,10 +204,20 @@ class AriClient:
         limit = max(1, config.max_connections)
         self._sender: _AiohttpSender | _HttpxSender = (
             _AiohttpSender(config, limit) if transport is None else _HttpxSender(config, limit, transport))
-        self._gate = asyncio.Semaphore(limit)  # FIFO: requests beyond the pool are served in arrival order
+        self._gate = _Gate(limit)  # requests beyond the pool are served in arrival order (urgent ones first)
 
     async def aclose(self) -> None:
         await self._sender.aclose()
+
+    @staticmethod
+    @contextmanager
+    def urgent() -> Iterator[None]:
+        """Requests made inside (in this task) go ahead of the other waiting ones: a rule's timer firing."""
+        token = _urgent.set(True)
+        try:
+            yield
+        finally:
+            _urgent.reset(token)
 
     async def __aenter__(self) -> Self:
         return self
@@ -178,11 +233,13 @@ class AriClient:
         self, method: str, path: str, *, params: Params | None = None, json: Any = None
     ) -> Any:
         """`path` is relative to config.url and already quoted. Returns parsed JSON, None if empty."""
+        await self._gate.acquire(_urgent.get())
         try:
-            async with self._gate:
-                resp = await self._sender.send(method, path, _query(params), json)
+            resp = await self._sender.send(method, path, _query(params), json)
         except _SendFailed as exc:
             raise AriUnavailable(method, path, str(exc)) from exc.__cause__
+        finally:
+            self._gate.release()
         if 200 <= resp.status < 300:
             return json_module.loads(resp.body) if resp.body else None
         text = resp.body.decode("utf-8", "replace")

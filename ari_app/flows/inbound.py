@@ -313,17 +313,20 @@ class InboundCall(TransferFlow, InCallFlow):
         await self.do_transfer(action)
         await self.do_incall(action)
         match action:
-            case acd.Ring():
-                await self._ring(action)
-            case acd.StopRinging():
+            case acd.Ring():  # an agent is free now: ahead of other calls' set-up and clean-up requests
+                with AriClient.urgent():
+                    await self._ring(action)
+            case acd.StopRinging():  # R-RING: the ring cut-off is due now
                 for leg_id, leg in self.legs.items():
                     if leg.agent_id == action.agent_id and leg.attempt == action.attempt and not leg.cancelled:
                         leg.cancelled = True
-                        await self._hangup(leg_id)
+                        with AriClient.urgent():
+                            await self._hangup(leg_id)
             case acd.Connect():
                 await self._greet(action)
-            case acd.Announce():
-                await self._play(self.call_id, action.prompts, "announce:" + action.purpose)
+            case acd.Announce():  # R-WAIT, R-WAITLIMIT: due now
+                with AriClient.urgent():
+                    await self._play(self.call_id, action.prompts, "announce:" + action.purpose)
             case acd.Divert():
                 await self._start_divert(action)
             case acd.KeepPlace():  # R-CB: confirm, then the caller hangs up; the place stays in line

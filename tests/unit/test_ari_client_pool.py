@@ -113,3 +113,40 @@ async def test_bounded_keepalive_pool_first_come_first_served(server: tuple[Serv
     assert srv.most_in_flight == 4  # never more than the pool at once...
     assert len(srv.peers) <= 4  # ...on connections kept alive, not one per request
     assert srv.order[:40] == [str(i) for i in range(40)]  # waiting requests served in arrival order
+
+
+async def test_urgent_requests_go_ahead_of_waiting_ones(server: tuple[Server, str]) -> None:
+    srv, url = server
+    srv.delay = 0.02
+    async with AriClient(config(url, max_connections=2)) as c:
+        async def normal(n: int) -> None:
+            await c.request("POST", "/channels/c1/ring", params={"n": f"n{n}"})
+
+        async def urgent(n: int) -> None:
+            with AriClient.urgent():
+                await c.request("POST", "/channels/c1/ring", params={"n": f"u{n}"})
+
+        tasks = [asyncio.create_task(normal(i)) for i in range(6)]
+        await asyncio.sleep(0)  # the six are in: two in flight, four waiting
+        tasks += [asyncio.create_task(urgent(i)) for i in range(2)]
+        await asyncio.gather(*tasks)
+    assert srv.order[:2] == ["n0", "n1"]  # already in flight
+    assert srv.order[2:4] == ["u0", "u1"]  # then the urgent ones, in their order
+    assert srv.order[4:] == ["n2", "n3", "n4", "n5"]  # then the rest, first come first served
+    assert srv.most_in_flight == 2
+
+
+async def test_a_cancelled_waiter_neither_loses_nor_leaks_a_place(server: tuple[Server, str]) -> None:
+    srv, url = server
+    srv.delay = 0.05
+    async with AriClient(config(url, max_connections=1)) as c:
+        first = asyncio.create_task(c.request("POST", "/channels/c1/ring", params={"n": "a"}))
+        await asyncio.sleep(0.01)
+        gone = asyncio.create_task(c.request("POST", "/channels/c1/ring", params={"n": "gone"}))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        await first
+        await c.request("POST", "/channels/c1/ring", params={"n": "b"})  # would hang if the place leaked
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+    assert srv.order == ["a", "b"]
