@@ -217,6 +217,7 @@ class InboundCall(TransferFlow, InCallFlow):
                     log.info("transfer.refer", destination=destination, channel=source)
                     await self.on_refer(destination)
             case StasisStart(channel=ch) if ch.id in self.legs:
+                self._ended.discard(ch.id)  # alive: a late event of an earlier channel of that id is history
                 leg = self.legs[ch.id]
                 if leg.cancelled:
                     await self._hangup(ch.id)
@@ -321,7 +322,7 @@ class InboundCall(TransferFlow, InCallFlow):
                     if leg.agent_id == action.agent_id and leg.attempt == action.attempt and not leg.cancelled:
                         leg.cancelled = True
                         with AriClient.urgent():
-                            await self._hangup(leg_id)
+                            await hangup(self.ari, leg_id)  # always: a ring cut-off is never skipped
             case acd.Connect():
                 await self._greet(action)
             case acd.Announce():  # R-WAIT, R-WAITLIMIT: due now
@@ -341,6 +342,7 @@ class InboundCall(TransferFlow, InCallFlow):
             # the phone's own transfer key (REFER) comes to us as ChannelTransfer; set on the leg
             # that receives the REFER, the agent's (on the caller's it does nothing)
             variables["PJSIP_TRANSFER_HANDLING()"] = "ari-only"
+        self._ended.discard(leg_id)  # the id of a leg hung up before a restart (resync) is used again
         try:
             await self.ari.originate(
                 ring.interface, app=self.app, app_args=f"agent,{self.call_id}", channel_id=leg_id,
@@ -416,13 +418,16 @@ class InboundCall(TransferFlow, InCallFlow):
             if not leg.cancelled:
                 leg.cancelled = True
                 await self._hangup(leg_id)
-        await self._destroy_bridge(self.hold_bridge)
+        # The prompt plays where the caller waits (like every announcement); the holding bridge goes after
+        # it. Destroyed first, a play sent while Asterisk still takes the caller out of the bridge can be
+        # accepted and never start (seen once requests got fast).
         if not action.prompts or not await self._play(self.call_id, action.prompts, "divert"):
             await self._finish_divert()
 
     async def _finish_divert(self) -> None:
         action = self._divert
         assert action is not None
+        await self._destroy_bridge(self.hold_bridge)
         context, exten, priority = action.destination.split(",")
         try:
             await self.ari.continue_in_dialplan(self.call_id, context=context, extension=exten,

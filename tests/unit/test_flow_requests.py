@@ -80,3 +80,34 @@ async def test_a_ring_cut_off_leg_already_destroyed_is_not_hung_up_again():
     await h.ev(destroyed(CALL))
     assert h.ari.named("hangup") == []
     assert [c[1][0] for c in h.ari.named("destroy_bridge")] == [f"{CALL}~hold"]
+
+
+async def test_a_leg_id_used_again_after_a_restart_is_hung_up_at_teardown():
+    """Resync hangs up a ringing leg ``~a1``; its events reach the new flow, whose own first ring is ``~a1``
+    again: that new channel must still be hung up when the call ends."""
+    h = Harness(recording=False)
+    await h.start()
+    await h.ev(hangup_request(A1), destroyed(A1))  # the old leg, hung up by resync
+    await h.connect()  # the new ~a1 rings, answers, is bridged
+    h.ari.calls.clear()
+    await h.ev(hangup_request(CALL))
+    assert [c[1][0] for c in h.ari.named("hangup")] == [A1]
+
+
+async def test_the_ring_cut_off_always_hangs_up():
+    h = Harness(recording=False)
+    await h.start()
+    await h.do(acd.Ring(call_id=CALL, agent_id="3001", interface="Local/3001@x", attempt=1, timeout_s=4))
+    h.flow._ended.add(A1)  # whatever the flow believes, the cut-off is sent (R-RING)
+    await h.do(acd.StopRinging(call_id=CALL, agent_id="3001", attempt=1))
+    assert [c[1][0] for c in h.ari.named("hangup")] == [A1]
+
+
+async def test_the_divert_prompt_plays_in_the_holding_bridge_then_it_goes():
+    h = Harness(recording=False)
+    await h.start()
+    h.ari.calls.clear()
+    await h.do(acd.Divert(call_id=CALL, prompts=("closed",), destination="callcenter-voicemail,s,1", reason="closed"))
+    assert [c[0] for c in h.ari.calls] == ["play"]  # the caller is still in the holding bridge
+    await h.played("divert")
+    assert [c[0] for c in h.ari.calls] == ["play", "destroy_bridge", "continue_in_dialplan"]
