@@ -4,12 +4,12 @@ Asterisk already reported gone nor destroys a bridge the call never made. No Ast
 
 from typing import Any
 
+from test_flow_recording import A1, CALL, NOW, FakeAri, Harness
+
 from ari_app.ari import Bridge, Channel, ChannelDestroyed, ChannelHangupRequest
 from ari_app.core import acd
 from ari_app.flows import resync
 from ari_app.flows.inbound import PACKED_TAGS, pack_tags, unpack_tags
-
-from test_flow_recording import A1, CALL, NOW, FakeAri, Harness
 
 
 def hangup_request(channel_id: str) -> ChannelHangupRequest:
