@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/example.toml
 
-.PHONY: mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+PBX_LOCK ?= /tmp/pbx-e2e.lock
+
+.PHONY: bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -42,6 +44,11 @@ unit: venv
 
 e2e: venv provision
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The benchmark (bench/, issue 7): the service vs app_queue vs a bare ARI loop on the local PBX.
+# Holds the shared PBX lock; starts the PBX with PBX_BENCH=1 itself; writes bench/results/bench.{json,md}.
+bench: venv
+	flock -o $(PBX_LOCK) $(PY) -m bench $(BENCH_ARGS)
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

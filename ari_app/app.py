@@ -594,6 +594,7 @@ class Service:
             ev = resync.to_core_event(snap, now)
             flow = self._flow(snap.call_id)
             flow.caller_number = snap.caller.caller_number
+            flow.adopt_bridges(snap.bridges)
             if isinstance(ev, acd.CallRestored):
                 flow.adopt_connected(snap.connected_leg() or "", ev.agent_id)
             else:

@@ -1036,10 +1036,20 @@ class Acd:
     def _distribute(self, now: float) -> list[Action]:
         """Offer waiting calls (priority, then first in first out) to free agents."""
         out: list[Action] = []
-        waiting = sorted((c for c in self.calls.values() if c.state == CallState.WAITING), key=_line_order)
+        # Queues with a free agent now; offers only take agents, so a queue found without one stays so
+        # for the rest of this pass. Callers of other queues are never looked at: this runs after every
+        # event, and with hundreds waiting and no agent free it must not cost callers x agents.
+        open_queues = {q for a in self.agents.values() if a.offerable for q in a.queues}
+        if not open_queues:
+            return out
+        waiting = sorted((c for c in self.calls.values() if c.state == CallState.WAITING and c.queue in open_queues),
+                         key=_line_order)
         for call in waiting:
+            if call.queue not in open_queues:
+                continue
             agent = self._pick(call.queue)
             if agent is None:
+                open_queues.discard(call.queue)
                 continue
             rules = self.queues[call.queue]
             if call.kept:  # R-CB: its turn: the free agent calls the caller back, agent first

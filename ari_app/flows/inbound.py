@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
 
@@ -42,13 +43,25 @@ from .incall import InCallFlow
 from .recording import CallRecorder
 from .transfer import TransferFlow
 
-__all__ = ["CallCommand", "InboundCall", "LEG_SEP", "call_key", "TAGS"]
+__all__ = ["PACKED_TAGS", "TAGS", "CallCommand", "InboundCall", "LEG_SEP", "call_key", "pack_tags", "unpack_tags"]
 
 log = structlog.get_logger()
 
 LEG_SEP = "~"
 # Channel variables the service tags each call's channels with (resync reads them).
 TAGS = ("CC_CALL_ID", "CC_ROLE", "CC_QUEUE", "CC_ENTERED_AT", "CC_PRIORITY", "CC_AGENT", "CC_ANSWERED_AT")
+# The caller's tags, all in this one variable (one REST request, not five): ``pack_tags``.
+PACKED_TAGS = "CC_TAGS"
+
+
+def pack_tags(tags: dict[str, str]) -> str:
+    """``{"CC_CALL_ID": "c1", "CC_ROLE": "caller"}`` → ``CC_CALL_ID=c1&CC_ROLE=caller`` (values URL-quoted)."""
+    return urlencode(tags)
+
+
+def unpack_tags(text: str) -> dict[str, str]:
+    """The inverse of ``pack_tags``; only names of ``TAGS``, anything else in the text is ignored."""
+    return {k: v for k, v in parse_qsl(text, keep_blank_values=True) if k in TAGS}
 
 # Hangup causes that mean the phone could not be reached at all (R-RING: agent.unreachable, not a miss).
 UNREACHABLE_CAUSES = frozenset({1, 3, 17, 20, 27, 34, 38, 66})
@@ -97,6 +110,10 @@ class InboundCall(TransferFlow, InCallFlow):
         self._greeting: acd.Connect | None = None  # R-GREET in progress: bridge when both prompts are done
         self._greeted: bool | None = None  # the greeting played to its end
         self._divert: acd.Divert | None = None
+        # Requests saved at teardown (load, issue 7): bridges this call may have made, and its
+        # channels known to be hanging up or gone already.
+        self._bridges: set[str] = set()
+        self._ended: set[str] = set()
 
     # -- start -----------------------------------------------------------------
     async def start(self, caller: Channel, queue: str, priority: int, entered_at: float | None = None) -> None:
@@ -106,9 +123,9 @@ class InboundCall(TransferFlow, InCallFlow):
         log.info("call.entered", queue=queue, caller=caller.caller_number, priority=priority)
         try:
             await self.ari.answer(self.call_id)
-            for name, value in (("CC_CALL_ID", self.call_id), ("CC_ROLE", "caller"), ("CC_QUEUE", queue),
-                                ("CC_ENTERED_AT", f"{entered:.3f}"), ("CC_PRIORITY", str(priority))):
-                await self.ari.set_var(self.call_id, name, value)
+            await self.ari.set_var(self.call_id, PACKED_TAGS, pack_tags({
+                "CC_CALL_ID": self.call_id, "CC_ROLE": "caller", "CC_QUEUE": queue, "CC_ENTERED_AT": f"{entered:.3f}",
+                "CC_PRIORITY": str(priority)}))
             await self.hold(music=not self.notice)  # R-QA: the notice first, then the music
         except AriError as e:
             log.warning("call.setup_failed", error=str(e))
@@ -150,6 +167,7 @@ class InboundCall(TransferFlow, InCallFlow):
             log.warning("call.hold_music_failed", error=str(e))
 
     async def ensure_bridge(self, bridge_id: str, type: str = "mixing,dtmf_events") -> None:
+        self._bridges.add(bridge_id)
         try:
             await self.ari.create_bridge(bridge_id, type=type, name=bridge_id)
         except AriConflict:
@@ -173,6 +191,10 @@ class InboundCall(TransferFlow, InCallFlow):
         elif connected and self.recorder is not None:
             await self.recorder.start()
 
+    def adopt_bridges(self, bridge_ids: Iterable[str]) -> None:
+        """Resync: the call's bridges found in Asterisk (destroyed at its teardown)."""
+        self._bridges.update(bridge_ids)
+
     def adopt_connected(self, agent_leg: str, agent_id: str) -> None:
         """Resync: the caller is already talking to ``agent_id`` on ``agent_leg``."""
         self.legs[agent_leg] = _Leg(agent_id=agent_id, attempt=0, answered=True)
@@ -182,6 +204,8 @@ class InboundCall(TransferFlow, InCallFlow):
     async def on_event(self, ev: object) -> None:
         if self.recorder is not None and await self.recorder.on_event(ev):
             return  # the recording's snoop channel and its recording (R-QA)
+        if isinstance(ev, (ChannelHangupRequest, ChannelDestroyed)):
+            self._ended.add(ev.channel.id)  # no DELETE for it at teardown
         match ev:
             case StasisStart(channel=ch) if ch.id == self.target_leg and self.target_leg is not None:
                 self.target_answered = True
@@ -193,6 +217,7 @@ class InboundCall(TransferFlow, InCallFlow):
                     log.info("transfer.refer", destination=destination, channel=source)
                     await self.on_refer(destination)
             case StasisStart(channel=ch) if ch.id in self.legs:
+                self._ended.discard(ch.id)  # alive: a late event of an earlier channel of that id is history
                 leg = self.legs[ch.id]
                 if leg.cancelled:
                     await self._hangup(ch.id)
@@ -289,17 +314,20 @@ class InboundCall(TransferFlow, InCallFlow):
         await self.do_transfer(action)
         await self.do_incall(action)
         match action:
-            case acd.Ring():
-                await self._ring(action)
-            case acd.StopRinging():
+            case acd.Ring():  # an agent is free now: ahead of other calls' set-up and clean-up requests
+                with AriClient.urgent():
+                    await self._ring(action)
+            case acd.StopRinging():  # R-RING: the ring cut-off is due now
                 for leg_id, leg in self.legs.items():
                     if leg.agent_id == action.agent_id and leg.attempt == action.attempt and not leg.cancelled:
                         leg.cancelled = True
-                        await self._hangup(leg_id)
+                        with AriClient.urgent():
+                            await hangup(self.ari, leg_id)  # always: a ring cut-off is never skipped
             case acd.Connect():
                 await self._greet(action)
-            case acd.Announce():
-                await self._play(self.call_id, action.prompts, "announce:" + action.purpose)
+            case acd.Announce():  # R-WAIT, R-WAITLIMIT: due now
+                with AriClient.urgent():
+                    await self._play(self.call_id, action.prompts, "announce:" + action.purpose)
             case acd.Divert():
                 await self._start_divert(action)
             case acd.KeepPlace():  # R-CB: confirm, then the caller hangs up; the place stays in line
@@ -314,6 +342,7 @@ class InboundCall(TransferFlow, InCallFlow):
             # the phone's own transfer key (REFER) comes to us as ChannelTransfer; set on the leg
             # that receives the REFER, the agent's (on the caller's it does nothing)
             variables["PJSIP_TRANSFER_HANDLING()"] = "ari-only"
+        self._ended.discard(leg_id)  # the id of a leg hung up before a restart (resync) is used again
         try:
             await self.ari.originate(
                 ring.interface, app=self.app, app_args=f"agent,{self.call_id}", channel_id=leg_id,
@@ -389,13 +418,16 @@ class InboundCall(TransferFlow, InCallFlow):
             if not leg.cancelled:
                 leg.cancelled = True
                 await self._hangup(leg_id)
-        await self._destroy_bridge(self.hold_bridge)
+        # The prompt plays where the caller waits (like every announcement); the holding bridge goes after
+        # it. Destroyed first, a play sent while Asterisk still takes the caller out of the bridge can be
+        # accepted and never start (seen once requests got fast).
         if not action.prompts or not await self._play(self.call_id, action.prompts, "divert"):
             await self._finish_divert()
 
     async def _finish_divert(self) -> None:
         action = self._divert
         assert action is not None
+        await self._destroy_bridge(self.hold_bridge)
         context, exten, priority = action.destination.split(",")
         try:
             await self.ari.continue_in_dialplan(self.call_id, context=context, extension=exten,
@@ -446,7 +478,10 @@ class InboundCall(TransferFlow, InCallFlow):
         self.finished = True
 
     async def _hangup(self, channel_id: str) -> None:
-        await hangup(self.ari, channel_id)
+        if channel_id not in self._ended:
+            await hangup(self.ari, channel_id)
 
     async def _destroy_bridge(self, bridge_id: str) -> None:
-        await destroy_bridge(self.ari, bridge_id)
+        if bridge_id in self._bridges:  # never made (e.g. no transfer, no consult bridge): nothing to destroy
+            self._bridges.discard(bridge_id)
+            await destroy_bridge(self.ari, bridge_id)

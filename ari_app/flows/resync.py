@@ -27,7 +27,7 @@ import structlog
 from ..ari import AriClient, AriNotFound, Channel
 from ..core import acd
 from ._cleanup import destroy_bridge, hangup
-from .inbound import LEG_SEP, TAGS, call_key
+from .inbound import LEG_SEP, PACKED_TAGS, TAGS, call_key, unpack_tags
 from .recording import snoop_id
 
 __all__ = ["CallSnapshot", "destroy_bridge", "hangup", "read_calls"]
@@ -68,14 +68,7 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
         if ch.id == snoop_id(call_key(ch.id)):  # R-QA: the call's recording, no tags of its own
             calls.setdefault(call_key(ch.id), CallSnapshot(call_id=call_key(ch.id))).recording = ch.id
             continue
-        tags = {}
-        for name in TAGS:
-            try:
-                value = await ari.get_var(ch.id, name)
-            except AriNotFound:
-                value = None
-            if value:
-                tags[name] = value
+        tags = await _read_tags(ari, ch.id)
         call_id = tags.get("CC_CALL_ID")
         if not call_id:
             untagged.append(ch)
@@ -96,6 +89,26 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
         else:
             stale.append(bridge.id)
     return calls, untagged, stale
+
+
+async def _read_tags(ari: AriClient, channel_id: str) -> dict[str, str]:
+    """A caller's tags are packed in one variable; agent and target legs have one variable per tag."""
+    packed = await _get(ari, channel_id, PACKED_TAGS)
+    if packed:
+        return {k: v for k, v in unpack_tags(packed).items() if v}
+    tags = {}
+    for name in TAGS:
+        value = await _get(ari, channel_id, name)
+        if value:
+            tags[name] = value
+    return tags
+
+
+async def _get(ari: AriClient, channel_id: str, name: str) -> str | None:
+    try:
+        return await ari.get_var(channel_id, name)
+    except AriNotFound:
+        return None
 
 
 def to_core_event(snap: CallSnapshot, now: float) -> acd.CallArrived | acd.CallRestored | None:

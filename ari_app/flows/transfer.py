@@ -87,6 +87,7 @@ class TransferFlow:
         self._target_seq += 1
         leg = f"{self.call_id}~t{self._target_seq}"
         self.target_leg = leg
+        self._ended.discard(leg)  # a target leg of that id hung up before a restart (resync)
         variables = {"CC_CALL_ID": self.call_id, "CC_ROLE": "target"}
         if action.interface.startswith("PJSIP/"):
             variables["PJSIP_TRANSFER_HANDLING()"] = "ari-only"
