@@ -34,6 +34,7 @@ from ..core import callbacks as cb
 from ..core.acd import Publish
 from ..core.roster import Roster
 from ..store.base import Repository, StoreError, VoicemailIntake
+from ..store.outbox import WriteOutbox
 from .callback import DutyCall
 from .desk_admin import DeskAdmin
 from .inbound import CallCommand
@@ -54,12 +55,13 @@ class CallbackDesk(DeskAdmin):
                  register: Callable[[str, Any], None], agent_interface: Callable[[str], str | None],
                  hold_agent: Callable[[str], Awaitable[bool]], release_agent: Callable[[str], None],
                  agent_busy: Callable[[str], bool], trunk: Any, keys: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, writes: WriteOutbox | None = None) -> None:
         self.rules, self.roster, self.store, self.ari, self.app = rules, roster, store, ari, app
         self.publish, self.dispatch, self.register = publish, dispatch, register
         self.agent_interface, self.hold_agent, self.release_agent = agent_interface, hold_agent, release_agent
         self.agent_busy = agent_busy
         self.trunk, self.keys, self.clock = trunk, keys, clock
+        self.writes = writes if writes is not None else WriteOutbox()  # the service shares its own (app.py)
         now = clock()
         self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(), rota=store.load_rota())
         self.inbox: asyncio.Queue[cb.Event] = asyncio.Queue()
@@ -102,13 +104,14 @@ class CallbackDesk(DeskAdmin):
             await self._act(action)
 
     def _persist(self) -> None:
-        changed = self.core.drain_changed()
-        try:
-            if changed:
-                self.store.save_tasks(changed)
-            self.store.save_rota(self.core.rota_state())
-        except StoreError as e:
-            log.error("store.write_failed", what="callback_tasks", error=str(e), rule="R-VM")
+        """The tasks the core changed and the rota pointer, through the outbox (issue 7): a store that is away
+        holds them, each task's and the rota's latest state, until it is back; drained changes are not lost."""
+        now, store = self.clock(), self.store
+        for task in self.core.drain_changed():
+            self.writes.write("callback_task", lambda t=task: store.save_tasks([t]), now,  # type: ignore[misc]
+                              key=("callback_task", task.task_id))
+        rota = self.core.rota_state()
+        self.writes.write("rota", lambda: store.save_rota(rota), now, key=("rota",))
 
     async def _act(self, action: cb.Action) -> None:
         match action:
