@@ -20,6 +20,7 @@ Everything it decides is logged (``call.resynced``, ``call.orphan_hungup``).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import structlog
@@ -57,6 +58,12 @@ def stasis_args(ch: Channel) -> list[str]:
     return ch.app_data.split(",")[1:] if ch.app_name == "Stasis" and ch.app_data else []
 
 
+# Issue 7: after a crash with 60 calls waiting, reading ~7 variables of 120 channels one request after the
+# other took longer than 15 s (calls got no service meanwhile); a few channels at a time, and fewer reads.
+READ_CONCURRENCY = 16
+_AGENT_ONLY = frozenset({"CC_AGENT", "CC_ANSWERED_AT"})
+
+
 async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot], list[Channel], list[str]]:
     """Returns (calls by id, untagged channels in our app, bridge ids of no live call)."""
     application = await ari.get_application(app)
@@ -64,18 +71,12 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
     channels = [c for c in await ari.list_channels() if c.id in ours]
     calls: dict[str, CallSnapshot] = {}
     untagged: list[Channel] = []
-    for ch in channels:
-        if ch.id == snoop_id(call_key(ch.id)):  # R-QA: the call's recording, no tags of its own
+    reads = asyncio.Semaphore(READ_CONCURRENCY)
+    tagged = await asyncio.gather(*(_tags(ari, ch, reads) for ch in channels))
+    for ch, tags in zip(channels, tagged):
+        if tags is None:  # R-QA: the call's recording, no tags of its own
             calls.setdefault(call_key(ch.id), CallSnapshot(call_id=call_key(ch.id))).recording = ch.id
             continue
-        tags = {}
-        for name in TAGS:
-            try:
-                value = await ari.get_var(ch.id, name)
-            except AriNotFound:
-                value = None
-            if value:
-                tags[name] = value
         call_id = tags.get("CC_CALL_ID")
         if not call_id:
             untagged.append(ch)
@@ -96,6 +97,27 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
         else:
             stale.append(bridge.id)
     return calls, untagged, stale
+
+
+async def _tags(ari: AriClient, ch: Channel, reads: asyncio.Semaphore) -> dict[str, str] | None:
+    """The channel's tags (None: the snoop of a call's recording). A channel without a call id has no other
+    tags to read, a caller no agent's: with 60 calls on the line that is hundreds of requests fewer."""
+    if ch.id == snoop_id(call_key(ch.id)):
+        return None
+    tags: dict[str, str] = {}
+    async with reads:
+        for name in TAGS:
+            if name in _AGENT_ONLY and tags.get("CC_ROLE") == "caller":
+                continue
+            try:
+                value = await ari.get_var(ch.id, name)
+            except AriNotFound:
+                value = None
+            if value:
+                tags[name] = value
+            elif name == "CC_CALL_ID":
+                break
+    return tags
 
 
 def to_core_event(snap: CallSnapshot, now: float) -> acd.CallArrived | acd.CallRestored | None:
