@@ -416,7 +416,8 @@ class Service:
             return None
         metrics = Metrics(short_abandon_s={q.name: q.short_abandon_s for q in self.cfg.queues.values()}, agents=self.agents, waiting=self.waiting_calls,
                           callbacks=self.callbacks,
-                          ari=lambda: (self.stream.connections, self.stream.connected.is_set()))
+                          ari=lambda: (self.stream.connections, self.stream.connected.is_set()),
+                          store=lambda: self.writes)
         self.bus.add(metrics)
         return metrics
 

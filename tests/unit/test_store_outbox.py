@@ -163,3 +163,21 @@ def test_a_locked_sqlite_file_is_a_store_error_within_the_busy_timeout_and_write
     assert [e.fact for e in store.timeline("call-1")] == [Fact.HANGUP]
     other.close()
     store.close()
+
+
+def test_metrics_show_the_outage_the_held_rows_and_the_dropped_ones():
+    from ari_app.events.metrics import Metrics
+
+    store, box = FakeStore(), WriteOutbox(limit=3)
+    metrics = Metrics(store=lambda: box)
+
+    def value(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert value("callcenter_store_available") == 1 and value("callcenter_store_rows_dropped_total") == 0
+    store.down = True
+    for i in range(3):
+        box.write("facts", lambda: store.put("x", "y"), float(i), rows=2)
+    assert value("callcenter_store_available") == 0
+    assert value("callcenter_store_writes_held") == 2  # the bound keeps one write of two rows
+    assert value("callcenter_store_rows_dropped_total") == 4
