@@ -67,6 +67,7 @@ class CallbackDesk(DeskAdmin):
         self.inbox: asyncio.Queue[cb.Event] = asyncio.Queue()
         self.duty_calls: dict[str, DutyCall] = {}  # agent -> its running callback call
         self.recording_now: set[str] = set()  # task ids of intakes a voicemail flow of ours is recording
+        self.held_recordings: set[str] = set()  # recordings whose task waits in the outbox for the store
         self._requests: dict[str, asyncio.Future[cb.CallbackCommandResult]] = {}
         self._seq = 0
         self._reconciling = False
@@ -229,16 +230,24 @@ class CallbackDesk(DeskAdmin):
         faults.hit("vm.before_commit")
         try:
             inserted = self.store.commit_task(task)
-        except StoreError as e:
-            log.error("store.write_failed", what="callback_task", task_id=task.task_id, error=str(e), rule="R-VM")
-            return False
+        except StoreError as e:  # issue 7: held and retried; reconcile must not take its recording for an orphan
+            log.warning("voicemail.commit_held", task_id=task.task_id, error=str(e), rule="R-VM")
+            self.held_recordings.add(task.recording)
+            self.writes.write("voicemail_task", lambda: self._committed(task, self.store.commit_task(task),
+                                                                        created, not_before),
+                              self.clock(), key=("voicemail_task", task.task_id))
+            return True
         faults.hit("vm.after_commit")
-        log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=team, new=inserted,
+        self._committed(task, inserted, created, not_before)
+        return True
+
+    def _committed(self, task: cb.CallbackTask, inserted: bool, created: float, not_before: float | None) -> None:
+        self.held_recordings.discard(task.recording)
+        log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=task.team, new=inserted,
                  rule="R-VM")
         self.post(cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
-                                   recording=task.recording, created_at=created, team=team, kind=task.kind,
+                                   recording=task.recording, created_at=created, team=task.team, kind=task.kind,
                                    not_before=not_before))
-        return True
 
     def _drop_intake(self, task_id: str) -> None:
         try:
@@ -295,7 +304,8 @@ class CallbackDesk(DeskAdmin):
         for name in sorted(n for n in stored if n.startswith(f"{FALLBACK_DIR}/")):
             if await self._import_fallback(name, stored):
                 counts["fallback_imported"] += 1
-        known = {t.recording for t in self.store.tasks()} | {i.recording for i in self.store.intakes()}
+        known = ({t.recording for t in self.store.tasks()} | {i.recording for i in self.store.intakes()}
+                 | self.held_recordings)
         stored = set(await self.ari.stored_recordings())
         for name in sorted(stored):
             if name.startswith(f"{TASK_DIR}/") and name not in known:
