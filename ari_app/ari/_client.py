@@ -71,6 +71,9 @@ class AriClient:
             auth=(config.username, config.password),
             timeout=config.request_timeout_s,
             transport=transport,
+            # well below Asterisk's HTTP session limit (http.conf sessionlimit, 100): httpx's own 100 took all
+            # of them under load, and after a crash Asterisk refused the restarted service (issue 7)
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
 
     async def aclose(self) -> None:

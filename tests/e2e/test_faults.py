@@ -143,7 +143,7 @@ async def test_sigkill_with_50_waiting_and_10_talking_conversations_go_on_music_
         talking = first_seen(first.lines(), "call.answered", queue="fault")
         await talk_time(ari, 1)  # the waiting callers, once served, talk briefly
         await place(ari, 24)
-        listener = await ari.post("/channels", {"variables": {"E2E_TALK_S": "120", "E2E_REC_S": "14",
+        listener = await ari.post("/channels", {"variables": {"E2E_TALK_S": "120", "E2E_REC_S": "25",
                                                                "E2E_FILE": f"{rec}.wav"}},
                                   endpoint="Local/fault@callcenter-queue", context="e2e-fault-caller",
                                   extension="listen", priority=1)
@@ -178,7 +178,7 @@ async def test_sigkill_with_50_waiting_and_10_talking_conversations_go_on_music_
 
     second = Service(tmp_path, config=cfg, log_name="service-2.log").start()
     try:
-        await second.wait_for("ari.resynced", timeout=20)
+        await second.wait_for("ari.resynced", timeout=90)
         resynced = {e["call_id"]: e["state"] for e in second.events("call.resynced")}
         assert {c: resynced.get(c) for c in talking} == {c: "connected" for c in talking}
         assert {c: resynced.get(c) for c in arrived} == {c: "waiting" for c in arrived}
