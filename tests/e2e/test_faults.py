@@ -13,7 +13,8 @@ few minutes. Each ends with ARI ``GET /channels`` and ``GET /bridges`` holding n
    no timer fires twice (one ring cut-off per offer, R-RING; one apology per caller, R-WAIT).
 
 Callers are Local channels into ``callcenter-queue``; agents 7001-7010 (``e2e-fault-agent``) answer at once
-and hang up after the seconds in ``/tmp/e2e-fault-talk-s`` (in the PBX root); 7101-7103 (``e2e-never``) ring and never answer.
+and hang up after the seconds in ``/tmp/e2e-fault-talk-s`` (in the PBX root); 7101-7103 (``e2e-never``) ring
+and never answer.
 """
 
 from __future__ import annotations
