@@ -1,9 +1,9 @@
 """Fault tests (issue 7), against the real Asterisk, with timers scaled down so all of them run in CI in a
 few minutes. Each ends with ARI ``GET /channels`` and ``GET /bridges`` holding nothing unexpected.
 
-1. SIGKILL of the service with callers waiting (50 in the issue, 20 here: see ``WAITING``) and 10 in conversation: the conversations go on in their
-   bridges, the waiting callers keep their music, and after a restart every waiting caller is served in
-   the order they arrived.
+1. SIGKILL of the service with callers waiting (50 in the issue, 20 here: see ``WAITING``) and 10 in
+   conversation: the conversations go on in their bridges, the waiting callers keep their music, and
+   after a restart every waiting caller is served in the order they arrived.
 2. Asterisk restarts under load: the same service process reconnects, resyncs and keeps routing; no
    channel is left in Stasis.
 3. The MQTT broker stops; separately the database is unavailable (the SQLite file locked by another
