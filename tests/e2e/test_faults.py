@@ -299,7 +299,10 @@ async def test_mqtt_broker_stopped_under_load_calls_answered_logged_once_held_ev
         await svc.wait_for("mqtt.connected", count=2, timeout=15)
         alert = await sub.wait(f"{PREFIX}/events/call.offer_missed", timeout=15, call_id=missed["call_id"])
         assert alert["body"]["ts"] < back <= alert["at"]
-        assert len(sub.find(f"{PREFIX}/events/call.offer_missed", call_id=missed["call_id"])) == 1
+        # raised once: QoS 1 may deliver a copy twice (at least once), but never a second, different alert
+        copies = sub.find(f"{PREFIX}/events/call.offer_missed", call_id=missed["call_id"])
+        assert len({m["raw"] for m in copies}) == 1, copies
+        assert len(svc.events("call.offer_missed", call_id=missed["call_id"])) == 1
         await sub.wait(f"{PREFIX}/queues/fault/stats", timeout=10, since_ts=back, answered_today=10)
         assert svc.events("mqtt.dropped") == []
         assert len(svc.events("mqtt.disconnected")) == 1
