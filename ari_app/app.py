@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -49,7 +50,8 @@ from .flows.voicemail import VoicemailCall
 from .flows.recording import CallRecorder, retention_loop  # R-QA, R-PRIVACY
 from .roster_file import make_roster
 from .store import AgentSession
-from .store.base import Repository, StoreError
+from .store.base import Repository
+from .store.outbox import WriteOutbox
 
 __all__ = ["Service"]
 
@@ -63,6 +65,9 @@ class Service:
     def __init__(self, cfg: Config, *, store: Repository, ari: AriClient | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
+        # issue 7: writes the store refused are held and retried (``_retry_writes``), never lost silently
+        self._writes_wake = asyncio.Event()
+        self.writes = WriteOutbox(on_wait=self._writes_wake.set)
         a = cfg.ari
         self.ari_config = AriConfig(url=a.url, username=a.username, password=a.password, app=a.app,
                                     request_timeout_s=a.request_timeout_s, reconnect_min_s=a.reconnect_min_s,
@@ -101,7 +106,8 @@ class Service:
                 publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,
                 agent_interface=self._duty_interface, hold_agent=self._hold_for_callback,
                 release_agent=self._release_from_callback,
-                agent_busy=lambda a: self._presence.get(a, (False, False))[1], trunk=cfg.trunk, keys=cfg.keys, clock=clock)
+                agent_busy=lambda a: self._presence.get(a, (False, False))[1], trunk=cfg.trunk, keys=cfg.keys,
+                clock=clock, writes=self.writes)
 
     # -- start-up ------------------------------------------------------------------
     def _load_agents(self) -> list[Agent]:
@@ -132,6 +138,7 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.stream.run(), name="ari-stream")
                 tg.create_task(self._run_core(), name="core")
+                tg.create_task(self._retry_writes(), name="store-retry")
                 if self.desk is not None:
                     tg.create_task(self.desk.run(), name="callbacks")
                 if self.ami is not None:
@@ -409,7 +416,8 @@ class Service:
             return None
         metrics = Metrics(short_abandon_s={q.name: q.short_abandon_s for q in self.cfg.queues.values()}, agents=self.agents, waiting=self.waiting_calls,
                           callbacks=self.callbacks,
-                          ari=lambda: (self.stream.connections, self.stream.connected.is_set()))
+                          ari=lambda: (self.stream.connections, self.stream.connected.is_set()),
+                          store=lambda: self.writes)
         self.bus.add(metrics)
         return metrics
 
@@ -538,25 +546,46 @@ class Service:
                         self._release_from_callback(action.agent_id)
                 case _:
                     self.dispatcher.dispatch(CallCommand(action.call_id, action))
-        try:
-            self._persist_core()
-        except StoreError as e:  # calls go on; the failure is logged with its reason
-            log.error("store.write_failed", what="agents", error=str(e))
+        self._persist_core()
 
     def _persist_core(self) -> None:
+        """The core's facts, agent log and changed agents to the store, through the outbox: a store that
+        is away delays them (in order, retried), calls go on (issue 7)."""
+        now, store, writes = self.clock(), self.store, self.writes
         facts = self.acd.drain_facts()
-        self.store.append_facts(facts)
-        self.store.append_agent_log(self.acd.drain_agent_log())
+        if facts:
+            writes.write("facts", lambda: store.append_facts(facts), now, rows=len(facts))
+        agent_log = self.acd.drain_agent_log()
+        if agent_log:
+            writes.write("agent_log", lambda: store.append_agent_log(agent_log), now, rows=len(agent_log))
         for call_id, entry in facts:
-            if entry.fact in (Fact.HANGUP, Fact.DIVERTED):
-                self._record_compliance(call_id)
+            if entry.fact in (Fact.HANGUP, Fact.DIVERTED):  # after its facts: it reads them from the store
+                writes.write("compliance", lambda c=call_id: self._record_compliance(c), now)  # type: ignore[misc]
         for agent in self.acd.drain_changed_agents():
             self._tell_presence(agent)
             if self.mqtt is not None:
                 self.mqtt.agent_changed(agent.agent_id)
-            self.store.save_agent(AgentSession(agent_id=agent.agent_id, state=agent.state.value, since=agent.since,
-                                               reason=agent.reason, interface=agent.interface,
-                                               last_call_end=agent.last_call_end, calls_taken=agent.calls_taken))
+            session = AgentSession(agent_id=agent.agent_id, state=agent.state.value, since=agent.since,
+                                   reason=agent.reason, interface=agent.interface,
+                                   last_call_end=agent.last_call_end, calls_taken=agent.calls_taken)
+            writes.write("agent", lambda s=session: store.save_agent(s), now,  # type: ignore[misc]
+                         key=("agent", agent.agent_id))
+
+    async def _retry_writes(self) -> None:
+        """Flush the outbox when its back-off is over (``WriteOutbox.on_wait`` wakes this loop)."""
+        while True:
+            self._writes_wake.clear()
+            at = self.writes.next_retry()
+            if at is None:
+                await self._writes_wake.wait()
+                continue
+            delay = at - self.clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._writes_wake.wait()
+                continue
+            self.writes.flush(self.clock())
 
     def _record_compliance(self, call_id: str) -> None:
         """R-COMPLY: the finished call's record, from its whole stored timeline (also across a restart)."""

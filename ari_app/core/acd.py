@@ -588,6 +588,15 @@ class Acd:
 
     def _resynced(self, ev: Resynced, now: float) -> list[Action]:
         out: list[Action] = []
+        for agent in self.agents.values():
+            # R-RING: a phone that could not be rung is tried again on a fresh view of Asterisk. Found in the
+            # issue 7 fault tests: a restarting Asterisk refuses originates ("503 Shutdown in progress"), and
+            # half the agents sat out UNREACHABLE_RETRY_S after it was back. A phone that is offline is kept
+            # out by its device state (``phone_online``), read again at the same reconnect.
+            if agent.state == AgentState.UNREACHABLE:
+                agent.apply(AgentEvent.REACHABLE, now)
+                self._changed_agents.add(agent.agent_id)
+                out.append(Publish("agent.reachable", {"agent": agent.agent_id, "source": "resync", "rule": "R-RING"}))
         present = {c.call_id: c for c in ev.calls}
         for call in list(self.calls.values()):
             snap = present.get(call.call_id)

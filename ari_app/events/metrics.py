@@ -64,14 +64,16 @@ class Metrics:
     * ``agents()``: agent snapshots (``api.agent_snapshot``: ``state`` and ``queues``),
     * ``waiting()``: queue → calls waiting now (every configured queue, zeros included),
     * ``callbacks()``: the callbacks desk (``flows.desk.CallbackDesk``) or None,
-    * ``ari()``: (websocket connections opened so far, connected now).
+    * ``ari()``: (websocket connections opened so far, connected now),
+    * ``store()``: the store's outbox (``store.outbox.WriteOutbox``: held, dropped and landed writes).
     """
 
     def __init__(self, *, short_abandon_s: float | Mapping[str, float] = 5.0,
                  agents: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
                  waiting: Callable[[], Mapping[str, int]] | None = None,
                  callbacks: Callable[[], Any] | None = None,
-                 ari: Callable[[], tuple[int, bool]] | None = None) -> None:
+                 ari: Callable[[], tuple[int, bool]] | None = None,
+                 store: Callable[[], Any] | None = None) -> None:
         # one threshold, or one per queue (``queues.<name>.short_abandon_s``, the figures' own, R-KPI)
         self.short_abandon_s = short_abandon_s
         self.registry = CollectorRegistry()
@@ -119,7 +121,7 @@ class Metrics:
                                   buckets=LAG_BUCKETS, registry=r)
         self.loop_lag_last = Gauge("callcenter_event_loop_lag_last_seconds",
                                    "The last event-loop lag measured", registry=r)
-        self._live = _Live(agents=agents, waiting=waiting, callbacks=callbacks, ari=ari)
+        self._live = _Live(agents=agents, waiting=waiting, callbacks=callbacks, ari=ari, store=store)
         r.register(self._live)
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "call.queued": self._queued,
@@ -239,12 +241,13 @@ class _Live:
 
     def __init__(self, *, agents: Callable[[], Iterable[Mapping[str, Any]]] | None,
                  waiting: Callable[[], Mapping[str, int]] | None, callbacks: Callable[[], Any] | None,
-                 ari: Callable[[], tuple[int, bool]] | None) -> None:
+                 ari: Callable[[], tuple[int, bool]] | None, store: Callable[[], Any] | None = None) -> None:
         self.agents, self.waiting, self.callbacks, self.ari = agents, waiting, callbacks, ari
+        self.store = store
 
     def collect(self) -> Iterable[Metric]:
         for name, part in (("agents", self._agents), ("waiting", self._waiting),
-                           ("callbacks", self._callbacks), ("ari", self._ari)):
+                           ("callbacks", self._callbacks), ("ari", self._ari), ("store", self._store)):
             try:
                 yield from list(part())
             except Exception as e:  # a scrape must not fail because one source did
@@ -313,3 +316,19 @@ class _Live:
         g = GaugeMetricFamily("callcenter_ari_connected", "1 while the ARI websocket is up and resynced")
         g.add_metric([], 1 if connected else 0)
         yield g
+
+    def _store(self) -> Iterable[Metric]:
+        """Issue 7: writes the store refused, held for a retry, and those lost to the outbox's bound."""
+        box = self.store() if self.store is not None else None
+        if box is None:
+            return
+        up = GaugeMetricFamily("callcenter_store_available", "0 while the store refuses writes (they are held)")
+        up.add_metric([], 0 if box.down else 1)
+        yield up
+        held = GaugeMetricFamily("callcenter_store_writes_held", "Rows waiting for the store to come back")
+        held.add_metric([], box.rows)
+        yield held
+        dropped = CounterMetricFamily("callcenter_store_rows_dropped", "Rows lost: the store was away and the "
+                                      "outbox full (or a write failed for a bug)")
+        dropped.add_metric([], box.dropped_rows)
+        yield dropped

@@ -34,6 +34,7 @@ from ..core import callbacks as cb
 from ..core.acd import Publish
 from ..core.roster import Roster
 from ..store.base import Repository, StoreError, VoicemailIntake
+from ..store.outbox import WriteOutbox
 from .callback import DutyCall
 from .desk_admin import DeskAdmin
 from .inbound import CallCommand
@@ -54,17 +55,19 @@ class CallbackDesk(DeskAdmin):
                  register: Callable[[str, Any], None], agent_interface: Callable[[str], str | None],
                  hold_agent: Callable[[str], Awaitable[bool]], release_agent: Callable[[str], None],
                  agent_busy: Callable[[str], bool], trunk: Any, keys: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, writes: WriteOutbox | None = None) -> None:
         self.rules, self.roster, self.store, self.ari, self.app = rules, roster, store, ari, app
         self.publish, self.dispatch, self.register = publish, dispatch, register
         self.agent_interface, self.hold_agent, self.release_agent = agent_interface, hold_agent, release_agent
         self.agent_busy = agent_busy
         self.trunk, self.keys, self.clock = trunk, keys, clock
+        self.writes = writes if writes is not None else WriteOutbox()  # the service shares its own (app.py)
         now = clock()
         self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(), rota=store.load_rota())
         self.inbox: asyncio.Queue[cb.Event] = asyncio.Queue()
         self.duty_calls: dict[str, DutyCall] = {}  # agent -> its running callback call
         self.recording_now: set[str] = set()  # task ids of intakes a voicemail flow of ours is recording
+        self.held_recordings: set[str] = set()  # recordings whose task waits in the outbox for the store
         self._requests: dict[str, asyncio.Future[cb.CallbackCommandResult]] = {}
         self._seq = 0
         self._reconciling = False
@@ -102,13 +105,14 @@ class CallbackDesk(DeskAdmin):
             await self._act(action)
 
     def _persist(self) -> None:
-        changed = self.core.drain_changed()
-        try:
-            if changed:
-                self.store.save_tasks(changed)
-            self.store.save_rota(self.core.rota_state())
-        except StoreError as e:
-            log.error("store.write_failed", what="callback_tasks", error=str(e), rule="R-VM")
+        """The tasks the core changed and the rota pointer, through the outbox (issue 7): a store that is away
+        holds them, each task's and the rota's latest state, until it is back; drained changes are not lost."""
+        now, store = self.clock(), self.store
+        for task in self.core.drain_changed():
+            self.writes.write("callback_task", lambda t=task: store.save_tasks([t]), now,  # type: ignore[misc]
+                              key=("callback_task", task.task_id))
+        rota = self.core.rota_state()
+        self.writes.write("rota", lambda: store.save_rota(rota), now, key=("rota",))
 
     async def _act(self, action: cb.Action) -> None:
         match action:
@@ -226,16 +230,24 @@ class CallbackDesk(DeskAdmin):
         faults.hit("vm.before_commit")
         try:
             inserted = self.store.commit_task(task)
-        except StoreError as e:
-            log.error("store.write_failed", what="callback_task", task_id=task.task_id, error=str(e), rule="R-VM")
-            return False
+        except StoreError as e:  # issue 7: held and retried; reconcile must not take its recording for an orphan
+            log.warning("voicemail.commit_held", task_id=task.task_id, error=str(e), rule="R-VM")
+            self.held_recordings.add(task.recording)
+            self.writes.write("voicemail_task", lambda: self._committed(task, self.store.commit_task(task),
+                                                                        created, not_before),
+                              self.clock(), key=("voicemail_task", task.task_id))
+            return True
         faults.hit("vm.after_commit")
-        log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=team, new=inserted,
+        self._committed(task, inserted, created, not_before)
+        return True
+
+    def _committed(self, task: cb.CallbackTask, inserted: bool, created: float, not_before: float | None) -> None:
+        self.held_recordings.discard(task.recording)
+        log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=task.team, new=inserted,
                  rule="R-VM")
         self.post(cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
-                                   recording=task.recording, created_at=created, team=team, kind=task.kind,
+                                   recording=task.recording, created_at=created, team=task.team, kind=task.kind,
                                    not_before=not_before))
-        return True
 
     def _drop_intake(self, task_id: str) -> None:
         try:
@@ -292,7 +304,8 @@ class CallbackDesk(DeskAdmin):
         for name in sorted(n for n in stored if n.startswith(f"{FALLBACK_DIR}/")):
             if await self._import_fallback(name, stored):
                 counts["fallback_imported"] += 1
-        known = {t.recording for t in self.store.tasks()} | {i.recording for i in self.store.intakes()}
+        known = ({t.recording for t in self.store.tasks()} | {i.recording for i in self.store.intakes()}
+                 | self.held_recordings)
         stored = set(await self.ari.stored_recordings())
         for name in sorted(stored):
             if name.startswith(f"{TASK_DIR}/") and name not in known:

@@ -37,8 +37,9 @@ class PostgresStore(SqlRepository):
         parts = urlsplit(url)
         self._where = f"PostgreSQL {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
         extra = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
+        self._connect = lambda: psycopg.connect(url, autocommit=True, **extra)  # the password stays in here
         try:
-            self.db = psycopg.connect(url, autocommit=True, **extra)
+            self.db = self._connect()
         except psycopg.Error as e:
             raise StoreError(f"{self._where} unreachable: {_first_line(e)}") from e
         try:
@@ -50,16 +51,26 @@ class PostgresStore(SqlRepository):
     def close(self) -> None:
         self.db.close()
 
+    def _conn(self) -> psycopg.Connection[Any]:
+        """The connection; one the server closed (a restart, a network cut) is replaced: issue 7, the
+        service's outbox retries its writes and they land once PostgreSQL is back, without a restart."""
+        if self.db.closed or self.db.broken:
+            try:
+                self.db = self._connect()
+            except psycopg.Error as e:
+                raise StoreError(f"{self._where} unreachable: {_first_line(e)}") from e
+        return self.db
+
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         try:
-            return self.db.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            return self._conn().execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
         except psycopg.OperationalError as e:
             raise StoreError(f"{self._where}: {_first_line(e)}") from e
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
         try:
-            with self.db.transaction():
+            with self._conn().transaction():
                 yield
         except psycopg.OperationalError as e:
             raise StoreError(f"{self._where}: {_first_line(e)}") from e

@@ -9,6 +9,7 @@ in ``_sql`` (shared with PostgreSQL); this module owns the connection.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,9 @@ from .base import AgentSession, StoreError
 __all__ = ["AgentSession", "MIGRATIONS", "Store"]
 
 MIGRATIONS = migrations(SQLITE_TYPES)
+# How long a write waits for another process's lock before it fails (and the service's outbox retries it
+# later, app.py): writes run on the event loop, so Python's default of 5 s would stall every call that long.
+BUSY_TIMEOUT_S = 0.5
 
 
 class Store(SqlRepository):
@@ -37,7 +41,8 @@ class Store(SqlRepository):
                 p.parent.mkdir(parents=True, exist_ok=True)
                 if not p.exists():
                     p.touch(mode=0o600)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                      timeout=BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"SQLite store {self.path}: cannot open: {e}") from e
         try:
@@ -56,17 +61,24 @@ class Store(SqlRepository):
         self.db.close()
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        return self.db.execute(sql, params)
+        """One statement; a database that cannot be used now (locked, read-only, disk full, I/O error) is a
+        ``StoreError`` naming the file, as PostgreSQL's connection failures are (the callers handle only that)."""
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"SQLite store {self.path}: {e}") from e
 
     @contextmanager
     def _tx(self, begin: str = "BEGIN") -> Iterator[None]:
-        self.db.execute(begin)
+        self._exec(begin)
         try:
             yield
+            self._exec("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a failed COMMIT can leave it open; SQLite may have rolled back itself
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _migration_tx(self) -> AbstractContextManager[None]:
         # the write lock first: a second process waits, then sees the new version

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
 from dataclasses import replace
 from datetime import date
 
@@ -225,3 +227,36 @@ def test_unreachable_database_is_a_store_error(backend, tmp_path, url):
             with pytest.raises(StoreError, match=rf"^PostgreSQL 127.0.0.1:{port}/db unreachable: ") as e:
                 open_store(f"postgresql://u:secret@127.0.0.1:{port}/db")
         assert "secret" not in str(e.value)
+
+
+def test_a_database_that_goes_away_is_a_store_error_and_writes_work_again_when_it_is_back(backend, url, request):
+    """Issue 7: SQLite locked by another process, PostgreSQL stopped and started again. Each write meanwhile
+    raises StoreError (what the service's outbox holds and retries); afterwards the same store object
+    writes again: the PostgreSQL connection the server closed is replaced, no restart of the service."""
+    store = open_store(url)
+    fact = TimelineEntry(at=1.0, fact=Fact.HANGUP, agent=None, detail={})
+    try:
+        if backend == "sqlite":
+            other = sqlite3.connect(url, isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(StoreError, match=r"^SQLite store .*state.db: database is locked"):
+                store.append_facts([("call-1", fact)])
+            other.execute("ROLLBACK")
+            other.close()
+        else:
+            pg = request.getfixturevalue("pg_server")
+            subprocess.run(["pg_ctlcluster", pg.version, pg.cluster, "stop", "-m", "fast"], check=True,
+                           capture_output=True, timeout=60)
+            try:
+                for _ in range(2):  # the broken connection, then a reconnect that is refused
+                    with pytest.raises(StoreError, match=r"^PostgreSQL 127.0.0.1:\d+/t\d+"):
+                        store.append_facts([("call-1", fact)])
+            finally:
+                subprocess.run(["pg_ctlcluster", pg.version, pg.cluster, "start"], check=True,
+                               capture_output=True, timeout=60)
+        store.append_facts([("call-1", fact)])
+        store.save_agent(AgentSession(agent_id="1001", state="available", since=2.0, reason="", interface="x"))
+        assert [e.fact for e in store.timeline("call-1")] == [Fact.HANGUP]
+        assert store.agents()["1001"].state == "available"
+    finally:
+        store.close()

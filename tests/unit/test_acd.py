@@ -106,6 +106,19 @@ def test_failed_originate_is_unreachable_not_a_missed_offer():
     assert acd.agents["1001"].state == AgentState.AVAILABLE
 
 
+def test_an_unreachable_agent_is_tried_again_at_a_resync_not_only_after_the_retry_time():
+    """Issue 7: Asterisk restarting refuses originates; once it is back (a resync), the agent takes calls."""
+    acd = make(agents=("1001",))
+    arrive(acd)
+    acd.handle(OfferFailed(call_id="c1", agent_id="1001", reason="originate_failed", unreachable=True), T0 + 1)
+    assert acd.agents["1001"].state == AgentState.UNREACHABLE
+    out = acd.handle(Resynced(calls=()), T0 + 3)  # the call vanished with the old Asterisk
+    assert acd.agents["1001"].state == AgentState.AVAILABLE
+    assert published(out, "agent.reachable") == [{"agent": "1001", "source": "resync", "rule": "R-RING"}]
+    [ring] = of(arrive(acd, "c2", T0 + 4), Ring)
+    assert ring.agent_id == "1001"
+
+
 def test_unregistered_or_busy_phone_is_never_offered():
     acd = make()
     acd.handle(PhoneState(interface="PJSIP/1001", online=False), T0)

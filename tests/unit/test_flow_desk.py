@@ -546,3 +546,25 @@ async def test_dial_customer_for_a_call_that_is_gone_ends_it(w):
     assert drain(d) == [cb.DutyCallEnded(agent_id="1002", reason="call_gone")]
     await d._act(cb.EndDutyCall(team="support", agent_id="1002"))
     assert drain(d) == []
+
+
+async def test_a_voicemail_whose_task_the_store_refuses_is_held_kept_from_reconcile_and_lands_later(w, tmp_path):
+    """Issue 7: the database is locked as the voicemail ends. The task is held in the outbox (not lost, not
+    an error for the caller); reconcile meanwhile does not delete its recording as an orphan; when the store
+    answers again the task is committed and reaches the core, once."""
+    import sqlite3
+
+    d = w.make()
+    w.ari.stored = {"callcenter/vm-1"}
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    assert await d.voicemail_recorded(intake()) is True
+    assert drain(d) == [] and len(d.writes) == 1 and d.writes.down
+    assert d.held_recordings == {"callcenter/vm-1"}
+    await d._reconcile_once()  # reads work (WAL): the held task's recording is known, not an orphan
+    assert ("delete_stored_recording", "callcenter/vm-1") not in w.ari.calls
+    other.execute("ROLLBACK")
+    other.close()
+    d.writes.flush(NOW + 1)
+    assert [t.task_id for t in w.store.tasks()] == ["vm-1"] and len(d.writes) == 0
+    assert drain(d) == [left()] and d.held_recordings == set()
