@@ -23,6 +23,7 @@ restarted service finds a call's parts again (resync).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from urllib.parse import parse_qsl, urlencode
 import structlog
 
 from ..ari import (
-    AriClient, AriConflict, AriError, Channel, ChannelDestroyed, ChannelDtmfReceived, ChannelHangupRequest,
-    ChannelHold, ChannelTalkingStarted, ChannelTransfer, ChannelUnhold, PlaybackFinished, StasisEnd, StasisStart,
+    AriClient, AriConflict, AriError, AriHTTPError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived,
+    ChannelHangupRequest, ChannelHold, ChannelTalkingStarted, ChannelTransfer, ChannelUnhold, PlaybackFinished,
+    StasisEnd, StasisStart,
 )
 from ..core import acd, prompts
 from ..core.keys import KeyReader
@@ -48,6 +50,7 @@ __all__ = ["PACKED_TAGS", "TAGS", "CallCommand", "InboundCall", "LEG_SEP", "call
 log = structlog.get_logger()
 
 LEG_SEP = "~"
+MUSIC_RETRY_S = 0.2  # a second try at music on hold that Asterisk refused for a moment
 # Channel variables the service tags each call's channels with (resync reads them).
 TAGS = ("CC_CALL_ID", "CC_ROLE", "CC_QUEUE", "CC_ENTERED_AT", "CC_PRIORITY", "CC_AGENT", "CC_ANSWERED_AT")
 # The caller's tags, all in this one variable (one REST request, not five): ``pack_tags``.
@@ -154,7 +157,23 @@ class InboundCall(TransferFlow, InCallFlow):
         await self.ensure_bridge(self.hold_bridge, "holding")
         await self.ari.add_channel(self.hold_bridge, self.call_id, role="participant")
         if music:
-            await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+            await self._start_music()
+
+    async def _start_music(self) -> None:
+        """Music on hold in the holding bridge. Asterisk can refuse it for a moment ("Allocation failed":
+        after a crash the bridge's old music channel is still registered while it goes away); the caller
+        keeps the place in line either way, so a second refusal is logged, not raised (issue 7, fault 1)."""
+        for attempt in (1, 2):
+            try:
+                await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+                return
+            except AriNotFound:
+                raise  # the bridge or the caller is gone: the caller's hang-up ends the call
+            except AriHTTPError as e:
+                if attempt == 2:
+                    log.warning("call.hold_music_failed", call_id=self.call_id, error=str(e))
+                    return
+                await asyncio.sleep(MUSIC_RETRY_S)
 
     async def _hold_music(self) -> None:
         """After the recording notice: the music, if the caller still waits in the holding bridge."""

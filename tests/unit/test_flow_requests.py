@@ -4,12 +4,15 @@ Asterisk already reported gone nor destroys a bridge the call never made. No Ast
 
 from typing import Any
 
+import pytest
+from structlog.testing import capture_logs
+
 from test_flow_recording import A1, CALL, NOW, FakeAri, Harness
 
-from ari_app.ari import Bridge, Channel, ChannelDestroyed, ChannelHangupRequest
+from ari_app.ari import AriHTTPError, AriNotFound, Bridge, Channel, ChannelDestroyed, ChannelHangupRequest
 from ari_app.core import acd
-from ari_app.flows import resync
-from ari_app.flows.inbound import PACKED_TAGS, pack_tags, unpack_tags
+from ari_app.flows import inbound, resync
+from ari_app.flows.inbound import PACKED_TAGS, InboundCall, pack_tags, unpack_tags
 
 
 def hangup_request(channel_id: str) -> ChannelHangupRequest:
@@ -111,3 +114,52 @@ async def test_the_divert_prompt_plays_in_the_holding_bridge_then_it_goes():
     assert [c[0] for c in h.ari.calls] == ["play"]  # the caller is still in the holding bridge
     await h.played("divert")
     assert [c[0] for c in h.ari.calls] == ["play", "destroy_bridge", "continue_in_dialplan"]
+
+
+class RefusingAri(FakeAri):
+    """Music on hold refused ``refusals`` times with ``error``, then started."""
+
+    def __init__(self, refusals: int, error: Exception) -> None:
+        super().__init__()
+        self.refusals, self.error = refusals, error
+
+    async def bridge_start_moh(self, bridge_id: str, moh_class: str) -> None:
+        self._call("bridge_start_moh", bridge_id, moh_class)
+        if self.refusals:
+            self.refusals -= 1
+            raise self.error
+
+
+ALLOCATION_FAILED = AriHTTPError(500, "POST", f"/bridges/{CALL}~hold/moh", '{"error":"Allocation failed"}')
+
+
+def flow_with(ari: FakeAri, monkeypatch) -> InboundCall:
+    monkeypatch.setattr(inbound, "MUSIC_RETRY_S", 0)
+    return InboundCall(CALL, ari=ari, report=lambda _: None, app="callcenter", moh_class="default",
+                       clock=lambda: NOW)
+
+
+async def test_music_refused_once_is_asked_again(monkeypatch):
+    """Issue 7, fault 1: after a crash Asterisk refused a resynced caller's music once ("Allocation failed")
+    and the whole call was dropped from the line; now the music is asked for again."""
+    ari = RefusingAri(1, ALLOCATION_FAILED)
+    await flow_with(ari, monkeypatch).hold()
+    assert [c[0] for c in ari.calls] == ["create_bridge", "add_channel", "bridge_start_moh", "bridge_start_moh"]
+    assert ari.refusals == 0
+
+
+async def test_music_refused_twice_keeps_the_caller_in_the_holding_bridge_and_logs_it(monkeypatch):
+    ari = RefusingAri(5, ALLOCATION_FAILED)
+    with capture_logs() as logs:
+        await flow_with(ari, monkeypatch).hold()  # no exception: the caller keeps the place in line
+    assert [c[0] for c in ari.calls].count("bridge_start_moh") == 2
+    assert ("add_channel", (f"{CALL}~hold", CALL), {"role": "participant"}) in ari.calls
+    assert [(e["event"], e["log_level"]) for e in logs] == [("call.hold_music_failed", "warning")]
+    assert "Allocation failed" in logs[0]["error"]
+
+
+async def test_music_on_a_bridge_gone_is_not_retried(monkeypatch):
+    ari = RefusingAri(1, AriNotFound(404, "POST", f"/bridges/{CALL}~hold/moh", "Bridge not found"))
+    with pytest.raises(AriNotFound):
+        await flow_with(ari, monkeypatch).hold()
+    assert [c[0] for c in ari.calls].count("bridge_start_moh") == 1
