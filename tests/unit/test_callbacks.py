@@ -678,3 +678,59 @@ def test_r_cb_close_and_reopen_facts_carry_every_field():
     assert of(cb.handle(CloseTask(task_id="s1", by="sup", request_id="r4"), at(3, "10:06")),
               CallbackCommandResult) == [CallbackCommandResult(request_id="r4", task_id="s1", ok=False,
                                                                message="callback s1: cannot close while closed")]
+
+
+def test_r_vm_kind_and_note_of_the_voicemail_are_kept_on_the_task():
+    cb = make()
+    cb.handle(VoicemailLeft(task_id="v1", caller="13800135678", queue="support", recording="vm/v1",
+                            kind="keep_place", note="asked for a call back"), at(3, "10:00"))
+    assert (cb.tasks["v1"].kind, cb.tasks["v1"].note) == ("keep_place", "asked for a call back")
+
+
+def test_r_vm_a_queue_without_a_team_names_the_setting_to_fix():
+    cb = make()
+    with pytest.raises(CallbackError) as err:
+        vm(cb, "v1", at(3, "10:00"), queue="nowhere")
+    assert str(err.value) == "queue 'nowhere': no team 'nowhere' handles its voicemail (set callbacks.queue_teams)"
+
+
+def test_r_vm_rr_the_duty_fact_is_published_once_per_working_day():
+    cb = make()
+    first = vm(cb, "s1", at(3, "08:00"))
+    assert published(first, "callback.duty") == [{"team": "support", "day": "2025-03-03", "agent": "1001",
+                                                  "rule": "R-VM-RR"}]
+    assert published(vm(cb, "s2", at(3, "08:30")), "callback.duty") == []
+    assert published(vm(cb, "s3", at(4, "08:30")), "callback.duty") == [
+        {"team": "support", "day": "2025-03-04", "agent": "1002", "rule": "R-VM-RR"}]
+
+
+def test_r_vm_check_a_busy_agent_misses_the_check_and_is_called_with_every_fact_when_free():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "s2", at(3, "08:01"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:30"))
+    out = cb.handle_timer(at(3, "09:00"))
+    assert published(out, "callback.check_missed") == [{"team": "support", "agent": "1001", "reason": "agent_busy",
+                                                        "tasks": 2, "rule": "R-VM-CHECK"}]
+    out = cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:20"))
+    assert of(out, CallDutyAgent) == [CallDutyAgent(team="support", agent_id="1001", task_ids=("s1", "s2"),
+                                                    reason="missed_check")]
+    assert published(out, "callback.check") == [{"team": "support", "agent": "1001", "tasks": 2,
+                                                 "reason": "missed_check", "rule": "R-VM-CHECK"}]
+    assert of(cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:21")), CallDutyAgent) == []
+
+
+def test_r_sla24_overdue_facts_carry_every_field_and_each_late_task_counts():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    vm(cb, "s2", at(3, "10:30"), queue="sales")
+    run(cb, at(4, "09:59"), on_call=hang_up_at_once)
+    cb.drain_changed()
+    out = cb.handle(AgentPresence(agent_id="1003", busy=False), at(4, "11:00"))  # the core wakes late
+    assert published(out, "callback.overdue") == [  # rolled over on Monday evening to Tuesday's duty agents
+        {"task_id": "s1", "team": "support", "queue": "support", "agent": "1002", "created_at": at(3, "10:00"),
+         "deadline": at(4, "10:00"), "late_s": 3600.0, "rule": "R-SLA24"},
+        {"task_id": "s2", "team": "sales", "queue": "sales", "agent": "2002", "created_at": at(3, "10:30"),
+         "deadline": at(4, "10:30"), "late_s": 1800.0, "rule": "R-SLA24"}]
+    assert cb.overdue_count == 2
+    assert {"s1", "s2"} <= {t.task_id for t in cb.drain_changed()}
