@@ -13,7 +13,7 @@ import pytest
 from ari_app.core.callbacks import (
     TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
     CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall, Outcome,
-    Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft, stagger,
+    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft, stagger,
 )
 from ari_app.core.roster import Roster, Shift, Team
 
@@ -532,3 +532,205 @@ def test_rules_validation_messages():
         CallbackRules(max_attempts=0)
     with pytest.raises(CallbackError, match=r"^callbacks: unknown team 'ops'$"):
         Callbacks(CallbackRules(check_offsets={"ops": 600}), make_roster(), now=0.0)
+
+
+# -- the facts of each path, field by field (mutation testing, issue 7) --------------------------------
+def test_r_vm_created_and_assigned_facts_carry_every_field():
+    cb = make()
+    created = at(3, "07:30")
+    out = cb.handle(VoicemailLeft(task_id="v1", caller="13800135678", queue="support", recording="vm/v1",
+                                  created_at=created), at(3, "08:00"))
+    assert published(out, "callback.created") == [{
+        "task_id": "v1", "queue": "support", "team": "support", "recording": "vm/v1", "created_at": created,
+        "deadline": created + 24 * 3600, "rule": "R-VM"}]
+    assert cb.tasks["v1"].deadline == created + 24 * 3600 and cb.tasks["v1"].created_at == created
+    assert [f["agent"] for f in published(out, "callback.assigned")] == ["1001"]
+    assert "v1" in {t.task_id for t in cb.drain_changed()}
+
+
+def test_r_cb_place_turn_calls_the_agent_at_once_with_every_fact():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    out = cb.handle(PlaceTurn(task_id="s1", agent_id="1003"), at(3, "10:05"))
+    assert out == [
+        Publish("callback.assigned", {"task_id": "s1", "team": "support", "agent": "1003", "previous": "1001",
+                                      "reason": "keep_place", "mode": "duty", "rule": "R-CB"}),
+        CallDutyAgent(team="support", agent_id="1003", task_ids=("s1",), reason="keep_place"),
+        Publish("callback.check", {"team": "support", "agent": "1003", "tasks": 1, "reason": "keep_place",
+                                   "rule": "R-CB"})]
+    assert cb.tasks["s1"].assigned == "1003" and cb.tasks["s1"].reassigned_by == "keep_place"
+    assert "s1" in {t.task_id for t in cb.drain_changed()}
+    [dial] = of(cb.handle(DutyAnswered(agent_id="1003"), at(3, "10:06")), DialCustomer)
+    assert (dial.task_id, dial.agent_id, dial.attempt) == ("s1", "1003", 1)
+
+
+@pytest.mark.parametrize("case", ["unknown", "closed", "in_call"])
+def test_r_cb_place_turn_for_a_task_that_cannot_be_called_is_ignored(case):
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    if case == "closed":
+        cb.handle(CloseTask(task_id="s1", by="sup"), at(3, "10:01"))
+    if case == "in_call":
+        cb.handle(PlaceTurn(task_id="s1", agent_id="1003"), at(3, "10:01"))
+    task_id = "nope" if case == "unknown" else "s1"
+    out = cb.handle(PlaceTurn(task_id=task_id, agent_id="1002"), at(3, "10:02"))
+    assert out == [Publish("callback.place_turn_ignored", {"task_id": task_id, "agent": "1002", "rule": "R-CB"})]
+
+
+def test_r_cb_place_turn_during_a_callback_call_goes_next_in_that_call():
+    cb = make()
+    vm(cb, "s1", at(3, "09:30"))
+    vm(cb, "s2", at(3, "09:31"))
+    vm(cb, "x1", at(3, "09:32"), queue="sales")
+    [call] = of(cb.handle_timer(at(3, "11:00")), CallDutyAgent)
+    assert call.agent_id == "1001" and call.task_ids == ("s1", "s2")
+    [first] = of(cb.handle(DutyAnswered(agent_id="1001"), at(3, "11:00")), DialCustomer)
+    assert first.task_id == "s1"
+    out = cb.handle(PlaceTurn(task_id="x1", agent_id="1001"), at(3, "11:01"))
+    assert of(out, CallDutyAgent) == [] and [a.event for a in out] == ["callback.assigned"]
+    out = cb.handle(AttemptResult(task_id="s1", outcome=Outcome.REACHED), at(3, "11:02"))
+    assert [(d.task_id, d.agent_id) for d in of(out, DialCustomer)] == [("x1", "1001")]
+
+
+def test_r_cb_attempt_and_check_done_facts_carry_every_field():
+    cb = make(max_attempts=2, backoff_base_s=600)
+    vm(cb, "s1", at(3, "10:00"))
+    cb.handle(PlaceTurn(task_id="s1", agent_id="1003"), at(3, "10:05"))
+    cb.handle(DutyAnswered(agent_id="1003"), at(3, "10:05"))
+    out = cb.handle(AttemptResult(task_id="s1", outcome=Outcome.NO_ANSWER), at(3, "10:06"))
+    assert out == [
+        Publish("callback.attempt", {"task_id": "s1", "team": "support", "agent": "1003", "outcome": "no_answer",
+                                     "attempt": 1, "outbound": 1, "final": False,
+                                     "next_attempt_at": at(3, "10:16"), "rule": "R-CB"}),
+        EndDutyCall(team="support", agent_id="1003"),
+        Publish("callback.check_done", {"team": "support", "agent": "1003", "handled": 1, "rule": "R-VM-CHECK"})]
+    assert cb.tasks["s1"].state == TaskState.OPEN and cb.get_timer() == at(3, "10:16")
+    assert cb.tasks["s1"].attempts[0].at == at(3, "10:06")
+    log = run(cb, at(3, "10:16"))
+    assert calls(log) == [("Mon 03 10:16", "support", "1003", "retry")]
+    cb.handle(DutyAnswered(agent_id="1003"), at(3, "10:16"))
+    out = cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "10:17"))
+    assert out[:2] == [
+        Publish("callback.attempt", {"task_id": "s1", "team": "support", "agent": "1003", "outcome": "busy",
+                                     "attempt": 2, "outbound": 1, "final": True, "next_attempt_at": None,
+                                     "rule": "R-CB"}),
+        Publish("callback.closed", {"task_id": "s1", "team": "support", "agent": "1003", "state": "busy",
+                                    "attempts": 2, "rule": "R-CB"})]
+    assert cb.tasks["s1"].closed_at == at(3, "10:17")
+
+
+def test_r_cb_several_tasks_in_one_call_count_as_handled_and_connected():
+    cb = make()
+    for i in (1, 2, 3):
+        vm(cb, f"s{i}", at(3, "08:00"))
+    log = run(cb, at(3, "09:00"), on_call=answer_and(cb, [Outcome.REACHED] * 3))
+    [done] = published([a for _, a in log], "callback.check_done")
+    assert done == {"team": "support", "agent": "1001", "handled": 3, "rule": "R-VM-CHECK"}
+    assert cb.outbound_calls["1001"] == 3 and cb.outbound_connected["1001"] == 3
+
+
+def test_r_cb_a_task_closed_during_the_call_is_skipped_and_the_next_one_dialled():
+    cb = make()
+    for i in (1, 2, 3):
+        vm(cb, f"s{i}", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(CloseTask(task_id="s2", by="sup"), at(3, "09:01"))
+    out = cb.handle(AttemptResult(task_id="s1", outcome=Outcome.REACHED), at(3, "09:02"))
+    [dial] = of(out, DialCustomer)
+    assert dial.task_id == "s3" and cb.tasks["s3"].state == TaskState.IN_PROGRESS
+
+
+def test_r_vm_check_missed_and_check_done_facts_when_the_call_ends():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "s2", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    out = cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:01"))
+    assert out == [Publish("callback.check_missed", {"team": "support", "agent": "1001", "reason": "not_answered",
+                                                     "rule": "R-VM-CHECK"})]
+    [call] = of(cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:05")), CallDutyAgent)
+    out = cb.handle(DutyCallEnded(agent_id="1001", reason="rejected"), at(3, "09:06"))
+    assert published(out, "callback.check_missed")[0]["reason"] == "rejected"
+    cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:10"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:10"))
+    out = cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:11"))
+    assert out == [Publish("callback.check_done", {"team": "support", "agent": "1001", "handled": 0, "left": 1,
+                                                   "rule": "R-VM-CHECK"})]
+    assert cb.tasks["s1"].state == TaskState.OPEN and "s1" in {t.task_id for t in cb.drain_changed()}
+
+
+def test_r_cb_close_and_reopen_facts_carry_every_field():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    out = cb.handle(CloseTask(task_id="s1", by="sup", request_id="r1"), at(3, "10:02"))
+    assert out == [CallbackCommandResult(request_id="r1", task_id="s1", ok=True),
+                   Publish("callback.closed", {"task_id": "s1", "team": "support", "agent": "1001", "state": "closed",
+                                               "by": "sup", "attempts": 0, "rule": "R-CB"})]
+    out = cb.handle(ReopenTask(task_id="s1", by="sup", request_id="r2"), at(3, "10:03"))
+    assert out[:2] == [CallbackCommandResult(request_id="r2", task_id="s1", ok=True),
+                       Publish("callback.reopened", {"task_id": "s1", "team": "support", "by": "sup",
+                                                     "rule": "R-CB"})]
+    assert of(cb.handle(ReopenTask(task_id="zz", by="x", request_id="r3"), at(3, "10:04")),
+              CallbackCommandResult) == [CallbackCommandResult(request_id="r3", task_id="zz", ok=False,
+                                                               message="unknown callback task 'zz'")]
+    cb.handle(CloseTask(task_id="s1", by="sup"), at(3, "10:05"))
+    assert of(cb.handle(CloseTask(task_id="s1", by="sup", request_id="r4"), at(3, "10:06")),
+              CallbackCommandResult) == [CallbackCommandResult(request_id="r4", task_id="s1", ok=False,
+                                                               message="callback s1: cannot close while closed")]
+
+
+def test_r_vm_kind_and_note_of_the_voicemail_are_kept_on_the_task():
+    cb = make()
+    cb.handle(VoicemailLeft(task_id="v1", caller="13800135678", queue="support", recording="vm/v1",
+                            kind="keep_place", note="asked for a call back"), at(3, "10:00"))
+    assert (cb.tasks["v1"].kind, cb.tasks["v1"].note) == ("keep_place", "asked for a call back")
+
+
+def test_r_vm_a_queue_without_a_team_names_the_setting_to_fix():
+    cb = make()
+    with pytest.raises(CallbackError) as err:
+        vm(cb, "v1", at(3, "10:00"), queue="nowhere")
+    assert str(err.value) == "queue 'nowhere': no team 'nowhere' handles its voicemail (set callbacks.queue_teams)"
+
+
+def test_r_vm_rr_the_duty_fact_is_published_once_per_working_day():
+    cb = make()
+    first = vm(cb, "s1", at(3, "08:00"))
+    assert published(first, "callback.duty") == [{"team": "support", "day": "2025-03-03", "agent": "1001",
+                                                  "rule": "R-VM-RR"}]
+    assert published(vm(cb, "s2", at(3, "08:30")), "callback.duty") == []
+    assert published(vm(cb, "s3", at(4, "08:30")), "callback.duty") == [
+        {"team": "support", "day": "2025-03-04", "agent": "1002", "rule": "R-VM-RR"}]
+
+
+def test_r_vm_check_a_busy_agent_misses_the_check_and_is_called_with_every_fact_when_free():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "s2", at(3, "08:01"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:30"))
+    out = cb.handle_timer(at(3, "09:00"))
+    assert published(out, "callback.check_missed") == [{"team": "support", "agent": "1001", "reason": "agent_busy",
+                                                        "tasks": 2, "rule": "R-VM-CHECK"}]
+    out = cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:20"))
+    assert of(out, CallDutyAgent) == [CallDutyAgent(team="support", agent_id="1001", task_ids=("s1", "s2"),
+                                                    reason="missed_check")]
+    assert published(out, "callback.check") == [{"team": "support", "agent": "1001", "tasks": 2,
+                                                 "reason": "missed_check", "rule": "R-VM-CHECK"}]
+    assert of(cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:21")), CallDutyAgent) == []
+
+
+def test_r_sla24_overdue_facts_carry_every_field_and_each_late_task_counts():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    vm(cb, "s2", at(3, "10:30"), queue="sales")
+    run(cb, at(4, "09:59"), on_call=hang_up_at_once)
+    cb.drain_changed()
+    out = cb.handle(AgentPresence(agent_id="1003", busy=False), at(4, "11:00"))  # the core wakes late
+    assert published(out, "callback.overdue") == [  # rolled over on Monday evening to Tuesday's duty agents
+        {"task_id": "s1", "team": "support", "queue": "support", "agent": "1002", "created_at": at(3, "10:00"),
+         "deadline": at(4, "10:00"), "late_s": 3600.0, "rule": "R-SLA24"},
+        {"task_id": "s2", "team": "sales", "queue": "sales", "agent": "2002", "created_at": at(3, "10:30"),
+         "deadline": at(4, "10:30"), "late_s": 1800.0, "rule": "R-SLA24"}]
+    assert cb.overdue_count == 2
+    assert {"s1", "s2"} <= {t.task_id for t in cb.drain_changed()}

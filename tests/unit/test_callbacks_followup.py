@@ -229,3 +229,33 @@ def test_followups_for_an_unknown_team_are_refused():
     with pytest.raises(CallbackError, match="^follow-up list: unknown team 'billing'$"):
         followups(cb, ["f1"], at(3), team="billing")
     assert cb.tasks == {}
+
+
+def test_r_cb_followup_facts_count_imports_duplicates_and_agents_in_id_order():
+    roster = Roster([Team(name="ops", agents=("9", "10", "11"))])
+    cb = make(roster=roster, mode="per_task", check_offsets={})
+    created = at(3, "07:30")
+    rows = tuple(FollowupRow(task_id=f"f{n}", number=f"1390000{n:04d}") for n in range(4))
+    out = cb.handle(FollowupImported(tasks=rows, team="ops", created_at=created), at(3, "08:00"))
+    assert published(out, "callback.created")[0] == {
+        "task_id": "f0", "queue": "ops", "team": "ops", "recording": "", "kind": "followup", "created_at": created,
+        "deadline": created + 24 * 3600, "rule": "R-CB"}
+    assert [f["reason"] for f in published(out, "callback.assigned")] == ["new"] * 4
+    [summary] = published(out, "callback.followups_imported")
+    assert list(summary["agents"].items()) == [("9", 2), ("10", 1), ("11", 1)]
+    assert (summary["imported"], summary["duplicates"], summary["unassigned"]) == (4, 0, 0)
+    again = rows[:2] + (FollowupRow(task_id="f9", number="13900009999"),)
+    [summary] = published(cb.handle(FollowupImported(tasks=again, team="ops"), at(3, "08:05")),
+                          "callback.followups_imported")
+    assert (summary["imported"], summary["duplicates"], summary["rule"]) == (1, 2, "R-CB")
+
+
+def test_r_cb_followups_with_everybody_on_leave_are_counted_unassigned():
+    roster = make_roster()
+    roster.request_leave("2001", "2025-03-03")
+    roster.request_leave("2002", "2025-03-03", override_by="sup")
+    cb = make(roster=roster, now=at(3, "08:00"))
+    out = followups(cb, ["f1", "f2"], at(3, "08:00"), team="sales")
+    [summary] = published(out, "callback.followups_imported")
+    assert (summary["agents"], summary["unassigned"]) == ({}, 2)
+    assert [f["reason"] for f in published(out, "callback.unassigned")] == ["new", "new"]
