@@ -13,7 +13,8 @@ import pytest
 from ari_app.core.callbacks import (
     TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
     CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall, Outcome,
-    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft, stagger,
+    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
+    stagger,
 )
 from ari_app.core.roster import Roster, Shift, Team
 
@@ -734,3 +735,15 @@ def test_r_sla24_overdue_facts_carry_every_field_and_each_late_task_counts():
          "deadline": at(4, "10:30"), "late_s": 1800.0, "rule": "R-SLA24"}]
     assert cb.overdue_count == 2
     assert {"s1", "s2"} <= {t.task_id for t in cb.drain_changed()}
+
+
+@pytest.mark.parametrize("event", [
+    PlaceTurn(task_id="s2", agent_id="1003"), DutyCallEnded(agent_id="1004"),
+    AttemptResult(task_id="nope", outcome=Outcome.BUSY), CloseTask(task_id="s2", by="sup"),
+    ReopenTask(task_id="s2", by="sup"), DutyAnswered(agent_id="1004")], ids=lambda e: type(e).__name__)
+def test_r_vm_check_an_event_arriving_after_a_due_check_keeps_the_check_actions(event):
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "s2", at(3, "08:01"), queue="sales")
+    out = cb.handle(event, at(3, "09:00"))  # the shell's timer was late: the 09:00 check runs first
+    assert [(a.agent_id, a.task_ids) for a in of(out, CallDutyAgent)][:1] == [("1001", ("s1",))]

@@ -138,3 +138,40 @@ def test_phone_of():
     assert phone_of("SIP/agent-7-00000abc") == "SIP/agent-7"
     assert phone_of("Local/1001@e2e-answer-00000001;1") is None
     assert phone_of("PJSIP/1001") is None
+
+
+def without(*names: str, **over: str) -> dict[str, str]:
+    return {k: v for k, v in cdr(**over).items() if k not in names}
+
+
+def test_r_kpi_missing_fields_give_a_reason_never_a_crash():
+    assert read_cdr(without("UserField", "DestinationContext"), phones=PHONES) == \
+        Skip(reason="not an outbound call", call_id="1795736607.54")
+    assert read_cdr(without("UserField"), phones=PHONES).connected  # the outbound context alone suffices
+    assert read_cdr(without("UserField", "DestinationContext", "UniqueID"), phones=PHONES) == \
+        Skip(reason="not an outbound call", call_id="")
+    assert read_cdr(without("UniqueID"), phones=PHONES) == Skip(reason="UniqueID missing", malformed=True)
+    assert read_cdr(without("Channel"), phones=PHONES) == \
+        Skip(reason="Channel is not a phone's channel: ''", malformed=True, call_id="1795736607.54")
+    missing = read_cdr(without("Disposition"), phones=PHONES)
+    assert missing.malformed and missing.call_id == "1795736607.54"
+    assert missing.reason.startswith("Disposition '' is not one of ")
+    assert read_cdr(without("StartTime"), phones=PHONES) == \
+        Skip(reason="StartTime '' is not 'YYYY-MM-DD HH:MM:SS'", malformed=True, call_id="1795736607.54")
+    assert read_cdr(without("BillableSeconds"), phones=PHONES) == \
+        Skip(reason="BillableSeconds '' is not a whole number of seconds", malformed=True, call_id="1795736607.54")
+    assert read_cdr(cdr(BillableSeconds=None), phones=PHONES).reason == \
+        "BillableSeconds '' is not a whole number of seconds"
+
+
+def test_r_kpi_start_epoch_and_billable_float_edges():
+    assert read_cdr(cdr(StartEpoch="1"), phones=PHONES).at == 1.0
+    assert read_cdr(cdr(StartEpoch="0"), phones=PHONES) == \
+        Skip(reason="StartEpoch '0' is not an epoch time", malformed=True, call_id="1795736607.54")
+    assert read_cdr(cdr(BillableFloat="0"), phones=PHONES).talk_s == 0.0
+    assert read_cdr(cdr(BillableFloat="0.5"), phones=PHONES).talk_s == 0.5
+    assert read_cdr(cdr(Channel="Local/1011@ctx-00000001;1"), phones=PHONES) == \
+        Skip(reason="a Local channel half", call_id="1795736607.54")
+    assert read_cdr(cdr(Channel="SIP/x/y-0001"), phones=PHONES).reason == "Channel is not a phone's channel: 'SIP'"
+    assert read_cdr(cdr(Channel="garbage"), phones=PHONES).reason == "Channel is not a phone's channel: '?'"
+    assert phone_of("Local/PJSIP/1011-00000001") is None
