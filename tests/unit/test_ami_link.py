@@ -73,13 +73,25 @@ async def run_until(link: AmiLink, logs: list[dict], predicate, timeout: float =
             while not predicate(logs):
                 await asyncio.sleep(0.005)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task)
 
 
 def events(logs: list[dict], name: str) -> list[dict]:
     return [e for e in logs if e["event"] == name]
+
+
+async def logged(logs: list[dict], event: str, count: int = 1, timeout: float = 2) -> None:
+    """Until ``event`` was logged ``count`` times (a TimeoutError after ``timeout`` s)."""
+    async with asyncio.timeout(timeout):
+        while len(events(logs, event)) < count:
+            await asyncio.sleep(0.005)
+
+
+async def cancelled(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
 
 
 async def test_a_ping_that_is_never_answered_closes_the_link_and_reconnects():
@@ -116,12 +128,8 @@ async def test_the_peer_closing_is_noticed_without_waiting_for_a_ping():
         task = asyncio.create_task(link.run())
         await asyncio.wait_for(link.connected.wait(), 1)
         conn.peer_closes("Asterisk shut down (Uncleanly)")
-        async with asyncio.timeout(1):
-            while len(events(logs, "ami.connected")) < 2:
-                await asyncio.sleep(0.005)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await logged(logs, "ami.connected", count=2, timeout=1)
+        await cancelled(task)
     assert conn.pings == 0
     assert [d["reason"] for d in events(logs, "ami.disconnected")] == ["Asterisk shut down (Uncleanly)"]
 
@@ -178,9 +186,7 @@ async def test_a_handler_that_raises_is_logged_and_the_link_goes_on():
         await asyncio.wait_for(link.connected.wait(), 1)
         connector.handlers["Cdr"]({"UniqueID": "bad"})
         connector.handlers["Cdr"]({"UniqueID": "good"})
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task)
     assert seen == ["bad", "good"]
     assert [(e["event"], e["ami_event"]) for e in events(logs, "ami.handler_failed")] == [
         ("ami.handler_failed", "Cdr")]
@@ -276,16 +282,10 @@ async def test_panoramisk_logs_in_delivers_cdr_events_and_reconnects_when_pings_
                 await asyncio.sleep(0.005)
         assert got[0]["UniqueID"] == "1795736607.54" and got[0]["userfield"] == "outbound"
         fake_ami.frozen = True  # the TCP connection stays open; nothing is answered any more
-        async with asyncio.timeout(3):
-            while not events(logs, "ami.disconnected"):
-                await asyncio.sleep(0.005)
+        await logged(logs, "ami.disconnected", timeout=3)
         fake_ami.frozen = False
-        async with asyncio.timeout(3):
-            while len(events(logs, "ami.connected")) < 2:
-                await asyncio.sleep(0.005)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await logged(logs, "ami.connected", count=2, timeout=3)
+        await cancelled(task)
     assert [d["reason"] for d in events(logs, "ami.disconnected")] == ["no answer to Ping within 0.2 s"]
     assert len(fake_ami.writers) == 2  # a second TCP connection
     assert fake_ami.closed_by_client >= 1  # the frozen connection was closed by the link
@@ -310,12 +310,8 @@ async def test_panoramisk_notices_the_server_closing(fake_ami):
         task = asyncio.create_task(link.run())
         await asyncio.wait_for(link.connected.wait(), 2)
         fake_ami.writers[0].close()
-        async with asyncio.timeout(2):
-            while len(events(logs, "ami.connected")) < 2:
-                await asyncio.sleep(0.005)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await logged(logs, "ami.connected", count=2, timeout=2)
+        await cancelled(task)
     assert [d["reason"] for d in events(logs, "ami.disconnected")] == ["closed by Asterisk"]
 
 
