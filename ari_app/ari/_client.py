@@ -15,7 +15,6 @@ from typing import Any, Self
 from urllib.parse import quote, urlencode
 
 import aiohttp
-import httpx
 import yarl
 
 from ._exceptions import AriBadRequest, AriConflict, AriHTTPError, AriNotFound, AriUnavailable
@@ -72,7 +71,7 @@ def _query(params: Params | None) -> dict[str, str | int | float]:
 
 
 class _Reply:
-    """What a sender returns: the status, the reason phrase and the body."""
+    """What the sender returns: the status, the reason phrase and the body."""
 
     __slots__ = ("body", "reason", "status")
 
@@ -120,29 +119,6 @@ class _AiohttpSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-class _HttpxSender:
-    """The REST calls on httpx, over a given transport (tests: ``httpx.MockTransport``)."""
-
-    def __init__(self, config: AriConfig, limit: int, transport: httpx.AsyncBaseTransport) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=config.url.rstrip("/"),
-            auth=(config.username, config.password),
-            timeout=config.request_timeout_s,
-            transport=transport,
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-        )
-
-    async def send(self, method: str, path: str, query: dict[str, str | int | float], body: Any) -> _Reply:
-        try:
-            resp = await self._http.request(method, path, params=query, json=body)
-        except httpx.TransportError as exc:
-            raise _SendFailed(f"{type(exc).__name__}: {exc}") from exc
-        return _Reply(resp.status_code, resp.reason_phrase, resp.content)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
 class _Gate:
@@ -196,14 +172,13 @@ class AriClient:
     for error statuses and AriUnavailable when Asterisk cannot be reached.
 
     At most ``config.max_connections`` requests are in flight, each on a keep-alive connection;
-    the rest wait their turn in arrival order, those made under ``urgent()`` first. ``transport``: send through httpx over it instead
-    (tests)."""
+    the rest wait their turn in arrival order, those made under ``urgent()`` first. There is one sender
+    (aiohttp); the unit tests drive it against a local HTTP server (tests/unit/fake_ari.py)."""
 
-    def __init__(self, config: AriConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: AriConfig) -> None:
         self.config = config
         limit = max(1, config.max_connections)
-        self._sender: _AiohttpSender | _HttpxSender = (
-            _AiohttpSender(config, limit) if transport is None else _HttpxSender(config, limit, transport))
+        self._sender = _AiohttpSender(config, limit)
         self._gate = _Gate(limit)  # requests beyond the pool are served in arrival order (urgent ones first)
 
     async def aclose(self) -> None:

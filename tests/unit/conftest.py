@@ -1,4 +1,5 @@
-"""Shared unit-test settings: the hypothesis profiles of the fuzz tests (``tests/unit/test_fuzz_*.py``).
+"""Shared unit-test settings: the hypothesis profiles of the fuzz tests (``tests/unit/test_fuzz_*.py``),
+and ``ari_server``, the local HTTP server AriClient's tests send to (tests/unit/fake_ari.py).
 
 ``ci`` (the default) runs the same inputs on every run: derandomized, no example database (nothing
 carried from one run to the next), no per-example deadline (a loaded 2-core CI machine is slow).
@@ -9,7 +10,10 @@ carried from one run to the next), no per-example deadline (a loaded 2-core CI m
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 
+import pytest
+from fake_ari import FakeAri
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -29,3 +33,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+async def ari_server() -> AsyncIterator[FakeAri]:
+    async with FakeAri.serve() as fake:
+        yield fake

@@ -1,14 +1,18 @@
-"""AriClient against httpx.MockTransport: method, path, query and body of each helper."""
+"""AriClient against a local HTTP server (tests/unit/fake_ari.py), through its one sender (aiohttp):
+method, path, query and body of each helper, error statuses, unreachable and slow servers."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
+from fake_ari import FakeAri, Seen
 
 from ari_app.ari import (
     AriBadRequest,
@@ -30,53 +34,35 @@ BRIDGE = {"id": "br-1", "technology": "simple_bridge", "bridge_type": "mixing", 
 PLAYBACK = {"id": "pb-1", "media_uri": "sound:beep", "target_uri": "channel:c1", "state": "queued"}
 
 
-class Recorder:
-    """Records requests and answers each with the next canned (status, body)."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.responses: list[tuple[int, Any]] = []
-
-    def reply(self, status: int = 204, body: Any = None) -> None:
-        self.responses.append((status, body))
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        status, body = self.responses.pop(0) if self.responses else (204, None)
-        if body is None:
-            return httpx.Response(status)
-        if isinstance(body, str):
-            return httpx.Response(status, text=body)
-        return httpx.Response(status, json=body)
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
+def config(url: str, **kw: Any) -> AriConfig:
+    return AriConfig(url=url, username=CONFIG.username, password=CONFIG.password, app=CONFIG.app, **kw)
 
 
 @pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
+def rec(ari_server: FakeAri) -> FakeAri:
+    """Records requests and answers each with the next canned (status, body), 204 without."""
+    return ari_server
 
 
 @pytest.fixture
-async def client(rec: Recorder) -> AsyncIterator[AriClient]:
-    async with AriClient(CONFIG, transport=httpx.MockTransport(rec)) as c:
+async def client(rec: FakeAri) -> AsyncIterator[AriClient]:
+    async with AriClient(config(rec.url)) as c:
         yield c
 
 
-def query(request: httpx.Request) -> dict[str, str]:
-    return dict(request.url.params)
+def query(request: Seen) -> dict[str, str]:
+    return request.query
 
 
-def raw_path(request: httpx.Request) -> str:
-    return request.url.raw_path.decode().split("?")[0]
+def raw_path(request: Seen) -> str:
+    return request.path
 
 
-async def test_basic_auth_and_base_url(client: AriClient, rec: Recorder) -> None:
+async def test_basic_auth_and_base_url(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, {"system": {"version": "22.10.1"}})
     assert await client.info() == {"system": {"version": "22.10.1"}}
-    assert str(rec.last.url) == "http://127.0.0.1:8088/ari/asterisk/info"
+    assert rec.last.method == "GET"
+    assert rec.last.url == rec.url + "/asterisk/info"  # config.url + the path, no query string
     assert rec.last.headers["authorization"] == "Basic " + base64.b64encode(b"cc:secret").decode()
 
 
@@ -84,7 +70,7 @@ def test_config_repr_hides_password() -> None:
     assert "secret" not in repr(CONFIG)
 
 
-async def test_create_bridge_default_type_is_mixing_first(client: AriClient, rec: Recorder) -> None:
+async def test_create_bridge_default_type_is_mixing_first(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, BRIDGE)
     bridge = await client.create_bridge()
     assert bridge == Bridge.from_json(BRIDGE)
@@ -96,20 +82,20 @@ async def test_create_bridge_default_type_is_mixing_first(client: AriClient, rec
     assert query(rec.last) == {"type": "holding", "bridgeId": "br-1", "name": "call 1"}
 
 
-async def test_add_channel_booleans_and_lists(client: AriClient, rec: Recorder) -> None:
+async def test_add_channel_booleans_and_lists(client: AriClient, rec: FakeAri) -> None:
     await client.add_channel("br-1", "c1", absorb_dtmf=True)
     assert (rec.last.method, raw_path(rec.last)) == ("POST", "/ari/bridges/br-1/addChannel")
     assert query(rec.last) == {"channel": "c1", "absorbDTMF": "true", "mute": "false"}
 
     await client.add_channel("br-1", ["c1", "c2"], role="agent", mute=True)
     assert query(rec.last) == {"channel": "c1,c2", "role": "agent", "absorbDTMF": "false", "mute": "true"}
-    assert rec.last.content == b""  # everything in the query string
+    assert rec.last.body == b""  # everything in the query string
 
     await client.remove_channel("br-1", "c2")
     assert (raw_path(rec.last), query(rec.last)) == ("/ari/bridges/br-1/removeChannel", {"channel": "c2"})
 
 
-async def test_originate_sends_variables_in_body(client: AriClient, rec: Recorder) -> None:
+async def test_originate_sends_variables_in_body(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, CHANNEL)
     ch = await client.originate(
         "PJSIP/1001", app="callcenter", app_args="agent,1001", channel_id="agent-c1",
@@ -121,15 +107,16 @@ async def test_originate_sends_variables_in_body(client: AriClient, rec: Recorde
         "endpoint": "PJSIP/1001", "app": "callcenter", "appArgs": "agent,1001",
         "channelId": "agent-c1", "timeout": "20", "callerId": "Queue <600>",
     }
-    assert json.loads(rec.last.content) == {"variables": {"CC_CALL": "call-1"}}
+    assert json.loads(rec.last.body) == {"variables": {"CC_CALL": "call-1"}}
+    assert rec.last.headers["content-type"] == "application/json"
 
     rec.reply(200, CHANNEL)
     await client.originate("PJSIP/1002", app="callcenter")
     assert query(rec.last) == {"endpoint": "PJSIP/1002", "app": "callcenter"}
-    assert rec.last.content == b""
+    assert rec.last.body == b""
 
 
-async def test_path_segments_are_quoted(client: AriClient, rec: Recorder) -> None:
+async def test_path_segments_are_quoted(client: AriClient, rec: FakeAri) -> None:
     await client.answer("odd/id ?#")
     assert raw_path(rec.last) == "/ari/channels/odd%2Fid%20%3F%23/answer"
     rec.reply(200, {"technology": "PJSIP", "resource": "a/b"})
@@ -164,14 +151,14 @@ async def test_path_segments_are_quoted(client: AriClient, rec: Recorder) -> Non
     ],
 )
 async def test_void_helpers(
-    client: AriClient, rec: Recorder, call: Callable[[AriClient], Any], method: str, path: str,
+    client: AriClient, rec: FakeAri, call: Callable[[AriClient], Any], method: str, path: str,
     params: dict[str, str],
 ) -> None:
     assert await call(client) is None
     assert (rec.last.method, raw_path(rec.last), query(rec.last)) == (method, path, params)
 
 
-async def test_play_media_list_is_comma_joined(client: AriClient, rec: Recorder) -> None:
+async def test_play_media_list_is_comma_joined(client: AriClient, rec: FakeAri) -> None:
     rec.reply(201, PLAYBACK)
     pb = await client.play("c1", ["sound:hello", "sound:queue-position"], playback_id="pb-1")
     assert pb == Playback.from_json(PLAYBACK)
@@ -183,7 +170,7 @@ async def test_play_media_list_is_comma_joined(client: AriClient, rec: Recorder)
     assert (raw_path(rec.last), query(rec.last)) == ("/ari/bridges/br-1/play", {"media": "sound:beep"})
 
 
-async def test_snoop_and_record(client: AriClient, rec: Recorder) -> None:
+async def test_snoop_and_record(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, {**CHANNEL, "id": "snoop-1"})
     snoop = await client.snoop("c1", app="callcenter", spy="both", snoop_id="snoop-1")
     assert snoop.id == "snoop-1"
@@ -199,7 +186,7 @@ async def test_snoop_and_record(client: AriClient, rec: Recorder) -> None:
     }
 
 
-async def test_getters_parse_models(client: AriClient, rec: Recorder) -> None:
+async def test_getters_parse_models(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, [CHANNEL, {**CHANNEL, "id": "c2"}])
     assert [c.id for c in await client.list_channels()] == ["c1", "c2"]
     rec.reply(200, CHANNEL)
@@ -215,7 +202,7 @@ async def test_getters_parse_models(client: AriClient, rec: Recorder) -> None:
     assert (await client.list_endpoints())[0]["resource"] == "1001"
 
 
-async def test_get_application_defaults_to_config_app(client: AriClient, rec: Recorder) -> None:
+async def test_get_application_defaults_to_config_app(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, {"name": "callcenter", "channel_ids": []})
     await client.get_application()
     assert raw_path(rec.last) == "/ari/applications/callcenter"
@@ -224,7 +211,7 @@ async def test_get_application_defaults_to_config_app(client: AriClient, rec: Re
     assert raw_path(rec.last) == "/ari/applications/other"
 
 
-async def test_get_var(client: AriClient, rec: Recorder) -> None:
+async def test_get_var(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, {"value": "support"})
     assert await client.get_var("c1", "CC_QUEUE") == "support"
     assert (rec.last.method, query(rec.last)) == ("GET", {"variable": "CC_QUEUE"})
@@ -238,7 +225,7 @@ async def test_get_var(client: AriClient, rec: Recorder) -> None:
      (412, AriHTTPError), (500, AriHTTPError), (401, AriHTTPError)],
 )
 async def test_error_mapping(
-    client: AriClient, rec: Recorder, status: int, exc_type: type[AriHTTPError]
+    client: AriClient, rec: FakeAri, status: int, exc_type: type[AriHTTPError]
 ) -> None:
     rec.reply(status, {"message": "Channel not in Stasis application"})
     with pytest.raises(exc_type) as info:
@@ -250,26 +237,49 @@ async def test_error_mapping(
     assert str(err) == f"POST /channels/c1/answer -> {status}: Channel not in Stasis application"
 
 
-async def test_error_with_non_json_body(client: AriClient, rec: Recorder) -> None:
+async def test_error_with_non_json_body(client: AriClient, rec: FakeAri) -> None:
     rec.reply(503, "Service Unavailable")
     with pytest.raises(AriHTTPError) as info:
         await client.list_bridges()
     assert info.value.message == "Service Unavailable"
 
 
-@pytest.mark.parametrize("error", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow")])
-async def test_transport_failures_become_unavailable(error: httpx.TransportError) -> None:
-    def fail(request: httpx.Request) -> httpx.Response:
-        raise error
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A port bound but not listening: connecting is refused, and nothing else can take the port meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/ari"
 
-    async with AriClient(CONFIG, transport=httpx.MockTransport(fail)) as c:
+
+async def test_refused_connection_becomes_unavailable(refused_url: str) -> None:
+    async with AriClient(config(refused_url)) as c:
         with pytest.raises(AriUnavailable) as info:
             await c.hangup("c1")
-    assert info.value.__cause__ is error
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)  # the transport's own error
+    assert info.value.reason.startswith("ClientConnectorError: ")
     assert (info.value.method, info.value.path) == ("DELETE", "/channels/c1")
 
 
-async def test_request_low_level(client: AriClient, rec: Recorder) -> None:
+async def test_slow_reply_times_out_and_becomes_unavailable(rec: FakeAri) -> None:
+    rec.hold()  # the request arrives, the reply never comes
+    async with AriClient(config(rec.url, request_timeout_s=0.2)) as c:
+        async with asyncio.timeout(10):  # fail, not hang, should the client never give up
+            with pytest.raises(AriUnavailable) as info:
+                await c.hangup("c1")
+    assert isinstance(info.value.__cause__, TimeoutError)  # the transport's own error
+    assert (info.value.method, info.value.path) == ("DELETE", "/channels/c1")
+    assert [(r.method, r.path) for r in rec.requests] == [("DELETE", "/ari/channels/c1")]  # sent once
+
+
+async def test_error_with_empty_body_uses_the_reason_phrase(client: AriClient, rec: FakeAri) -> None:
+    rec.reply(500)
+    with pytest.raises(AriHTTPError) as info:
+        await client.list_bridges()
+    assert (info.value.status, info.value.message) == (500, "Internal Server Error")
+
+
+async def test_request_low_level(client: AriClient, rec: FakeAri) -> None:
     rec.reply(200, {"id": "em-1"})
     params = {"app": "x", "flag": True, "n": None}
     res = await client.request("POST", "/channels/externalMedia", params=params, json={"variables": {}})
