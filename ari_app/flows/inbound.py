@@ -176,14 +176,16 @@ class InboundCall(TransferFlow, InCallFlow):
                 await asyncio.sleep(MUSIC_RETRY_S)
 
     async def _hold_music(self) -> None:
-        """After the recording notice: the music, if the caller still waits in the holding bridge."""
+        """After the recording notice: the music, if the caller still waits in the holding bridge (asked for
+        twice, as ``_start_music`` does). Nothing may raise into the event that ended the notice, so a bridge
+        that is gone (the caller hung up; the hang-up ends the call) or an Asterisk away is logged too."""
         if (self.connected_leg is not None or self._greeting is not None or self._divert is not None
                 or self.ended_by is not None or self._abandoned or self.xfer_id is not None):
             return
         try:
-            await self.ari.bridge_start_moh(self.hold_bridge, self.moh_class)
+            await self._start_music()
         except AriError as e:
-            log.warning("call.hold_music_failed", error=str(e))
+            log.warning("call.hold_music_failed", call_id=self.call_id, error=str(e))
 
     async def ensure_bridge(self, bridge_id: str, type: str = "mixing,dtmf_events") -> None:
         self._bridges.add(bridge_id)

@@ -81,8 +81,8 @@ class FakeAri:
 
 
 class Harness:
-    def __init__(self, *, recording: bool = True, notice: bool = True) -> None:
-        self.ari = FakeAri()
+    def __init__(self, *, recording: bool = True, notice: bool = True, ari: FakeAri | None = None) -> None:
+        self.ari = ari if ari is not None else FakeAri()
         self.reported: list[Any] = []
         self.saved: list[tuple[str, str, float]] = []
         self.save_error: Exception | None = None

@@ -158,6 +158,29 @@ async def test_music_refused_twice_keeps_the_caller_in_the_holding_bridge_and_lo
     assert "Allocation failed" in logs[0]["error"]
 
 
+async def test_music_after_the_recording_notice_is_asked_again_too(monkeypatch):
+    """R-QA: the music that follows the recording notice goes through the same second try."""
+    monkeypatch.setattr(inbound, "MUSIC_RETRY_S", 0)
+    h = Harness(ari=RefusingAri(1, ALLOCATION_FAILED))
+    await h.start()
+    with capture_logs() as logs:
+        await h.played("recording-notice")
+    assert [c[0] for c in h.ari.calls].count("bridge_start_moh") == 2 and h.ari.refusals == 0
+    assert [e for e in logs if e["event"] == "call.hold_music_failed"] == []
+
+
+async def test_music_after_the_notice_on_a_bridge_gone_is_logged_not_raised(monkeypatch):
+    """The caller hung up while the notice played: the event that ended the notice must not fail."""
+    monkeypatch.setattr(inbound, "MUSIC_RETRY_S", 0)
+    h = Harness(ari=RefusingAri(1, AriNotFound(404, "POST", f"/bridges/{CALL}~hold/moh", "Bridge not found")))
+    await h.start()
+    with capture_logs() as logs:
+        await h.played("recording-notice")
+    assert [c[0] for c in h.ari.calls].count("bridge_start_moh") == 1
+    failed = [e for e in logs if e["event"] == "call.hold_music_failed"]
+    assert [(e["call_id"], e["log_level"]) for e in failed] == [(CALL, "warning")]
+
+
 async def test_music_on_a_bridge_gone_is_not_retried(monkeypatch):
     ari = RefusingAri(1, AriNotFound(404, "POST", f"/bridges/{CALL}~hold/moh", "Bridge not found"))
     with pytest.raises(AriNotFound):
