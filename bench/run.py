@@ -226,12 +226,15 @@ def pbx_up() -> str:
     app_queue loaded; the Asterisk version. Under the PBX lock, like everything here."""
     pbx("provision")
     pbx("up", env={"PBX_BENCH": "1"})
-    if "Running" not in pbx("cli", "module show like app_queue.so"):
-        # queues.conf was missing when Asterisk started, so app_queue declined: load it now
+    if not re.search(
+        r"^app_queue\.so\s.*\s(?<!Not )Running\s", pbx("cli", "module show like app_queue.so"), re.M
+    ):
+        # queues.conf was missing when Asterisk started, so app_queue declined ("Not Running"): load it now
         pbx("cli", "module unload app_queue.so")
         pbx("cli", "module load app_queue.so")
-    if "benchaq" not in pbx("cli", "queue show benchaq"):
-        raise RuntimeError("app_queue has no queue benchaq (bench/asterisk/queues.conf not installed?)")
+    for queue in ("benchaq", SIP_QUEUE["appqueue"]):
+        if f"{queue} has " not in pbx("cli", f"queue show {queue}"):  # not "No such command 'queue show …'"
+            raise RuntimeError(f"app_queue has no queue {queue} (bench/asterisk/queues.conf not installed?)")
     return pbx("cli", "core show version").strip()
 
 
@@ -1351,6 +1354,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
 
 async def amain(a: argparse.Namespace, s: Settings) -> int:
     started = time.time()
+    # SIGTERM (e.g. `timeout`) cancels the run like Ctrl-C: the finally blocks stop SIPp and the systems
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     info = machine()
     systems = [x for x in a.systems.split(",")]
     phases = tuple(x for x in PHASES if x in a.phases.split(","))
