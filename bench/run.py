@@ -1305,7 +1305,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
             "probe_callers": 3,
             "warmup_calls": 5,
             "sipp_calls": 30,
-            "sipp_agents": 10,
+            "sipp_agents": 15,
         }.items():
             if getattr(a, k) == p.get_default(k):  # what was not given on the command line
                 setattr(a, k, v)

@@ -202,3 +202,14 @@ def test_sipp_rows_and_the_sip_only_report():
     assert "| service / app_queue |  |  | 5.00× | 5.00× | 5.00× |" in md
     assert "(AMI `QueueCallerJoin` → `AgentCalled`, SIP): p50 0.5 ms, p95 1.0 ms, p99 2.0 ms (n = 75)." in md
     assert run.table_rows(res) == []  # no Local phases: no main table rows
+
+
+def test_the_e2e_sipp_helpers_the_bench_uses_are_there(tmp_path: Path):
+    """bench/sipp.py loads tests/e2e/sipp.py by path: a rename there must fail here, not in make bench."""
+    mod = sipp.e2e()
+    proc = mod.SippProcess("x", "uas.xml", ["-p", "5999"], tmp_path, remote=False)
+    assert proc.argv[:3] == [mod.SIPP, "-sf", str(mod.SCENARIOS / "uas.xml")] and proc.dir == tmp_path / "x"
+    for scenario in ("register.xml", "uas.xml", "uac.xml"):
+        assert (mod.SCENARIOS / scenario).is_file()
+    assert mod.write_rtp_pcap(tmp_path / "rtp.pcap", 1.0) == pytest.approx(1.0)
+    assert isinstance(mod.free_udp_ports(4), int) and mod.PBX_HOST == "127.0.0.1"
