@@ -8,6 +8,11 @@ apology (``PlaybackStarted`` of ``wait-apology``). An agent leg belongs to its c
 channel id (the service's ``<call id>~a<n>``, the bare loop's ``<caller>~b<n>``) or, for
 app_queue, by the ``Dial`` event (caller → peer). No clock here: every time is Asterisk's, so
 the driver's own delays do not count.
+
+Agents are Local channels (``Local/<id>@bench-agent``) or, in the sipp phase, the SIPp
+endpoints (``PJSIP/80nn``). The driver originates its Local callers and registers them
+(``add``); the SIPp caller's channels (``PJSIP/benchcaller-…``) are Asterisk's own, so while
+``adopt`` names a phase each new one becomes a caller of that phase, its own two halves in one.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from .stats import ari_time
 
 __all__ = ["Caller", "Leg", "Tracker", "max_concurrent", "redispatch_gaps"]
 
-AGENT_NAME = re.compile(r"^Local/([^@]+)@(bench-agent|bench-never)-[0-9a-f]+;1$")
+AGENT_NAME = re.compile(
+    r"^(?:Local/(?P<local>[^@]+)@(?P<context>bench-agent|bench-never)-[0-9a-f]+;1"
+    r"|PJSIP/(?P<sip>80[0-9]{2})-[0-9a-f]+)$"
+)
+SIP_CALLER = "PJSIP/benchcaller-"  # the SIPp caller's channels (bench/asterisk/pjsip_bench.conf)
 
 
 @dataclass(slots=True)
@@ -37,8 +46,8 @@ class Leg:
 
 @dataclass(slots=True)
 class Caller:
-    id: str  # the Local;2 half, inside the system under test (the service's call id)
-    own: str  # the Local;1 half, the driver's
+    id: str  # the Local;2 half, inside the system under test (the service's call id); SIP: the channel
+    own: str  # the Local;1 half, the driver's; SIP: the same channel
     phase: str
     probe: bool = False  # a ring cut-off probe caller: nobody answers, not a failure
     failed: str | None = None
@@ -58,6 +67,7 @@ class Tracker:
         self.by_own: dict[str, Caller] = {}
         self.legs: dict[str, Leg] = {}
         self.created: dict[str, tuple[float, str]] = {}  # channel id -> (time, name), for Dial peers
+        self.adopt: str | None = None  # a phase: new SIP_CALLER channels are its callers
 
     def add(self, caller: Caller) -> None:
         self.callers[caller.id] = caller
@@ -70,7 +80,8 @@ class Tracker:
         m = AGENT_NAME.match(name)
         if m is None or leg_id in self.legs:
             return
-        self.legs[leg_id] = Leg(leg_id, caller.id, m.group(1), m.group(2) == "bench-never", created)
+        agent = m["local"] or m["sip"]
+        self.legs[leg_id] = Leg(leg_id, caller.id, agent, m["context"] == "bench-never", created)
         caller.legs.append(leg_id)
 
     def on_ari(self, ev: dict[str, Any]) -> None:
@@ -82,6 +93,8 @@ class Tracker:
             name = ch.get("name", "")
             if not name.endswith(";2"):
                 self.created[cid] = (ts, name)
+            if self.adopt is not None and name.startswith(SIP_CALLER) and cid not in self.callers:
+                self.add(Caller(id=cid, own=cid, phase=self.adopt))
             caller = self.callers.get(cid.partition("~")[0]) if "~" in cid else None
             if caller is not None:
                 self._leg(cid, name, caller, ts)
@@ -115,9 +128,10 @@ class Tracker:
             self.created.pop(cid, None)
             if cid in self.legs:
                 self.legs[cid].destroyed = ts
-            elif cid in self.callers:
+                return
+            if cid in self.callers:
                 self.callers[cid].ended = ts
-            elif cid in self.by_own:
+            if cid in self.by_own:  # a SIP caller is both
                 caller = self.by_own[cid]
                 caller.gone = ts
                 if caller.served is None and caller.failed is None and not caller.probe:
