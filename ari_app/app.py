@@ -71,7 +71,7 @@ class Service:
         a = cfg.ari
         self.ari_config = AriConfig(url=a.url, username=a.username, password=a.password, app=a.app,
                                     request_timeout_s=a.request_timeout_s, reconnect_min_s=a.reconnect_min_s,
-                                    reconnect_max_s=a.reconnect_max_s)
+                                    reconnect_max_s=a.reconnect_max_s, max_connections=a.max_connections)
         self.ari = ari or AriClient(self.ari_config)
         b = cfg.busy
         self.acd = acd.Acd(

@@ -100,6 +100,7 @@ class AriSettings:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
     request_timeout_s: float = 10.0
+    max_connections: int = 16  # the REST pool; keep well below Asterisk's http.conf sessionlimit (100)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -477,6 +478,9 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         reconnect_min_s=r.positive("reconnect_min_s", AriSettings.reconnect_min_s),
         reconnect_max_s=r.positive("reconnect_max_s", AriSettings.reconnect_max_s),
         request_timeout_s=r.positive("request_timeout_s", AriSettings.request_timeout_s),
+        max_connections=r.get("max_connections", int, AriSettings.max_connections, check=lambda v: 1 <= v <= 90,
+                              must="1 to 90 (Asterisk's http.conf sessionlimit is 100 by default; the event "
+                                   "websocket and other clients need sessions too)"),
     )
     if "password" not in r.table and "password_env" not in r.table:
         errors.append("ari.password: missing (set password, or password_env naming an environment variable)")

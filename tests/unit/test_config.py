@@ -56,6 +56,22 @@ def test_missing_password_and_queues():
     ]
 
 
+def test_ari_pool_size_is_a_key_and_reaches_the_client(tmp_path):
+    """Ops tune the REST pool against Asterisk's http.conf sessionlimit (issue 7: the old client's 100
+    connections used up all of Asterisk's sessions, and a restarted service was refused)."""
+    from ari_app.app import Service
+    from ari_app.store import Store
+
+    assert config.parse(GOOD).ari.max_connections == 16
+    cfg = config.parse({**GOOD, "ari": {"password": "x", "max_connections": 4}})
+    assert Service(cfg, store=Store(tmp_path / "state.db")).ari.config.max_connections == 4
+    assert errors_of({**GOOD, "ari": {"password": "x", "max_connections": 0}}) == [
+        "ari.max_connections: must be 1 to 90 (Asterisk's http.conf sessionlimit is 100 by default; the event "
+        "websocket and other clients need sessions too), got 0"]
+    assert errors_of({**GOOD, "ari": {"password": "x", "max_connections": 2.5}}) == [
+        "ari.max_connections: must be an integer, got 2.5"]
+
+
 def test_originate_timeout_must_cover_ring_target():
     assert errors_of({**GOOD, "queues": {"support": {"ring_target_s": 15, "originate_timeout_s": 10}}}) == [
         "queues.support.originate_timeout_s: must be >= ring_target_s (15), got 10"]
