@@ -1,0 +1,365 @@
+"""The ACD core's paths without a whole-list test before (mutation testing, issue 7): resync and restore
+after a restart, R-CB keep my place, R-BUSY's automatic actions, R-RING's automatic resume after a missed
+offer, the agent leaving before the bridge, and the end of a call (R-HANGUP) in the middle of things.
+
+Each test compares the whole list of actions, the facts and the agents' log of a path, field by field.
+"""
+
+from ari_app.core.acd import (
+    AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, KeepPlace, OfferAnswered,
+    OfferFailed, PlaceReached, Publish, Resynced, Ring, StopRinging,
+)
+from ari_app.core.agents import AgentState, BusyPolicy
+from ari_app.core.timeline import Fact, TimelineEntry
+
+from test_acd import T0, arrive, make
+
+
+def facts(acd):
+    return [(cid, e.at - T0, e.fact, e.agent, e.detail) for cid, e in acd.drain_facts()]
+
+
+def log(acd):
+    return [(e.agent_id, e.at - T0, e.event, e.state, e.reason) for e in acd.drain_agent_log()]
+
+
+def changed(acd):
+    return [a.agent_id for a in acd.drain_changed_agents()]
+
+
+def drain(acd):
+    acd.drain_facts(), acd.drain_agent_log(), acd.drain_changed_agents()
+
+
+# -- resync and restore after a restart ----------------------------------------------------------------
+def test_resync_ends_lost_calls_keeps_matching_ones_and_rebuilds_the_rest_action_by_action():
+    """A call Asterisk no longer has is completed as lost (R-HANGUP, by "system"); a connected call the
+    snapshot shows with the same agent is kept as it is; one with another agent, or no longer connected,
+    is rebuilt from the snapshot (its agent freed first); a call we never knew is restored."""
+    acd = make(agents=("1001", "1002", "1003", "1004", "1005"))
+    arrive(acd, "gone")  # rings 1001, answered: no channel after the restart
+    acd.handle(OfferAnswered(call_id="gone", agent_id="1001"), T0 + 2)
+    arrive(acd, "ringing", T0 + 1)  # rings 1002: back in line from the snapshot
+    arrive(acd, "same", T0 + 2)  # 1003 talks to it, and the snapshot agrees
+    acd.handle(OfferAnswered(call_id="same", agent_id="1003"), T0 + 3)
+    acd.handle(CallBridged(call_id="same", agent_id="1003"), T0 + 4)
+    arrive(acd, "moved", T0 + 3)  # answered by 1004; the snapshot has it bridged to 1005
+    acd.handle(OfferAnswered(call_id="moved", agent_id="1004"), T0 + 5)
+    acd.handle(AgentCommand(agent_id="1005", command="pause"), T0 + 6)
+    drain(acd)
+    out = acd.handle(Resynced(calls=(
+        CallRestored(call_id="same", queue="support", entered_at=T0 + 2, agent_id="1003", answered_at=T0 + 3),
+        CallRestored(call_id="moved", queue="support", entered_at=T0 + 3, agent_id="1005", answered_at=T0 + 6),
+        CallArrived(call_id="ringing", queue="support", entered_at=T0 + 1, resynced=True),
+        CallRestored(call_id="new", queue="support", priority=2, entered_at=T0 - 50, agent_id="1001",
+                     answered_at=T0 - 40),
+        CallRestored(call_id="nobody", queue="support", entered_at=T0 - 9, agent_id="9999", answered_at=T0 - 8),
+    )), T0 + 30)
+    assert out == [
+        Publish("call.completed", {"call_id": "gone", "queue": "support", "wait_s": 2, "agent": "1001",
+                                   "hung_up_first": "system", "rule": "R-HANGUP", "talk_s": 28, "lost": True}),
+        Publish("call.queued", {"call_id": "ringing", "queue": "support", "priority": 0, "resynced": True}),
+        Publish("call.offered", {"call_id": "ringing", "queue": "support", "agent": "1002", "attempt": 1}),
+        Ring(call_id="ringing", agent_id="1002", interface="PJSIP/1002", attempt=1, timeout_s=20)]
+    restored = {"queue": "support", "state": "connected"}
+    assert facts(acd) == [
+        ("gone", 30, Fact.HANGUP, "1001", {"by": "system"}),
+        ("moved", 30, Fact.RESYNCED, "1005", {**restored, "entered_at": T0 + 3}),
+        ("ringing", 30, Fact.RESYNCED, None, {"state": "waiting", "queue": "support", "entered_at": T0 + 1}),
+        ("new", 30, Fact.RESYNCED, "1001", {**restored, "entered_at": T0 - 50}),
+        ("nobody", 30, Fact.RESYNCED, "9999", {**restored, "entered_at": T0 - 9}),
+        ("ringing", 30, Fact.OFFERED, "1002", {"attempt": 1})]
+    assert changed(acd) == ["1001", "1002", "1004", "1005"]
+    assert log(acd) == [  # every state entered is in the agents' log (R-KPI occupancy)
+        ("1001", 30, "state", "wrap_up", ""), ("1001", 30, "state", "available", ""),
+        ("1001", 30, "state", "on_call", ""),
+        ("1002", 30, "state", "available", ""), ("1002", 30, "state", "ringing", ""),
+        ("1004", 30, "state", "available", ""),
+        ("1005", 30, "state", "on_call", "")]
+    state = {a.agent_id: (a.state, a.call_id, a.since - T0) for a in acd.agents.values()}
+    assert state == {"1001": (AgentState.ON_CALL, "new", 30), "1002": (AgentState.RINGING, "ringing", 30),
+                     "1003": (AgentState.ON_CALL, "same", 3), "1004": (AgentState.AVAILABLE, None, 30),
+                     "1005": (AgentState.ON_CALL, "moved", 30)}
+    assert acd.agents["1001"].calls_taken == 1  # the lost call was taken before the restart
+    # the restored calls carry their times: the wait until answered, the talk from the answer
+    assert acd.handle(CallEnded(call_id="new", by="caller"), T0 + 100) == [
+        Publish("call.completed", {"call_id": "new", "queue": "support", "wait_s": 10, "agent": "1001",
+                                   "hung_up_first": "caller", "rule": "R-HANGUP", "talk_s": 140, "lost": False})]
+    assert acd.handle(CallEnded(call_id="moved", by="agent"), T0 + 100) == [
+        Publish("call.completed", {"call_id": "moved", "queue": "support", "wait_s": 3, "agent": "1005",
+                                   "hung_up_first": "agent", "rule": "R-HANGUP", "talk_s": 94, "lost": False})]
+    assert acd.handle(CallEnded(call_id="same", by="agent"), T0 + 100)[0].fields["talk_s"] == 96  # bridged T0 + 4
+    # a rebuilt call starts a new timeline in the core (the facts before were drained to the store)
+    assert [e.fact for e in acd.timeline("ringing").entries] == [Fact.RESYNCED, Fact.OFFERED]
+
+
+def test_restore_of_a_call_already_held_changes_nothing():
+    acd = make(agents=("1001", "1002"))
+    arrive(acd, "c1")
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 2)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 3)
+    drain(acd)
+    assert acd.handle(CallRestored(call_id="c1", queue="support", entered_at=T0 - 99, agent_id="1002",
+                                   answered_at=T0 - 98), T0 + 10) == []
+    assert facts(acd) == [] and changed(acd) == [] and log(acd) == []
+    call = acd.calls["c1"]
+    assert (call.agent_id, call.entered_at, call.answered_at) == ("1001", T0, T0 + 2)
+    assert acd.agents["1002"].state == AgentState.AVAILABLE
+
+
+def test_resynced_arrival_of_a_known_call_and_a_new_one_late_in_its_wait():
+    """A resynced waiting call: the apology and the voicemail offer already due are not replayed (R-WAIT,
+    R-WAITLIMIT); ones not yet due still come; a call known and still waiting is left alone."""
+    acd = make(agents=("1001",))
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 5)
+    arrive(acd, "held", T0 - 4)
+    drain(acd)
+    out = acd.handle(Resynced(calls=(CallArrived(call_id="held", queue="support", entered_at=T0 - 4, resynced=True),
+                                     CallArrived(call_id="late", queue="support", entered_at=T0 - 9.5,
+                                                 resynced=True))), T0)
+    # "held" was rebuilt from the snapshot too (its state is what Asterisk says), with a fresh timer
+    assert out == [Publish("call.queued", {"call_id": "held", "queue": "support", "priority": 0, "resynced": True}),
+                   Publish("call.queued", {"call_id": "late", "queue": "support", "priority": 0, "resynced": True})]
+    assert acd.get_timer() == T0 + 0.5  # late's apology at 10 s is not yet due: it comes
+    assert [a.fields["purpose"] for a in acd.handle_timer(T0 + 0.5) if isinstance(a, Publish)] == ["apology"]
+    assert [f[0:3] for f in facts(acd)] == [("held", 0, Fact.RESYNCED), ("late", 0, Fact.RESYNCED),
+                                            ("late", 0.5, Fact.PROMPT_PLAYED)]
+
+
+# -- R-CB keep my place --------------------------------------------------------------------------------
+def test_r_cb_keep_my_place_from_the_key_to_the_callback_action_by_action():
+    acd = make(agents=("1001", "1002"), keep_place_key="2", default_handle_s=90)
+    acd.handle(AgentCommand(agent_id="1002", command="pause", reason="lunch"), T0 - 60)
+    arrive(acd, "c0", T0 - 50)
+    acd.handle(OfferAnswered(call_id="c0", agent_id="1001"), T0 - 49)
+    for n, cid in enumerate(("a", "b", "c")):
+        arrive(acd, cid, T0 + n)
+    drain(acd)
+    # position 2, one agent serving (1002 is paused), no call handled yet: two rounds of 90 s
+    assert acd.handle(CallerKey(call_id="b", digit="2"), T0 + 11.5) == [
+        Publish("call.keep_place", {"call_id": "b", "queue": "support", "position": 2, "wait_s": 10.5,
+                                    "rule": "R-CB"}),
+        KeepPlace(call_id="b", queue="support", position=2, estimate_s=180.0)]
+    assert facts(acd) == [("b", 11.5, Fact.KEPT_PLACE, None, {"position": 2})]
+    assert changed(acd) == []
+    assert acd.handle(CallEnded(call_id="b", by="caller"), T0 + 12) == []  # the hang-up keeps the place
+    assert acd.handle(CallerKey(call_id="b", digit="2"), T0 + 13) == [
+        Publish("call.key_ignored", {"call_id": "b", "digit": "2"})]  # pressed again: nothing more to keep
+    assert [c.call_id for c in acd.waiting_in("support")] == ["a", "c"] and acd.position("c") == 3
+    # nobody is listening on the kept place: its apology due at T0 + 11 is dropped, a's and c's come
+    assert [a.fields["call_id"] for a in acd.handle_timer(T0 + 12) if isinstance(a, Publish)] == ["a", "c"]
+    acd.handle(CallEnded(call_id="c0", by="agent"), T0 + 40)  # 1001 free: "a", in front, rings first
+    assert acd.calls["a"].agent_id == "1001"
+    drain(acd)
+    assert acd.handle(CallEnded(call_id="a", by="caller"), T0 + 45) == [
+        StopRinging(call_id="a", agent_id="1001", attempt=1),
+        Publish("call.abandoned", {"call_id": "a", "queue": "support", "wait_s": 45, "by": "caller",
+                                   "lost": False}),
+        Publish("call.place_reached", {"call_id": "b", "queue": "support", "agent": "1001", "wait_s": 44,
+                                       "rule": "R-CB"}),
+        PlaceReached(call_id="b", queue="support", agent_id="1001")]
+    assert facts(acd) == [("a", 45, Fact.HANGUP, "1001", {"by": "caller"}),
+                          ("b", 45, Fact.PLACE_REACHED, "1001", {})]
+    assert changed(acd) == ["1001"]
+    assert log(acd) == [("1001", 45, "state", "available", ""), ("1001", 45, "state", "paused", "callback")]
+    assert "b" not in acd.calls and acd.calls["c"].state.value == "waiting"
+
+
+def test_r_cb_keep_my_place_while_ringing_and_the_estimate_from_handled_calls():
+    """The offer is withdrawn (the agent freed); the estimate uses the moving average of handle times:
+    0.8 x the previous + 0.2 x the last (10 s, then 60 s: 20 s)."""
+    acd = make(agents=("1001", "1002", "1003"), keep_place_key="2")
+    for n, at, talk in ((1, T0 - 90, 10), (2, T0 - 70, 60)):
+        arrive(acd, f"h{n}", at)
+        acd.handle(OfferAnswered(call_id=f"h{n}", agent_id=acd.calls[f"h{n}"].agent_id), at)
+        acd.handle(CallEnded(call_id=f"h{n}", by="caller"), at + talk)
+    acd.handle(AgentCommand(agent_id="1003", command="pause"), T0 - 5)
+    arrive(acd, "x", T0 - 2)  # 1001 and 1002 ringing
+    arrive(acd, "y", T0 - 1)
+    arrive(acd, "a", T0)
+    arrive(acd, "z", T0 + 0.5)
+    acd.handle(AgentCommand(agent_id="1003", command="resume"), T0 + 0.75)  # rings "a"
+    assert acd.calls["a"].agent_id == "1003"
+    drain(acd)
+    out = acd.handle(CallerKey(call_id="a", digit="2"), T0 + 3)
+    # position 3 (x and y ring, in front), 3 agents serving: one round of 20 s
+    assert out[:3] == [
+        StopRinging(call_id="a", agent_id="1003", attempt=1),
+        Publish("call.keep_place", {"call_id": "a", "queue": "support", "position": 3, "wait_s": 3,
+                                    "rule": "R-CB"}),
+        KeepPlace(call_id="a", queue="support", position=3, estimate_s=20.0)]
+    # 1003 is free again, and the kept place is the first call waiting: its turn, at once
+    assert out[3:] == [
+        Publish("call.place_reached", {"call_id": "a", "queue": "support", "agent": "1003", "wait_s": 3,
+                                       "rule": "R-CB"}),
+        PlaceReached(call_id="a", queue="support", agent_id="1003")]
+    assert facts(acd) == [("a", 3, Fact.KEPT_PLACE, None, {"position": 3}),
+                          ("a", 3, Fact.PLACE_REACHED, "1003", {})]
+    assert log(acd) == [("1003", 3, "state", "available", ""), ("1003", 3, "state", "paused", "callback")]
+    assert acd.agents["1003"].call_id is None and acd.calls["z"].agent_id is None
+
+
+# -- R-BUSY and R-RING automatic actions ----------------------------------------------------------------
+def test_r_busy_overrun_then_automatic_resume_action_by_action():
+    acd = make(agents=("1001",), busy=BusyPolicy(limit_s=60, on_overrun="resume"))
+    acd.handle(AgentCommand(agent_id="1001", command="pause", reason="lunch"), T0)
+    drain(acd)
+    assert acd.get_timer() == T0 + 60
+    assert acd.handle_timer(T0 + 60.25) == [
+        Publish("agent.busy_overrun", {"agent": "1001", "reason": "lunch", "paused_s": 60.25, "alert": 1,
+                                       "limit_s": 60, "rule": "R-BUSY"}),
+        Publish("agent.resumed", {"agent": "1001", "source": "auto", "rule": "R-BUSY"})]
+    assert log(acd) == [("1001", 60.25, "busy_overrun", "paused", "lunch"), ("1001", 60.25, "state", "available", "")]
+    assert changed(acd) == ["1001"] and acd.get_timer() is None
+
+
+def test_r_busy_overrun_then_automatic_logout_action_by_action():
+    acd = make(agents=("1001", "1002"), busy=BusyPolicy(limit_s=60, on_overrun="logout"))
+    acd.handle(AgentCommand(agent_id="1001", command="pause", reason="lunch"), T0)
+    drain(acd)
+    assert acd.handle_timer(T0 + 60) == [
+        Publish("agent.busy_overrun", {"agent": "1001", "reason": "lunch", "paused_s": 60, "alert": 1,
+                                       "limit_s": 60, "rule": "R-BUSY"}),
+        Publish("agent.logged_out", {"agent": "1001", "source": "auto", "rule": "R-BUSY"})]
+    assert log(acd) == [("1001", 60, "busy_overrun", "paused", "lunch"), ("1001", 60, "state", "logged_out", "")]
+    assert changed(acd) == ["1001"] and acd.get_timer() is None
+
+
+def test_r_ring_missed_offer_resumes_by_itself_after_the_alert_of_an_earlier_limit():
+    """R-RING's automatic resume after a missed offer (``missed_resume_s``) and R-BUSY's limit, whichever
+    is first: the overrun alert at the limit (30 s), the resume at 45 s, not a second earlier."""
+    acd = make(agents=("1001",), busy=BusyPolicy(limit_s=30, repeat_every_s=600, missed_resume_s=45))
+    arrive(acd)
+    acd.handle_timer(T0 + 10)
+    acd.handle_timer(T0 + 15)  # missed: paused with reason "missed" at T0 + 15
+    assert acd.agents["1001"].reason == "missed"
+    assert acd.get_timer() == T0 + 40  # not the limit... the position announcement (every 30 s) first
+    acd.handle_timer(T0 + 40)
+    drain(acd)
+    assert acd.get_timer() == T0 + 45  # the R-BUSY limit: 15 + 30
+    assert acd.handle_timer(T0 + 45) == [
+        Publish("agent.busy_overrun", {"agent": "1001", "reason": "missed", "paused_s": 30, "alert": 1,
+                                       "limit_s": 30, "rule": "R-BUSY"})]
+    assert acd.get_timer() == T0 + 60  # the resume (15 + 45) before the next alert (15 + 30 + 600)
+    assert acd.handle_timer(T0 + 60 - 1e-3) == []
+    out = acd.handle_timer(T0 + 60)
+    assert out[-3:] == [
+        Publish("agent.resumed", {"agent": "1001", "source": "auto", "rule": "R-RING"}),
+        Publish("call.offered", {"call_id": "c1", "queue": "support", "agent": "1001", "attempt": 2}),
+        Ring(call_id="c1", agent_id="1001", interface="PJSIP/1001", attempt=2, timeout_s=20)]
+    assert log(acd) == [("1001", 45, "busy_overrun", "paused", "missed"), ("1001", 60, "state", "available", ""),
+                        ("1001", 60, "state", "ringing", "")]
+
+
+def test_r_busy_missed_pause_without_automatic_resume_only_alerts():
+    acd = make(agents=("1001",), busy=BusyPolicy(limit_s=30, repeat_every_s=600))
+    acd.handle(AgentCommand(agent_id="1001", command="pause", reason="missed"), T0)
+    assert acd.get_timer() == T0 + 30
+    assert [a.event for a in acd.handle_timer(T0 + 30)] == ["agent.busy_overrun"]
+    assert acd.agents["1001"].state == AgentState.PAUSED and acd.get_timer() == T0 + 630
+
+
+# -- the agent leaves before the bridge; the end of a call (R-HANGUP, R-WRAP) ----------------------------
+def test_agent_leaving_before_the_bridge_is_not_a_call_taken_action_by_action():
+    acd = make(agents=("1001", "1002"), wrap_up_s=30)
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 3)
+    drain(acd)
+    assert acd.handle(OfferFailed(call_id="c1", agent_id="1001", reason="agent_left"), T0 + 4.5) == [
+        Publish("call.agent_left_early", {"call_id": "c1", "queue": "support", "agent": "1001"}),
+        Publish("call.offered", {"call_id": "c1", "queue": "support", "agent": "1002", "attempt": 2}),
+        Ring(call_id="c1", agent_id="1002", interface="PJSIP/1002", attempt=2, timeout_s=20)]
+    assert facts(acd) == [("c1", 4.5, Fact.OFFER_FAILED, "1001", {"reason": "agent_left_before_bridge"}),
+                          ("c1", 4.5, Fact.OFFERED, "1002", {"attempt": 2})]
+    assert changed(acd) == ["1001", "1002"]
+    assert log(acd) == [("1001", 4.5, "state", "wrap_up", ""), ("1002", 4.5, "state", "ringing", "")]
+    a = acd.agents["1001"]
+    assert (a.calls_taken, a.last_call_end, a.call_id) == (0, 0.0, None)
+    # the wait runs on from the arrival; the ring time from the new offer
+    out = acd.handle(OfferAnswered(call_id="c1", agent_id="1002"), T0 + 6)
+    assert out[0] == Publish("call.answered", {"call_id": "c1", "queue": "support", "agent": "1002", "ring_s": 1.5,
+                                               "within_ring_target": True, "wait_s": 6, "rule": "R-RING"})
+    assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 16) == [
+        Publish("call.completed", {"call_id": "c1", "queue": "support", "wait_s": 6, "agent": "1002",
+                                   "hung_up_first": "caller", "rule": "R-HANGUP", "talk_s": 10, "lost": False})]
+
+
+def test_an_answer_late_or_from_another_agent_is_published_and_changes_nothing():
+    acd = make(agents=("1001", "1002"))
+    arrive(acd)
+    drain(acd)
+    assert acd.handle(OfferAnswered(call_id="c1", agent_id="1002"), T0 + 1) == [
+        Publish("call.late_answer", {"call_id": "c1", "agent": "1002"})]
+    assert acd.handle(OfferAnswered(call_id="zz", agent_id="1001"), T0 + 1) == [
+        Publish("call.late_answer", {"call_id": "zz", "agent": "1001"})]
+    assert facts(acd) == [] and changed(acd) == []
+    assert acd.agents["1001"].state == AgentState.RINGING and acd.agents["1002"].state == AgentState.AVAILABLE
+
+
+def test_r_ring_answer_after_the_ring_target_is_outside_it():
+    """An answer still inside the originate time-out (20 s) but past the ring target (15 s): the
+    ring-target timer had not fired yet (a busy shell)."""
+    acd = make(agents=("1001",))
+    arrive(acd)
+    drain(acd)
+    out = acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 15.5)
+    assert out[0] == Publish("call.answered", {"call_id": "c1", "queue": "support", "agent": "1001",
+                                               "ring_s": 15.5, "within_ring_target": False, "wait_s": 15.5,
+                                               "rule": "R-RING"})
+    assert facts(acd) == [("c1", 15.5, Fact.ANSWERED, "1001", {"ring_s": 15.5, "within_target": False})]
+    assert changed(acd) == ["1001"]
+
+
+def test_r_hangup_caller_hangs_up_during_a_transfer_the_target_is_freed_and_the_call_counted():
+    from ari_app.core.transfer import TransferRequest, TransferUpdate, XferEvent
+    acd = make(agents=("1001", "1002"), wrap_up_s=0)
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 2)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 3)
+    acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 10)
+    acd.handle(TransferUpdate(call_id="c1", event=XferEvent.CALLER_HELD), T0 + 11)
+    acd.handle(TransferUpdate(call_id="c1", event=XferEvent.TARGET_ANSWERED), T0 + 14)
+    assert acd.agents["1002"].state == AgentState.ON_CALL
+    drain(acd)
+    assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 20) == [
+        Publish("call.completed", {"call_id": "c1", "queue": "support", "wait_s": 2, "agent": "1001",
+                                   "hung_up_first": "caller", "rule": "R-HANGUP", "talk_s": 17, "lost": False})]
+    assert acd.transfers == {} and acd.calls == {}
+    for agent_id in ("1001", "1002"):
+        a = acd.agents[agent_id]
+        assert (a.state, a.call_id, a.calls_taken, a.last_call_end) == (AgentState.AVAILABLE, None, 1, T0 + 20)
+    assert changed(acd) == ["1001", "1002"]
+    assert facts(acd) == [("c1", 20, Fact.HANGUP, "1001", {"by": "caller"})]
+
+
+def test_r_hangup_caller_hangs_up_while_waiting_after_a_missed_offer():
+    acd = make(agents=("1001",))
+    arrive(acd)
+    acd.handle_timer(T0 + 10)
+    acd.handle_timer(T0 + 15)  # missed: 1001 paused, the call waits
+    drain(acd)
+    assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 21.25) == [
+        Publish("call.abandoned", {"call_id": "c1", "queue": "support", "wait_s": 21.25, "by": "caller",
+                                   "lost": False})]
+    assert facts(acd) == [("c1", 21.25, Fact.HANGUP, None, {"by": "caller"})]
+    assert changed(acd) == [] and acd.calls == {}
+    assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 22) == []  # a second hang-up: nothing
+
+
+def test_resync_without_a_waiting_call_abandons_it_as_lost():
+    acd = make(agents=("1001",))
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 1)
+    arrive(acd)
+    drain(acd)
+    assert acd.handle(Resynced(calls=()), T0 + 7) == [
+        Publish("call.abandoned", {"call_id": "c1", "queue": "support", "wait_s": 7, "by": "system", "lost": True})]
+    assert facts(acd) == [("c1", 7, Fact.HANGUP, None, {"by": "system"})]
+
+
+def test_timeline_entries_are_what_drain_facts_returns():
+    acd = make(agents=("1001",))
+    arrive(acd)
+    drained = acd.drain_facts()
+    assert drained == [("c1", e) for e in acd.timeline("c1").entries]
+    assert drained[0][1] == TimelineEntry(at=T0, fact=Fact.ENTERED_QUEUE, detail={"priority": 0, "queue": "support"})
+    assert acd.timeline("nope") is None and acd.position("nope") is None
