@@ -333,6 +333,7 @@ class Acd:
         self._facts: list[tuple[str, TimelineEntry]] = []
         self._changed_agents: set[str] = set()
         self._agent_log: list[AgentLogEntry] = []  # R-KPI occupancy, R-SHIFT attendance
+        self._wrap_s: dict[str, float] = {}  # agent id -> R-WRAP length of its wrap-up now (the ended call's queue)
 
     # -- the shell drains these after each handle() for the store -----------
     def drain_facts(self) -> list[tuple[str, TimelineEntry]]:
@@ -682,8 +683,11 @@ class Acd:
                 if counted:
                     agent.calls_taken += 1
                     agent.last_call_end = now
-                if self._wrap_up_s(agent, call.queue) <= 0:
+                wrap_s = self._wrap_up_s(agent, call.queue)
+                if wrap_s <= 0:
                     agent.apply(AgentEvent.WRAP_DONE, now)
+                else:
+                    self._wrap_s[agent.agent_id] = wrap_s
         agent.call_id = None
         self._changed_agents.add(agent.agent_id)
 
@@ -731,8 +735,8 @@ class Acd:
 
     def _agent_deadline(self, a: Agent) -> float | None:
         match a.state:
-            case AgentState.WRAP_UP:
-                return a.since + self._wrap_up_s(a)
+            case AgentState.WRAP_UP:  # R-WRAP: the wrap-up of the queue whose call ended (a restored one: its first)
+                return a.since + self._wrap_s.get(a.agent_id, self._wrap_up_s(a))
             case AgentState.UNREACHABLE:
                 return a.since + self.UNREACHABLE_RETRY_S
             case AgentState.PAUSED:
@@ -748,6 +752,7 @@ class Acd:
         match a.state:
             case AgentState.WRAP_UP:
                 a.apply(AgentEvent.WRAP_DONE, now)
+                self._wrap_s.pop(a.agent_id, None)
             case AgentState.UNREACHABLE:
                 a.apply(AgentEvent.REACHABLE, now)
             case AgentState.PAUSED if (a.reason == "missed" and self.busy.missed_resume_s > 0

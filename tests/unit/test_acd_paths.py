@@ -6,10 +6,10 @@ Each test compares the whole list of actions, the facts and the agents' log of a
 """
 
 from ari_app.core.acd import (
-    AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, KeepPlace, OfferAnswered,
-    OfferFailed, PlaceReached, Publish, Resynced, Ring, StopRinging,
+    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, KeepPlace, OfferAnswered,
+    OfferFailed, PlaceReached, Publish, QueueRules, Resynced, Ring, StopRinging,
 )
-from ari_app.core.agents import AgentState, BusyPolicy
+from ari_app.core.agents import Agent, AgentState, BusyPolicy
 from ari_app.core.timeline import Fact, TimelineEntry
 
 from test_acd import T0, arrive, make
@@ -363,3 +363,27 @@ def test_timeline_entries_are_what_drain_facts_returns():
     assert drained == [("c1", e) for e in acd.timeline("c1").entries]
     assert drained[0][1] == TimelineEntry(at=T0, fact=Fact.ENTERED_QUEUE, detail={"priority": 0, "queue": "support"})
     assert acd.timeline("nope") is None and acd.position("nope") is None
+
+
+def test_r_wrap_an_agent_of_two_queues_wraps_up_for_the_queue_of_the_call_that_ended():
+    """Regression (found by mutation testing, issue 7): the wrap-up's end was taken from the agent's first
+    queue, so a support call (30 s) by an agent of sales (0 s) and support ended its wrap-up at once."""
+    acd = Acd([QueueRules(name="sales", wrap_up_s=0), QueueRules(name="support", wrap_up_s=30),
+               QueueRules(name="vip", wrap_up_s=5)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("sales", "support", "vip"))])
+    acd.handle(AgentCommand(agent_id="1001", command="login"), T0 - 10)
+    for n, (queue, at, wrap_s) in enumerate((("support", T0, 30), ("vip", T0 + 100, 5))):
+        acd.handle(CallArrived(call_id=f"c{n}", queue=queue, entered_at=at), at)
+        acd.handle(OfferAnswered(call_id=f"c{n}", agent_id="1001"), at + 1)
+        acd.handle(CallEnded(call_id=f"c{n}", by="caller"), at + 20)
+        assert acd.agents["1001"].state == AgentState.WRAP_UP
+        assert acd.get_timer() == at + 20 + wrap_s
+        assert acd.handle_timer(at + 20 + wrap_s - 1e-3) == []
+        assert acd.agents["1001"].state == AgentState.WRAP_UP
+        acd.handle_timer(at + 20 + wrap_s)
+        assert acd.agents["1001"].state == AgentState.AVAILABLE
+    acd.handle(CallArrived(call_id="s", queue="sales", entered_at=T0 + 200), T0 + 200)
+    acd.handle(OfferAnswered(call_id="s", agent_id="1001"), T0 + 201)
+    acd.handle(CallEnded(call_id="s", by="caller"), T0 + 220)
+    assert acd.agents["1001"].state == AgentState.AVAILABLE  # no wrap-up for sales
+    assert acd.agents["1001"].calls_taken == 3 and acd.agents["1001"].last_call_end == T0 + 220
