@@ -6,13 +6,15 @@ Each test compares the whole list of actions, the facts and the agents' log of a
 """
 
 from ari_app.core.acd import (
-    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, KeepPlace, OfferAnswered,
+    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, HoldRequest, KeepPlace,
+    OfferAnswered,
     OfferFailed, PlaceReached, Publish, QueueRules, Resynced, Ring, StopRinging,
 )
 from ari_app.core.agents import Agent, AgentState, BusyPolicy
+from ari_app.core.incall import RemindAgent
 from ari_app.core.timeline import Fact, TimelineEntry
 
-from test_acd import T0, arrive, make
+from test_acd import T0, arrive, make, published
 
 
 def facts(acd):
@@ -387,3 +389,153 @@ def test_r_wrap_an_agent_of_two_queues_wraps_up_for_the_queue_of_the_call_that_e
     acd.handle(CallEnded(call_id="s", by="caller"), T0 + 220)
     assert acd.agents["1001"].state == AgentState.AVAILABLE  # no wrap-up for sales
     assert acd.agents["1001"].calls_taken == 3 and acd.agents["1001"].last_call_end == T0 + 220
+
+
+# -- durations are reported to the millisecond (R-KPI's figures are built from these fields) ----------------
+def test_durations_of_a_call_with_a_hold_are_reported_to_the_millisecond():
+    acd = make(agents=("1001",))
+    arrive(acd)
+    out = acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 4.23456)
+    assert out[0].fields["ring_s"] == 4.235 and out[0].fields["wait_s"] == 4.235
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 5.5)
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10.12345)
+    out = acd.handle_timer(T0 + 70.35)
+    assert out == [Publish("call.hold_reminder", {"call_id": "c1", "agent": "1001", "held_s": 60.227,
+                                                  "rule": "R-HOLD"}),
+                   RemindAgent(call_id="c1", held_s=60.227)]
+    out = acd.handle(HoldRequest(call_id="c1", on=False), T0 + 80.4)
+    assert out[0] == Publish("call.unhold", {"call_id": "c1", "agent": "1001", "source": "key", "rule": "R-HOLD",
+                                             "held_s": 70.277})
+    assert [e.detail for e in acd.timeline("c1").entries if e.fact == Fact.UNHOLD] == [{"held_s": 70.277}]
+    assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 90.987654) == [
+        Publish("call.completed", {"call_id": "c1", "queue": "support", "wait_s": 4.235, "agent": "1001",
+                                   "hung_up_first": "caller", "rule": "R-HANGUP", "talk_s": 85.488, "lost": False,
+                                   "hold_s": 70.277})]
+
+
+def test_durations_of_waits_misses_pauses_and_diverts_are_reported_to_the_millisecond():
+    acd = make(agents=("1001",), busy=BusyPolicy(limit_s=60, repeat_every_s=600))
+    arrive(acd)
+    assert published(acd.handle_timer(T0 + 10.4321), "call.announced")[0]["wait_s"] == 10.432
+    out = acd.handle_timer(T0 + 15.6789)
+    assert published(out, "call.offer_missed")[0]["ring_s"] == 15.679
+    assert [e.detail for e in acd.timeline("c1").entries if e.fact == Fact.OFFER_FAILED] == [
+        {"reason": "ring_target", "ring_s": 15.679, "unreachable": False}]
+    out = acd.handle_timer(T0 + 76.01234)
+    assert published(out, "agent.busy_overrun")[0]["paused_s"] == 60.333
+    assert published(out, "call.announced")[0]["wait_s"] == 76.012
+    acd.handle_timer(T0 + 120)  # the voicemail offer
+    assert published(acd.handle(CallerKey(call_id="c1", digit="1"), T0 + 121.98765), "call.diverted") == [
+        {"call_id": "c1", "queue": "support", "reason": "voicemail", "destination": "callcenter-voicemail,s,1",
+         "wait_s": 121.988, "rule": "R-WAITLIMIT"}]
+
+
+def test_r_cb_keep_place_durations_are_reported_to_the_millisecond():
+    acd = make(agents=("1001",), keep_place_key="2")
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 1)
+    arrive(acd)
+    assert published(acd.handle(CallerKey(call_id="c1", digit="2"), T0 + 11.23456), "call.keep_place")[0][
+        "wait_s"] == 11.235
+    out = acd.handle(AgentCommand(agent_id="1001", command="resume"), T0 + 20.98765)
+    assert published(out, "call.place_reached")[0]["wait_s"] == 20.988
+
+
+# -- several things due in one event or one timer -------------------------------------------------------
+def test_r_ring_two_offers_passing_the_ring_target_at_once_are_both_withdrawn():
+    acd = make(agents=("1001", "1002", "1003"))
+    acd.handle(AgentCommand(agent_id="1003", command="pause"), T0 - 1)
+    arrive(acd, "c1")
+    arrive(acd, "c2")
+    acd.handle_timer(T0 + 10)
+    acd.handle(AgentCommand(agent_id="1003", command="resume"), T0 + 14)  # nobody waiting: stays free
+    missed = {"queue": "support", "ring_s": 15, "reason": "ring_target", "rule": "R-RING"}
+    assert acd.handle_timer(T0 + 15) == [
+        StopRinging(call_id="c1", agent_id="1001", attempt=1),
+        Publish("call.offer_missed", {"call_id": "c1", "agent": "1001", **missed}),
+        Publish("agent.paused", {"agent": "1001", "reason": "missed", "rule": "R-RING"}),
+        StopRinging(call_id="c2", agent_id="1002", attempt=1),
+        Publish("call.offer_missed", {"call_id": "c2", "agent": "1002", **missed}),
+        Publish("agent.paused", {"agent": "1002", "reason": "missed", "rule": "R-RING"}),
+        Publish("call.offered", {"call_id": "c1", "queue": "support", "agent": "1003", "attempt": 2}),
+        Ring(call_id="c1", agent_id="1003", interface="PJSIP/1003", attempt=2, timeout_s=20)]
+
+
+def test_r_busy_two_pauses_passing_their_limit_at_once_both_alert():
+    acd = make(agents=("1001", "1002"), busy=BusyPolicy(limit_s=60, limits={"lunch": 1800}))
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0)
+    acd.handle(AgentCommand(agent_id="1002", command="pause", reason="lunch"), T0 - 1740)
+    overrun = {"paused_s": 60, "alert": 1, "rule": "R-BUSY"}
+    assert acd.handle_timer(T0 + 60) == [
+        Publish("agent.busy_overrun", {"agent": "1001", "reason": "break", **overrun, "limit_s": 60}),
+        Publish("agent.busy_overrun", {"agent": "1002", "reason": "lunch", **{**overrun, "paused_s": 1800},
+                                       "limit_s": 1800})]
+
+
+def test_r_cb_one_pass_rings_a_caller_and_gives_a_kept_place_its_turn():
+    """Two agents free at once (their wrap-ups end): the caller in front rings one, the kept place behind it
+    gets the other, the next caller waits."""
+    acd = make(agents=("1001", "1002", "1003"), keep_place_key="2", wrap_up_s=5)
+    acd.handle(AgentCommand(agent_id="1003", command="pause"), T0 - 60)
+    for n in (1, 2):
+        arrive(acd, f"b{n}", T0 - 50)
+        acd.handle(OfferAnswered(call_id=f"b{n}", agent_id=f"100{n}"), T0 - 49)
+    arrive(acd, "w", T0 - 3)
+    arrive(acd, "k", T0 - 2)
+    acd.handle(CallerKey(call_id="k", digit="2"), T0 - 1)
+    arrive(acd, "w2", T0 - 0.5)
+    for n in (1, 2):
+        acd.handle(CallEnded(call_id=f"b{n}", by="caller"), T0)
+    assert acd.get_timer() == T0 + 5
+    assert acd.handle_timer(T0 + 5) == [
+        Publish("call.offered", {"call_id": "w", "queue": "support", "agent": "1001", "attempt": 1}),
+        Ring(call_id="w", agent_id="1001", interface="PJSIP/1001", attempt=1, timeout_s=20),
+        Publish("call.place_reached", {"call_id": "k", "queue": "support", "agent": "1002", "wait_s": 7,
+                                       "rule": "R-CB"}),
+        PlaceReached(call_id="k", queue="support", agent_id="1002")]
+    # and the other way round: the kept place in front, then a caller
+    acd = make(agents=("1001", "1002"), keep_place_key="2", wrap_up_s=5)
+    for n in (1, 2):
+        arrive(acd, f"b{n}", T0 - 50)
+        acd.handle(OfferAnswered(call_id=f"b{n}", agent_id=f"100{n}"), T0 - 49)
+    arrive(acd, "k", T0 - 3)
+    acd.handle(CallerKey(call_id="k", digit="2"), T0 - 2)
+    arrive(acd, "w", T0 - 1)
+    for n in (1, 2):
+        acd.handle(CallEnded(call_id=f"b{n}", by="caller"), T0)
+    assert acd.handle_timer(T0 + 5) == [
+        Publish("call.place_reached", {"call_id": "k", "queue": "support", "agent": "1001", "wait_s": 8,
+                                       "rule": "R-CB"}),
+        PlaceReached(call_id="k", queue="support", agent_id="1001"),
+        Publish("call.offered", {"call_id": "w", "queue": "support", "agent": "1002", "attempt": 1}),
+        Ring(call_id="w", agent_id="1002", interface="PJSIP/1002", attempt=1, timeout_s=20)]
+
+
+def test_r_ring_a_queue_out_of_free_agents_does_not_stop_the_offers_of_another_queue_in_the_same_pass():
+    acd = Acd([QueueRules(name="a", wrap_up_s=5), QueueRules(name="b", wrap_up_s=5)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("a",)),
+               Agent(agent_id="1002", interface="PJSIP/1002", queues=("b",))])
+    for agent_id, queue in (("1001", "a"), ("1002", "b")):
+        acd.handle(AgentCommand(agent_id=agent_id, command="login"), T0 - 100)
+        acd.handle(CallArrived(call_id=f"busy-{queue}", queue=queue, entered_at=T0 - 50), T0 - 50)
+        acd.handle(OfferAnswered(call_id=f"busy-{queue}", agent_id=agent_id), T0 - 49)
+        acd.handle(CallEnded(call_id=f"busy-{queue}", by="caller"), T0)
+    for n, (call_id, queue) in enumerate((("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"))):
+        acd.handle(CallArrived(call_id=call_id, queue=queue, entered_at=T0 + n / 10), T0 + n / 10)
+    out = acd.handle_timer(T0 + 5)  # both wrap-ups end: one pass offers both queues
+    assert [(r.call_id, r.agent_id) for r in out if isinstance(r, Ring)] == [("a1", "1001"), ("b1", "1002")]
+
+
+def test_r_ring_round_robin_takes_the_next_agent_in_id_order_not_the_longest_idle():
+    acd = make(strategy="round_robin", agents=("1001", "1002", "1003"))
+    arrive(acd, "c0")  # 1001 (the first in ID order)
+    acd.handle(CallEnded(call_id="c0", by="caller"), T0 + 1)
+    acd.handle(AgentCommand(agent_id="1002", command="pause"), T0 + 2)
+    acd.handle(AgentCommand(agent_id="1002", command="resume"), T0 + 3)  # 1003 is now the longest idle
+    [ring] = [a for a in arrive(acd, "c1", T0 + 4) if isinstance(a, Ring)]
+    assert ring.agent_id == "1002"
+    longest = make(agents=("1001", "1002", "1003"))
+    arrive(longest, "c0")
+    longest.handle(CallEnded(call_id="c0", by="caller"), T0 + 1)
+    longest.handle(AgentCommand(agent_id="1002", command="pause"), T0 + 2)
+    longest.handle(AgentCommand(agent_id="1002", command="resume"), T0 + 3)
+    assert [a.agent_id for a in arrive(longest, "c1", T0 + 4) if isinstance(a, Ring)] == ["1003"]
