@@ -6,13 +6,17 @@ Each test compares the whole list of actions, the facts and the agents' log of a
 """
 
 from ari_app.core.acd import (
-    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, HoldRequest, KeepPlace,
-    OfferAnswered,
+    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, CommandResult, HoldRequest,
+    KeepPlace, OfferAnswered, SilentRequest,
     OfferFailed, PlaceReached, Publish, QueueRules, Resynced, Ring, StopRinging,
 )
 from ari_app.core.agents import Agent, AgentState, BusyPolicy
 from ari_app.core.incall import RemindAgent
 from ari_app.core.timeline import Fact, TimelineEntry
+from ari_app.core.transfer import (
+    Consult, DialTarget, EndTransfer, HoldForTransfer, TransferRequest, TransferResult, TransferUpdate,
+)
+from ari_app.core.transfer import XferEvent as E
 
 from test_acd import T0, arrive, make, published
 
@@ -313,14 +317,13 @@ def test_r_ring_answer_after_the_ring_target_is_outside_it():
 
 
 def test_r_hangup_caller_hangs_up_during_a_transfer_the_target_is_freed_and_the_call_counted():
-    from ari_app.core.transfer import TransferRequest, TransferUpdate, XferEvent
     acd = make(agents=("1001", "1002"), wrap_up_s=0)
     arrive(acd)
     acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 2)
     acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 3)
     acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 10)
-    acd.handle(TransferUpdate(call_id="c1", event=XferEvent.CALLER_HELD), T0 + 11)
-    acd.handle(TransferUpdate(call_id="c1", event=XferEvent.TARGET_ANSWERED), T0 + 14)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 11)
+    acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 14)
     assert acd.agents["1002"].state == AgentState.ON_CALL
     drain(acd)
     assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 20) == [
@@ -539,3 +542,131 @@ def test_r_ring_round_robin_takes_the_next_agent_in_id_order_not_the_longest_idl
     longest.handle(AgentCommand(agent_id="1002", command="pause"), T0 + 2)
     longest.handle(AgentCommand(agent_id="1002", command="resume"), T0 + 3)
     assert [a.agent_id for a in arrive(longest, "c1", T0 + 4) if isinstance(a, Ring)] == ["1003"]
+
+
+# -- transfers (R-XFER-CONSENT, R-XFER-CONFIRM, R-XFER-NAME): the paths test_acd_transfer has no whole list of ----
+def xfer_center():
+    """c1 in support talks to 1001; 1002 is an agent of a queue also called "1002"."""
+    acd = Acd([QueueRules(name=q, ring_target_s=15, originate_timeout_s=20) for q in ("support", "1002")],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",)),
+               Agent(agent_id="1002", interface="PJSIP/1002", queues=("1002",))])
+    for a in ("1001", "1002"):
+        acd.handle(AgentCommand(agent_id=a, command="login"), T0 - 100)
+    acd.handle(CallArrived(call_id="c1", queue="support", entered_at=T0), T0)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
+    drain(acd)
+    return acd
+
+
+XF = {"call_id": "c1", "transfer_id": "c1~x1", "agent": "1001"}
+
+
+def test_r_xfer_queue_prefix_picks_the_queue_of_an_agents_name_and_waits_at_its_head():
+    acd = xfer_center()
+    acd.handle(AgentCommand(agent_id="1002", command="pause"), T0 + 2.5)  # the queue's only agent
+    assert acd.handle(TransferRequest(call_id="c1", target="queue:1002", request_id="a"), T0 + 3) == [
+        Publish("transfer.requested", {**XF, "target": "1002", "kind": "queue", "source": "api",
+                                       "rule": "R-XFER-CONSENT"}),
+        TransferResult(request_id="a", call_id="c1", ok=True, transfer_id="c1~x1", state="requested"),
+        HoldForTransfer(call_id="c1", transfer_id="c1~x1")]
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4) == [
+        Publish("transfer.completed", {**XF, "target": "1002", "state": "completed", "rule": "R-XFER-CONFIRM"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="to_queue")]
+    assert facts(acd) == [
+        ("c1", 3, Fact.TRANSFER, "1001", {"state": "requested", "target": "1002", "kind": "queue"}),
+        ("c1", 4, Fact.TRANSFER, "1001", {"state": "completed", "reason": "", "target_agent": None})]
+    assert log(acd) == [("1002", 2.5, "state", "paused", "break"), ("1001", 4, "state", "wrap_up", ""),
+                        ("1001", 4, "state", "available", "")]
+    call = acd.calls["c1"]
+    assert (call.queue, call.head, call.agent_id, call.answered_at, call.bridged_at) == ("1002", True, None, None,
+                                                                                        None)
+    # in line anew: no apology (it had one), the first position announcement 40 s after the transfer
+    assert acd.get_timer() == T0 + 44
+    out = acd.handle_timer(T0 + 44)
+    assert published(out, "call.announced") == [{"call_id": "c1", "queue": "1002", "purpose": "position",
+                                                  "wait_s": 44, "rule": "R-WAITLIMIT"}]
+    # without the prefix, "1002" is the agent
+    acd = xfer_center()
+    out = acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 3)
+    assert out[0].fields["kind"] == "agent"
+
+
+def test_r_xfer_confirm_an_extension_consulted_then_failing_with_its_reason_action_by_action():
+    acd = xfer_center()
+    assert acd.handle(TransferRequest(call_id="c1", target="4321", source="dtmf", request_id="b"), T0 + 3)[0] == \
+        Publish("transfer.requested", {**XF, "target": "4321", "kind": "extension", "source": "dtmf",
+                                       "rule": "R-XFER-CONSENT"})
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4) == [
+        Publish("transfer.target_ringing", {**XF, "target": "4321", "state": "target_ringing",
+                                            "rule": "R-XFER-CONFIRM"}),
+        DialTarget(call_id="c1", transfer_id="c1~x1", interface="PJSIP/4321", timeout_s=20)]
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 6) == [
+        Publish("transfer.consulting", {**XF, "target": "4321", "state": "consulting", "rule": "R-XFER-CONFIRM"}),
+        Consult(call_id="c1", transfer_id="c1~x1")]
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 6.5) == [
+        Publish("transfer.event_ignored", {"call_id": "c1", "event": "target_answered", "state": "consulting"})]
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_HANGUP, reason="busy"), T0 + 7) == [
+        Publish("transfer.target_failed", {**XF, "target": "4321", "state": "target_failed", "reason": "busy",
+                                           "rule": "R-XFER-CONFIRM"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="target_failed", prompts=("hold-sorry",))]
+    assert [f[1:] for f in facts(acd)] == [
+        (3, Fact.TRANSFER, "1001", {"state": "requested", "target": "4321", "kind": "extension"}),
+        (4, Fact.TRANSFER, "1001", {"state": "target_ringing", "reason": ""}),
+        (6, Fact.TRANSFER, "1001", {"state": "consulting", "reason": ""}),
+        (7, Fact.TRANSFER, "1001", {"state": "target_failed", "reason": "busy"})]
+    assert acd.calls["c1"].agent_id == "1001" and acd.transfers == {}
+
+
+def test_r_xfer_confirm_a_phone_refer_completes_at_the_answer_action_by_action():
+    acd = xfer_center()
+    acd.handle(TransferRequest(call_id="c1", target="1002", source="refer"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    drain(acd)
+    target = {**XF, "target": "1002", "rule": "R-XFER-CONFIRM"}
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 6) == [
+        Publish("transfer.consulting", {**target, "state": "consulting"}),
+        Publish("transfer.completed", {**target, "state": "completed"}),
+        Consult(call_id="c1", transfer_id="c1~x1"),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="completed",
+                    prompts=("agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-2", "agent-id-suffix",
+                             "xfer-sorry-wait"))]
+    assert facts(acd) == [("c1", 6, Fact.TRANSFER, "1001", {"state": "consulting"}),
+                          ("c1", 6, Fact.TRANSFER, "1001", {"state": "completed", "reason": "",
+                                                            "target_agent": "1002"})]
+    assert log(acd) == [("1001", 6, "state", "wrap_up", ""), ("1001", 6, "state", "available", ""),
+                        ("1002", 6, "state", "on_call", "")]
+    assert acd.handle(CallEnded(call_id="c1", by="agent"), T0 + 30) == [
+        Publish("call.completed", {"call_id": "c1", "queue": "support", "wait_s": 1, "agent": "1002",
+                                   "hung_up_first": "agent", "rule": "R-HANGUP", "talk_s": 28, "lost": False})]
+
+
+def test_r_xfer_the_caller_hanging_up_during_the_consultation_action_by_action():
+    acd = xfer_center()
+    acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 6)
+    drain(acd)
+    assert acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HANGUP), T0 + 9) == [
+        Publish("transfer.abandoned", {**XF, "target": "1002", "state": "abandoned", "rule": "R-XFER-CONFIRM"}),
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="abandoned"),
+        Publish("call.completed", {"call_id": "c1", "queue": "support", "wait_s": 1, "agent": "1001",
+                                   "hung_up_first": "caller", "rule": "R-HANGUP", "talk_s": 7, "lost": False})]
+    assert facts(acd) == [("c1", 9, Fact.TRANSFER, "1001", {"state": "abandoned", "reason": ""}),
+                          ("c1", 9, Fact.HANGUP, "1001", {"by": "caller"})]
+    assert log(acd) == [("1001", 9, "state", "wrap_up", ""), ("1001", 9, "state", "available", ""),
+                        ("1002", 9, "state", "wrap_up", ""), ("1002", 9, "state", "available", "")]
+
+
+def test_r_xfer_requests_on_a_call_not_yet_connected_are_refused():
+    acd = make(agents=("1001", "1002"))
+    arrive(acd)  # ringing 1001
+    assert acd.handle(TransferRequest(call_id="c1", target="1002", request_id="t"), T0 + 1) == [
+        Publish("transfer.refused", {"call_id": "c1", "target": "1002", "source": "api",
+                                     "reason": "the call is not connected to an agent"}),
+        TransferResult(request_id="t", call_id="c1", ok=False, message="the call is not connected to an agent")]
+    assert acd.handle(HoldRequest(call_id="c1", on=True, request_id="h"), T0 + 1) == [
+        CommandResult(request_id="h", agent_id="1001", ok=False, message="the call is not connected to an agent")]
+    assert acd.handle(SilentRequest(call_id="c1"), T0 + 1) == []
+    assert acd.handle(SilentRequest(call_id="nope"), T0 + 1) == []
+    assert acd.transfers == {} and acd.calls["c1"].hold is None and acd.calls["c1"].silent is None
