@@ -751,8 +751,7 @@ class Acd:
         self._changed_agents.add(a.agent_id)
         match a.state:
             case AgentState.WRAP_UP:
-                a.apply(AgentEvent.WRAP_DONE, now)
-                self._wrap_s.pop(a.agent_id, None)
+                a.apply(AgentEvent.WRAP_DONE, now)  # (its _wrap_s entry is only read in the next wrap-up: left)
             case AgentState.UNREACHABLE:
                 a.apply(AgentEvent.REACHABLE, now)
             case AgentState.PAUSED if (a.reason == "missed" and self.busy.missed_resume_s > 0

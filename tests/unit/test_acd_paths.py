@@ -6,17 +6,18 @@ Each test compares the whole list of actions, the facts and the agents' log of a
 """
 
 from ari_app.core.acd import (
-    Acd, AgentCommand, CallArrived, CallBridged, CallEnded, CallerKey, CallRestored, CommandResult, HoldRequest,
-    KeepPlace, OfferAnswered, SilentRequest,
+    Acd, AgentCommand, Announce, CallArrived, CallBridged, CallEnded, CallerKey, CallerSpoke, CallRestored,
+    CommandResult, Connect, HoldRequest, KeepPlace, OfferAnswered, SilentPromptDone, SilentRequest,
     OfferFailed, PlaceReached, Publish, QueueRules, Resynced, Ring, StopRinging,
 )
 from ari_app.core.agents import Agent, AgentState, BusyPolicy
-from ari_app.core.incall import RemindAgent
+from ari_app.core.incall import EndSilent, PlayToCall, RemindAgent
 from ari_app.core.timeline import Fact, TimelineEntry
 from ari_app.core.transfer import (
     Consult, DialTarget, EndTransfer, HoldForTransfer, TransferRequest, TransferResult, TransferUpdate,
 )
 from ari_app.core.transfer import XferEvent as E
+from ari_app.core.waiting import WaitRules
 
 from test_acd import T0, arrive, make, published
 
@@ -670,3 +671,148 @@ def test_r_xfer_requests_on_a_call_not_yet_connected_are_refused():
     assert acd.handle(SilentRequest(call_id="c1"), T0 + 1) == []
     assert acd.handle(SilentRequest(call_id="nope"), T0 + 1) == []
     assert acd.transfers == {} and acd.calls["c1"].hold is None and acd.calls["c1"].silent is None
+
+
+# -- events for calls that are not (or no longer) there, and R-SILENT / R-HOLD in the timer ------------------
+def test_bridge_and_talk_detection_for_an_unknown_call_or_twice_change_nothing():
+    acd = make(agents=("1001",))
+    assert acd.handle(CallBridged(call_id="nope", agent_id="1001"), T0) == []
+    assert acd.handle(CallerSpoke(call_id="nope"), T0) == []
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001", greeted=False), T0 + 2)
+    assert acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 5) == []  # a repeated event
+    assert acd.handle(CallerSpoke(call_id="c1"), T0 + 6) == []  # no silent script running
+    assert [(e.at - T0, e.detail) for e in acd.timeline("c1").entries if e.fact == Fact.BRIDGED] == [
+        (2, {"greeted": False})]
+    assert acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 12)[0].fields["talk_s"] == 10
+
+
+def test_r_silent_the_caller_speaking_stops_the_script_action_by_action():
+    acd = make(agents=("1001",))
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
+    acd.handle(SilentRequest(call_id="c1"), T0 + 3)
+    assert acd.handle(CallerSpoke(call_id="c1"), T0 + 4) == [
+        Publish("call.silent_stopped", {"call_id": "c1", "rule": "R-SILENT"})]
+    assert acd.calls["c1"].silent is None and acd.get_timer() is None
+
+
+def test_r_silent_two_scripts_ending_in_one_timer_both_end_and_leave_no_timer():
+    acd = make(agents=("1001", "1002"))
+    arrive(acd, "c1")
+    arrive(acd, "c2")
+    for call_id, agent_id in (("c1", "1001"), ("c2", "1002")):
+        acd.handle(OfferAnswered(call_id=call_id, agent_id=agent_id), T0 + 1)
+        acd.handle(CallBridged(call_id=call_id, agent_id=agent_id), T0 + 2)
+        acd.handle(SilentRequest(call_id=call_id), T0 + 3)
+        acd.handle(SilentPromptDone(call_id=call_id, step=1), T0 + 4)
+    assert acd.handle_timer(T0 + 9) == [PlayToCall(call_id="c1", prompt="silent-bye", step=2),
+                                        PlayToCall(call_id="c2", prompt="silent-bye", step=2)]
+    for call_id in ("c1", "c2"):
+        acd.handle(SilentPromptDone(call_id=call_id, step=2), T0 + 10)
+    assert acd.handle_timer(T0 + 15) == [
+        Publish("call.silent", {"call_id": "c1", "queue": "support", "agent": "1001", "rule": "R-SILENT"}),
+        EndSilent(call_id="c1"),
+        Publish("call.silent", {"call_id": "c2", "queue": "support", "agent": "1002", "rule": "R-SILENT"}),
+        EndSilent(call_id="c2")]
+    assert acd.get_timer() is None
+
+
+def test_r_hold_reminders_come_once_a_minute_not_at_every_timer():
+    acd = make(agents=("1001",), hold_remind_s=60)
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
+    acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10)
+    reminders = []
+    for t in (70, 71, 129, 130, 131, 189, 190):
+        reminders += [(t, a.held_s) for a in acd.handle_timer(T0 + t) if isinstance(a, RemindAgent)]
+    assert reminders == [(70, 60), (130, 120), (190, 180)]
+
+
+def test_r_xfer_confirm_two_transfers_timing_out_in_one_timer_both_fail_back():
+    acd = make(agents=("1001", "1002", "1003", "1004"))
+    for call_id, agent_id, target in (("c1", "1001", "1003"), ("c2", "1002", "1004")):
+        arrive(acd, call_id)
+        acd.handle(OfferAnswered(call_id=call_id, agent_id=agent_id), T0 + 1)
+        acd.handle(CallBridged(call_id=call_id, agent_id=agent_id), T0 + 2)
+        acd.handle(TransferRequest(call_id=call_id, target=target), T0 + 3)
+        acd.handle(TransferUpdate(call_id=call_id, event=E.CALLER_HELD), T0 + 4)
+    out = acd.handle_timer(T0 + 19)
+    assert [a for a in out if isinstance(a, EndTransfer)] == [
+        EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="target_failed", prompts=("hold-sorry",)),
+        EndTransfer(call_id="c2", transfer_id="c2~x2", outcome="target_failed", prompts=("hold-sorry",))]
+    assert acd.transfers == {}
+
+
+# -- arrivals, diverts and announcements: the fields and facts --------------------------------------------
+def test_a_call_for_an_unknown_queue_is_published_and_not_held():
+    acd = make()
+    assert acd.handle(CallArrived(call_id="c9", queue="nope", entered_at=T0), T0) == [
+        Publish("call.unknown_queue", {"call_id": "c9", "queue": "nope"})]
+    assert acd.calls == {} and acd.drain_facts() == []
+
+
+def test_r_waitlimit_max_callers_counts_the_callers_already_in_line():
+    acd = make(agents=("1001",), max_callers=2)
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 1)
+    for call_id in ("c1", "c2"):
+        assert [a.event for a in arrive(acd, call_id)] == ["call.queued"]
+    assert [a.event for a in arrive(acd, "c3") if isinstance(a, Publish)] == ["call.diverted"]
+
+
+def test_r_waitlimit_a_resynced_call_gets_the_voicemail_offer_only_if_not_yet_due():
+    acd = make(agents=("1001",), wait=WaitRules(apology_s=10, announce_every_s=1000, max_wait_s=120))
+    acd.handle(AgentCommand(agent_id="1001", command="pause"), T0 - 200)
+    acd.handle(Resynced(calls=(CallArrived(call_id="due", queue="support", entered_at=T0 - 120, resynced=True),
+                               CallArrived(call_id="soon", queue="support", entered_at=T0 - 119, resynced=True))),
+               T0)
+    assert acd.get_timer() == T0 + 1
+    out = acd.handle_timer(T0 + 1)
+    assert [(a.call_id, a.purpose) for a in out if isinstance(a, Announce)] == [("soon", "voicemail_offer")]
+    assert [e.detail for e in acd.timeline("soon").entries if e.fact == Fact.PROMPT_PLAYED] == [
+        {"prompt": "voicemail_offer"}]
+    assert acd.timeline("due").entries[-1].fact == Fact.RESYNCED  # nothing replayed for "due"
+
+
+def test_r_waitlimit_voicemail_while_ringing_frees_the_agent_at_that_time_with_its_facts():
+    acd = Acd([QueueRules(name="support", ring_target_s=300, originate_timeout_s=300)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",))])
+    acd.handle(AgentCommand(agent_id="1001", command="login"), T0 - 10)
+    arrive(acd)
+    acd.handle_timer(T0 + 120)
+    drain(acd)
+    acd.handle(CallerKey(call_id="c1", digit="1"), T0 + 121)
+    assert facts(acd) == [("c1", 121, Fact.DIVERTED, None, {"reason": "voicemail",
+                                                            "destination": "callcenter-voicemail,s,1"})]
+    assert log(acd) == [("1001", 121, "state", "available", "")]
+
+
+def test_r_waitlimit_position_estimate_uses_the_handle_times_of_the_queue():
+    """Two calls handled (10 s, then 60 s): 0.8 x 10 + 0.2 x 60 = 20 s per round; one agent serving, the
+    caller is second: 40 s, "less than a minute"; with the default (120 s) it would be 4 minutes."""
+    acd = make(agents=("1001",))
+    for n, at, talk in ((1, T0 - 90, 10), (2, T0 - 70, 60)):
+        arrive(acd, f"h{n}", at)
+        acd.handle(OfferAnswered(call_id=f"h{n}", agent_id="1001"), at)
+        acd.handle(CallEnded(call_id=f"h{n}", by="caller"), at + talk)
+    arrive(acd, "busy", T0 - 5)
+    acd.handle(OfferAnswered(call_id="busy", agent_id="1001"), T0 - 4)
+    arrive(acd, "a", T0 - 1)
+    arrive(acd, "b", T0)
+    acd.handle_timer(T0 + 10)
+    drain(acd)
+    out = acd.handle_timer(T0 + 40)
+    assert [a.prompts for a in out if isinstance(a, Announce) and a.call_id == "b"] == [
+        ("position-prefix", "digit-2", "position-suffix", "wait-less-than-minute")]
+    assert facts(acd) == [("a", 40, Fact.PROMPT_PLAYED, None, {"prompt": "position"}),
+                          ("b", 40, Fact.PROMPT_PLAYED, None, {"prompt": "position"})]
+
+
+def test_r_greet_off_connects_without_greeting_or_whisper():
+    acd = make(agents=("1001",), greeting=False)
+    arrive(acd)
+    assert acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 2)[1] == Connect(call_id="c1",
+                                                                                          agent_id="1001")
