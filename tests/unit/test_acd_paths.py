@@ -7,14 +7,16 @@ Each test compares the whole list of actions, the facts and the agents' log of a
 
 from ari_app.core.acd import (
     Acd, AgentCommand, Announce, CallArrived, CallBridged, CallEnded, CallerKey, CallerSpoke, CallRestored,
-    CommandResult, Connect, HoldRequest, KeepPlace, OfferAnswered, SilentPromptDone, SilentRequest,
+    CommandResult, Connect, HoldRequest, KeepPlace, LoginAttempt, LoginResult, OfferAnswered, SilentPromptDone,
+    SilentRequest,
     OfferFailed, PlaceReached, Publish, QueueRules, Resynced, Ring, StopRinging,
 )
 from ari_app.core.agents import Agent, AgentState, BusyPolicy
 from ari_app.core.incall import EndSilent, PlayToCall, RemindAgent
 from ari_app.core.timeline import Fact, TimelineEntry
 from ari_app.core.transfer import (
-    Consult, DialTarget, EndTransfer, HoldForTransfer, TransferRequest, TransferResult, TransferUpdate,
+    Consult, DialTarget, EndTransfer, HoldForTransfer, TransferCommand, TransferRequest, TransferResult,
+    TransferUpdate,
 )
 from ari_app.core.transfer import XferEvent as E
 from ari_app.core.waiting import WaitRules
@@ -816,3 +818,164 @@ def test_r_greet_off_connects_without_greeting_or_whisper():
     arrive(acd)
     assert acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 2)[1] == Connect(call_id="c1",
                                                                                           agent_id="1001")
+
+
+# -- restored calls and agents after a restart ------------------------------------------------------------
+def test_a_restored_call_is_connected_can_be_held_and_transferred_to_a_queue_with_its_priority():
+    acd = make(agents=("1001", "1002"))
+    acd.handle(AgentCommand(agent_id="1002", command="pause"), T0 - 5)
+    drain(acd)
+    assert acd.handle(CallRestored(call_id="r1", queue="support", priority=3, entered_at=T0 - 60, agent_id="1001",
+                                   answered_at=T0 - 50), T0) == []
+    assert facts(acd) == [("r1", 0, Fact.RESYNCED, "1001", {"state": "connected", "queue": "support",
+                                                           "entered_at": T0 - 60})]
+    assert log(acd) == [("1001", 0, "state", "on_call", "")] and changed(acd) == ["1001"]
+    assert acd.handle(HoldRequest(call_id="r1", on=True, request_id="h"), T0 + 1)[-1] == CommandResult(
+        request_id="h", agent_id="1001", ok=True)
+    acd.handle(HoldRequest(call_id="r1", on=False), T0 + 2)
+    arrive(acd, "low", T0 + 3)  # priority 0, waiting (1002 paused, 1001 talking)
+    acd.handle(TransferRequest(call_id="r1", target="queue:support"), T0 + 4)
+    acd.handle(TransferUpdate(call_id="r1", event=E.CALLER_HELD), T0 + 5)
+    assert [acd.position(c) for c in ("r1", "low")] == [1, 2]  # at the head, ahead of "low"
+    assert acd.calls["r1"].priority == 3
+
+
+def test_resync_frees_unreachable_agents_for_the_store_and_keeps_every_kept_place():
+    acd = make(agents=("1001", "1002"), keep_place_key="2")
+    acd.handle(AgentCommand(agent_id="1002", command="pause"), T0 - 5)
+    arrive(acd, "c1")  # rings 1001, which cannot be rung
+    acd.handle(OfferFailed(call_id="c1", agent_id="1001", reason="originate_failed", unreachable=True), T0 + 1)
+    acd.handle(CallerKey(call_id="c1", digit="2"), T0 + 2)  # kept, in front
+    arrive(acd, "gone", T0 + 3)  # Asterisk no longer has this one
+    drain(acd)
+    out = acd.handle(Resynced(calls=()), T0 + 9)
+    assert out == [
+        Publish("agent.reachable", {"agent": "1001", "source": "resync", "rule": "R-RING"}),
+        Publish("call.abandoned", {"call_id": "gone", "queue": "support", "wait_s": 6, "by": "system", "lost": True}),
+        Publish("call.place_reached", {"call_id": "c1", "queue": "support", "agent": "1001", "wait_s": 9,
+                                       "rule": "R-CB"}),
+        PlaceReached(call_id="c1", queue="support", agent_id="1001")]
+    assert changed(acd) == ["1001"]
+
+
+def test_r_wrap_an_agent_restored_in_wrap_up_ends_it_by_its_first_queue_or_at_once_for_an_unknown_queue():
+    acd = Acd([QueueRules(name="support", wrap_up_s=30)],
+              [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",), state=AgentState.WRAP_UP,
+                     since=T0),
+               Agent(agent_id="1002", interface="PJSIP/1002", queues=("closed-down",), state=AgentState.WRAP_UP,
+                     since=T0 + 1)])
+    assert acd.get_timer() == T0 + 1  # 1002's queue is no longer configured: no wrap-up
+    acd.handle_timer(T0 + 1)
+    assert acd.agents["1002"].state == AgentState.AVAILABLE
+    assert acd.get_timer() == T0 + 30
+    acd.handle_timer(T0 + 30)
+    assert acd.agents["1001"].state == AgentState.AVAILABLE
+
+
+def test_r_wrap_a_one_second_wrap_up_is_kept():
+    acd = make(agents=("1001",), wrap_up_s=1)
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallEnded(call_id="c1", by="caller"), T0 + 10)
+    assert acd.agents["1001"].state == AgentState.WRAP_UP and acd.get_timer() == T0 + 11
+
+
+def test_r_ring_a_one_second_automatic_resume_after_a_missed_offer():
+    acd = make(agents=("1001",), busy=BusyPolicy(missed_resume_s=1))
+    arrive(acd)
+    acd.handle_timer(T0 + 10)
+    acd.handle_timer(T0 + 15)
+    assert acd.get_timer() == T0 + 16
+    assert [a.event for a in acd.handle_timer(T0 + 16) if isinstance(a, Publish)][:1] == ["agent.resumed"]
+
+
+def test_r_ring_an_agent_logging_out_while_rung_the_offer_ends_at_the_ring_target_without_a_miss():
+    acd = make(agents=("1001", "1002"))
+    acd.handle(AgentCommand(agent_id="1002", command="pause"), T0 - 5)
+    arrive(acd)
+    acd.handle(AgentCommand(agent_id="1001", command="logout"), T0 + 2)
+    drain(acd)
+    acd.handle_timer(T0 + 10)
+    assert acd.handle_timer(T0 + 15) == [StopRinging(call_id="c1", agent_id="1001", attempt=1)]
+    assert facts(acd)[-1] == ("c1", 15, Fact.OFFER_FAILED, "1001", {"reason": "ring_target", "ring_s": 15,
+                                                                    "unreachable": False})
+    assert acd.agents["1001"].state == AgentState.LOGGED_OUT and log(acd) == []
+    assert acd.calls["c1"].state.value == "waiting" and acd.calls["c1"].agent_id is None
+
+
+# -- R-LOGIN: phones and PINs -------------------------------------------------------------------------------
+def test_r_login_a_phone_login_replaces_the_agent_there_at_that_time_but_not_one_on_a_call():
+    acd = make(agents=("1001", "1002", "1003"))
+    drain(acd)
+    acd.handle(LoginAttempt(agent_id="1002", interface="PJSIP/1001", pin_ok=True), T0 + 5)
+    assert log(acd) == [("1001", 5, "state", "logged_out", "")]
+    arrive(acd, "c1", T0 + 6)
+    assert acd.calls["c1"].agent_id == "1002"  # now at PJSIP/1001
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1002"), T0 + 7)
+    drain(acd)
+    assert acd.handle(AgentCommand(agent_id="1003", command="login", interface="PJSIP/1001"), T0 + 8) == [
+        Publish("agent.moved", {"agent": "1003", "from": "PJSIP/1003", "to": "PJSIP/1001", "rule": "R-LOGIN"}),
+        Publish("agent.logged_in", {"agent": "1003", "source": "api", "interface": "PJSIP/1001", "rule": "R-LOGIN"}),
+        CommandResult(request_id=None, agent_id="1003", ok=True)]
+    assert (acd.agents["1002"].state, acd.agents["1002"].interface) == (AgentState.ON_CALL, "")  # keeps its call
+    assert changed(acd) == ["1002", "1003"] and log(acd) == []
+
+
+def test_r_login_refused_while_on_a_call_and_locked_after_three_wrong_pins_action_by_action():
+    acd = make(agents=("1001",))
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    assert acd.handle(LoginAttempt(agent_id="1001", interface="PJSIP/7", pin_ok=True, request_id="l1"), T0 + 2) == [
+        LoginResult(request_id="l1", agent_id="1001", outcome="failed"),
+        Publish("agent.login_refused", {"agent": "1001", "state": "on_call"})]
+    acd = make(agents=("1001",), login=False)
+    for i in range(2):
+        acd.handle(LoginAttempt(agent_id="1001", interface="PJSIP/7", pin_ok=False), T0 + i)
+    assert acd.handle(LoginAttempt(agent_id="1001", interface="PJSIP/7", pin_ok=False, request_id="l3"), T0 + 2) == [
+        Publish("agent.login_locked", {"agent": "1001", "interface": "PJSIP/7", "lock_s": 600, "rule": "R-LOGIN"}),
+        LoginResult(request_id="l3", agent_id="1001", outcome="locked")]
+    drain(acd)
+    out = acd.handle(LoginAttempt(agent_id="1001", interface="PJSIP/7", pin_ok=True, request_id="l4"), T0 + 602.5)
+    assert out == [Publish("agent.logged_in", {"agent": "1001", "source": "phone", "interface": "PJSIP/7",
+                                               "rule": "R-LOGIN"}),
+                   LoginResult(request_id="l4", agent_id="1001", outcome="ok")]
+    assert log(acd) == [("1001", 602.5, "state", "available", "")]
+
+
+# -- transfers: the agents' times and what follows --------------------------------------------------------
+def test_r_xfer_an_extension_transfer_completed_hands_the_caller_over_without_an_agent_id():
+    acd = xfer_center()
+    acd.handle(TransferRequest(call_id="c1", target="4321"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 6)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 8)
+    assert out[1] == EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="completed", prompts=("xfer-sorry-wait",))
+    assert acd.calls["c1"].agent_id is None and acd.agents["1001"].state == AgentState.AVAILABLE
+
+
+def test_r_xfer_the_target_is_freed_at_the_cancel_and_a_requeued_caller_waits_anew():
+    acd = xfer_center()
+    acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_ANSWERED), T0 + 6)
+    drain(acd)
+    acd.handle(TransferCommand(call_id="c1", command="cancel"), T0 + 9)
+    assert log(acd) == [("1002", 9, "state", "wrap_up", ""), ("1002", 9, "state", "available", "")]
+    acd = xfer_center()
+    acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    drain(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_HANGUP), T0 + 7)  # the target declined
+    assert out[1] == EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="target_failed", prompts=("hold-sorry",))
+    assert log(acd) == [("1002", 7, "state", "available", "")]
+    acd = xfer_center()
+    acd.handle(AgentCommand(agent_id="1002", command="logout"), T0 + 2.5)
+    acd.handle(TransferRequest(call_id="c1", target="4321"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    drain(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 7)  # before the target answered
+    assert out[1] == EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="requeued")
+    assert log(acd) == [("1001", 7, "state", "wrap_up", ""), ("1001", 7, "state", "available", ""),
+                        ("1001", 7, "state", "ringing", "")]  # back in line, offered to the only free agent
+    acd.handle(OfferFailed(call_id="c1", agent_id="1001", reason="no_answer"), T0 + 8)
+    assert acd.get_timer() == T0 + 47  # no apology again: the first position announcement, 40 s after
