@@ -371,6 +371,7 @@ def test_timeline_entries_are_what_drain_facts_returns():
     assert drained == [("c1", e) for e in acd.timeline("c1").entries]
     assert drained[0][1] == TimelineEntry(at=T0, fact=Fact.ENTERED_QUEUE, detail={"priority": 0, "queue": "support"})
     assert acd.timeline("nope") is None and acd.position("nope") is None
+    assert acd.timeline("c1").call_id == "c1"
 
 
 def test_r_wrap_an_agent_of_two_queues_wraps_up_for_the_queue_of_the_call_that_ended():
@@ -863,10 +864,14 @@ def test_r_wrap_an_agent_restored_in_wrap_up_ends_it_by_its_first_queue_or_at_on
               [Agent(agent_id="1001", interface="PJSIP/1001", queues=("support",), state=AgentState.WRAP_UP,
                      since=T0),
                Agent(agent_id="1002", interface="PJSIP/1002", queues=("closed-down",), state=AgentState.WRAP_UP,
-                     since=T0 + 1)])
+                     since=T0 + 1),
+               Agent(agent_id="1003", interface="PJSIP/1003", queues=(), state=AgentState.WRAP_UP, since=T0 + 2)])
     assert acd.get_timer() == T0 + 1  # 1002's queue is no longer configured: no wrap-up
     acd.handle_timer(T0 + 1)
     assert acd.agents["1002"].state == AgentState.AVAILABLE
+    assert acd.get_timer() == T0 + 2  # 1003 has no queue (left them all): no wrap-up
+    acd.handle_timer(T0 + 2)
+    assert acd.agents["1003"].state == AgentState.AVAILABLE
     assert acd.get_timer() == T0 + 30
     acd.handle_timer(T0 + 30)
     assert acd.agents["1001"].state == AgentState.AVAILABLE
@@ -968,6 +973,14 @@ def test_r_xfer_the_target_is_freed_at_the_cancel_and_a_requeued_caller_waits_an
     out = acd.handle(TransferUpdate(call_id="c1", event=E.TARGET_HANGUP), T0 + 7)  # the target declined
     assert out[1] == EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="target_failed", prompts=("hold-sorry",))
     assert log(acd) == [("1002", 7, "state", "available", "")]
+    acd = xfer_center()
+    acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    drain(acd)
+    out = acd.handle(TransferUpdate(call_id="c1", event=E.AGENT_HANGUP), T0 + 6)  # the target still rings
+    assert out[1] == EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="requeued")
+    assert log(acd) == [("1001", 6, "state", "wrap_up", ""), ("1001", 6, "state", "available", ""),
+                        ("1001", 6, "state", "ringing", ""), ("1002", 6, "state", "available", "")]
     acd = xfer_center()
     acd.handle(AgentCommand(agent_id="1002", command="logout"), T0 + 2.5)
     acd.handle(TransferRequest(call_id="c1", target="4321"), T0 + 3)
