@@ -608,6 +608,9 @@ class Acd:
             elif not (isinstance(snap, CallRestored) and call.agent_id == snap.agent_id
                       and call.state in (CallState.ANSWERED, CallState.CONNECTED)):
                 self._release_agent(call, now)  # re-added from the snapshot below
+                x = self.transfers.pop(call.call_id, None)  # a transfer of the old state ends with it
+                if x is not None and x.target_agent:
+                    self._release_agent(call, now, self.agents.get(x.target_agent))
                 del self.calls[call.call_id]
         for snap in ev.calls:
             if isinstance(snap, CallRestored):
@@ -691,9 +694,11 @@ class Acd:
         agent.call_id = None
         self._changed_agents.add(agent.agent_id)
 
-    def _release_agent(self, call: _Call, now: float) -> None:
-        """Free the agent of a call that leaves the core without being served or counted."""
-        agent = self.agents.get(call.agent_id) if call.agent_id else None
+    def _release_agent(self, call: _Call, now: float, agent: Agent | None = None) -> None:
+        """Free the agent of a call (or ``agent``, its transfer's target) that leaves the core without being
+        served or counted."""
+        if agent is None:
+            agent = self.agents.get(call.agent_id) if call.agent_id else None
         if agent is not None and agent.call_id == call.call_id:
             if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
                 agent.force(AgentState.AVAILABLE, now)

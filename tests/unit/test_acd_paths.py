@@ -992,3 +992,24 @@ def test_r_xfer_the_target_is_freed_at_the_cancel_and_a_requeued_caller_waits_an
                         ("1001", 7, "state", "ringing", "")]  # back in line, offered to the only free agent
     acd.handle(OfferFailed(call_id="c1", agent_id="1001", reason="no_answer"), T0 + 8)
     assert acd.get_timer() == T0 + 47  # no apology again: the first position announcement, 40 s after
+
+
+def test_resync_rebuilding_a_call_in_a_transfer_ends_the_transfer_and_frees_its_target():
+    """Regression (found by mutation testing, issue 7): a call rebuilt from the snapshot (here bridged to
+    another agent after the restart) kept its transfer: the target stayed "ringing" for a call it no longer
+    had, and at the transfer's ring target the caller got an EndTransfer with the "sorry" prompt."""
+    acd = make(agents=("1001", "1002", "1003"))
+    arrive(acd)
+    acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 1)
+    acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
+    acd.handle(TransferRequest(call_id="c1", target="1002"), T0 + 3)
+    acd.handle(TransferUpdate(call_id="c1", event=E.CALLER_HELD), T0 + 4)
+    drain(acd)
+    assert acd.handle(Resynced(calls=(CallRestored(call_id="c1", queue="support", entered_at=T0, agent_id="1003",
+                                                   answered_at=T0 + 1),)), T0 + 5) == []
+    assert acd.transfers == {} and acd.get_timer() is None
+    assert log(acd) == [("1001", 5, "state", "available", ""), ("1002", 5, "state", "available", ""),
+                        ("1003", 5, "state", "on_call", "")]
+    assert changed(acd) == ["1001", "1002", "1003"]
+    assert acd.handle_timer(T0 + 19) == []
+    assert [r.agent_id for r in arrive(acd, "c2", T0 + 20) if isinstance(r, Ring)] == ["1001"]
