@@ -333,6 +333,7 @@ class Acd:
         self._facts: list[tuple[str, TimelineEntry]] = []
         self._changed_agents: set[str] = set()
         self._agent_log: list[AgentLogEntry] = []  # R-KPI occupancy, R-SHIFT attendance
+        self._wrap_s: dict[str, float] = {}  # agent id -> R-WRAP length of its wrap-up now (the ended call's queue)
 
     # -- the shell drains these after each handle() for the store -----------
     def drain_facts(self) -> list[tuple[str, TimelineEntry]]:
@@ -607,6 +608,9 @@ class Acd:
             elif not (isinstance(snap, CallRestored) and call.agent_id == snap.agent_id
                       and call.state in (CallState.ANSWERED, CallState.CONNECTED)):
                 self._release_agent(call, now)  # re-added from the snapshot below
+                x = self.transfers.pop(call.call_id, None)  # a transfer of the old state ends with it
+                if x is not None and x.target_agent:
+                    self._release_agent(call, now, self.agents.get(x.target_agent))
                 del self.calls[call.call_id]
         for snap in ev.calls:
             if isinstance(snap, CallRestored):
@@ -682,14 +686,19 @@ class Acd:
                 if counted:
                     agent.calls_taken += 1
                     agent.last_call_end = now
-                if self._wrap_up_s(agent, call.queue) <= 0:
+                wrap_s = self._wrap_up_s(agent, call.queue)
+                if wrap_s <= 0:
                     agent.apply(AgentEvent.WRAP_DONE, now)
+                else:
+                    self._wrap_s[agent.agent_id] = wrap_s
         agent.call_id = None
         self._changed_agents.add(agent.agent_id)
 
-    def _release_agent(self, call: _Call, now: float) -> None:
-        """Free the agent of a call that leaves the core without being served or counted."""
-        agent = self.agents.get(call.agent_id) if call.agent_id else None
+    def _release_agent(self, call: _Call, now: float, agent: Agent | None = None) -> None:
+        """Free the agent of a call (or ``agent``, its transfer's target) that leaves the core without being
+        served or counted."""
+        if agent is None:
+            agent = self.agents.get(call.agent_id) if call.agent_id else None
         if agent is not None and agent.call_id == call.call_id:
             if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
                 agent.force(AgentState.AVAILABLE, now)
@@ -731,8 +740,8 @@ class Acd:
 
     def _agent_deadline(self, a: Agent) -> float | None:
         match a.state:
-            case AgentState.WRAP_UP:
-                return a.since + self._wrap_up_s(a)
+            case AgentState.WRAP_UP:  # R-WRAP: the wrap-up of the queue whose call ended (a restored one: its first)
+                return a.since + self._wrap_s.get(a.agent_id, self._wrap_up_s(a))
             case AgentState.UNREACHABLE:
                 return a.since + self.UNREACHABLE_RETRY_S
             case AgentState.PAUSED:
@@ -747,7 +756,7 @@ class Acd:
         self._changed_agents.add(a.agent_id)
         match a.state:
             case AgentState.WRAP_UP:
-                a.apply(AgentEvent.WRAP_DONE, now)
+                a.apply(AgentEvent.WRAP_DONE, now)  # (its _wrap_s entry is only read in the next wrap-up: left)
             case AgentState.UNREACHABLE:
                 a.apply(AgentEvent.REACHABLE, now)
             case AgentState.PAUSED if (a.reason == "missed" and self.busy.missed_resume_s > 0
