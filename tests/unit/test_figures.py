@@ -10,7 +10,8 @@ import pytest
 
 from ari_app.core.agents import AgentLogEntry
 from ari_app.core.figures import (
-    CallOutcome, FigureRules, OutboundAttempt, agent_time, call_record, figures,
+    AgentTime, CallOutcome, CallRecord, FigureRules, Offer, OutboundAttempt, Segment, agent_time, call_record,
+    figures,
 )
 from ari_app.core.timeline import Fact, TimelineEntry
 
@@ -249,3 +250,117 @@ def test_r_hold_a_second_hold_running_at_the_hang_up_adds_to_the_first():
                T(10, Fact.HOLD, "1001"), T(15, Fact.UNHOLD, "1001"), T(20, Fact.HOLD, "1001"),
                T(32, Fact.HANGUP, "1001", by="caller")]
     assert call_record("c", entries, RULES).segments[0].hold_s == 17
+
+
+# -- mutation testing (issue 7), second pass: records of timelines without details, the period's edges -------
+def test_r_kpi_a_timeline_of_bare_facts_gives_the_whole_record():
+    """Facts stored before their details were recorded: no queue, no ring times, no reasons, no "by"."""
+    entries = [T(0, Fact.ENTERED_QUEUE), T(1, Fact.OFFERED, "1002"), T(16, Fact.OFFER_FAILED, "1002"),
+               T(17, Fact.OFFERED, "1001"), T(20, Fact.ANSWERED, "1001"), T(21, Fact.BRIDGED, "1001"),
+               T(80, Fact.HANGUP)]
+    assert call_record("c", entries, RULES) == CallRecord(
+        call_id="c", queue="", entered_at=0, ended_at=80, outcome=CallOutcome.ANSWERED, agent="1001", answered_at=20,
+        offers=(Offer(agent="1002", at=1, ring_s=15, answered=False, within_target=False, missed=True),
+                Offer(agent="1001", at=17, ring_s=3, answered=True, within_target=True, missed=False)),
+        segments=(Segment(agent="1001", start=21, end=80),), hung_up_by=None)
+    assert call_record("none", [T(0, Fact.HANGUP, by="caller")], RULES) is None  # never entered a queue
+
+
+def test_r_ring_recorded_ring_times_win_over_the_facts_times_when_the_offers_were_lost():
+    """A call rebuilt after a restart: its OFFERED facts were lost, the answer and the miss kept theirs."""
+    entries = [T(100, Fact.RESYNCED, state="waiting", queue="q", entered_at=90),
+               T(110, Fact.OFFER_FAILED, "1002", reason="ring_target", ring_s=15.0, unreachable=False),
+               T(120, Fact.ANSWERED, "1001", ring_s=4.0, within_target=False),
+               T(121, Fact.BRIDGED, "1001"), T(130, Fact.HANGUP, "1001", by="caller")]
+    rec = call_record("c", entries, RULES)
+    assert rec.offers == (Offer(agent="1002", at=95, ring_s=15, answered=False, within_target=False, missed=True),
+                          Offer(agent="1001", at=116, ring_s=4, answered=True, within_target=False, missed=False))
+    assert (rec.queue, rec.entered_at, rec.wait_s) == ("q", 90, 30)
+
+
+def test_r_ring_an_agent_leaving_before_the_bridge_is_one_answered_offer_and_the_next_offer_counts():
+    entries = [entered(0), T(1, Fact.OFFERED, "1001"), T(3, Fact.ANSWERED, "1001", ring_s=2.0, within_target=True),
+               T(4, Fact.OFFER_FAILED, "1001", reason="agent_left_before_bridge"),
+               T(4, Fact.OFFERED, "1002"), T(9, Fact.ANSWERED, "1002", ring_s=5.0, within_target=True),
+               T(10, Fact.BRIDGED, "1002"), T(40, Fact.HANGUP, "1002", by="caller")]
+    rec = call_record("c", entries, RULES)
+    assert [(o.agent, o.answered) for o in rec.offers] == [("1001", True), ("1002", True)]
+    assert (rec.agent, rec.answered_at, rec.segments) == ("1001", 3, (Segment(agent="1002", start=10, end=40),))
+
+
+def test_r_kpi_records_of_kept_diverted_lost_and_requeued_calls():
+    kept = [entered(0), T(12, Fact.KEPT_PLACE, position=2), T(40, Fact.PLACE_REACHED, "1001")]
+    assert call_record("k", kept, RULES) == CallRecord(call_id="k", queue="q", entered_at=0, ended_at=None,
+                                                       outcome=CallOutcome.KEPT_PLACE)
+    diverted = [entered(0), T(30, Fact.DIVERTED, reason="voicemail", destination="vm")]
+    assert call_record("d", diverted, RULES) == CallRecord(call_id="d", queue="q", entered_at=0, ended_at=30,
+                                                           outcome=CallOutcome.DIVERTED)
+    lost = [entered(0), T(50, Fact.HANGUP, by="system")]  # waiting when the service restarted
+    assert call_record("l", lost, RULES) == CallRecord(call_id="l", queue="q", entered_at=0, ended_at=50,
+                                                       outcome=CallOutcome.DIVERTED, hung_up_by="system")
+    # an agent hangs up before the transfer's target answered: the caller is back in line, the agent's part ends
+    requeued = [entered(0), T(2, Fact.ANSWERED, "1001", ring_s=2.0), T(3, Fact.BRIDGED, "1001"),
+                T(10, Fact.HOLD, "1001"), T(20, Fact.TRANSFER, "1001", state="requeued", reason=""),
+                T(25, Fact.OFFERED, "1002"), T(27, Fact.ANSWERED, "1002", ring_s=2.0), T(28, Fact.BRIDGED, "1002"),
+                T(30, Fact.HOLD, "1002"), T(35, Fact.UNHOLD, "1002"), T(60, Fact.HANGUP, "1002", by="caller")]
+    assert call_record("r", requeued, RULES).segments == (Segment(agent="1001", start=3, end=20, hold_s=10),
+                                                          Segment(agent="1002", start=28, end=60, hold_s=5))
+
+
+def test_r_kpi_agent_time_edges_two_pauses_two_wrap_ups_and_instant_states():
+    log = [AgentLogEntry(agent_id="1001", at=0, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=100, event="busy_overrun", state="paused", reason="lunch"),  # at start
+           AgentLogEntry(agent_id="1001", at=110, event="state", state="paused", reason="lunch"),
+           AgentLogEntry(agent_id="1001", at=130, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=140, event="state", state="wrap_up"),
+           AgentLogEntry(agent_id="1001", at=150, event="state", state="paused", reason="break"),
+           AgentLogEntry(agent_id="1001", at=155, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=160, event="state", state="wrap_up"),  # a 0 s wrap-up
+           AgentLogEntry(agent_id="1001", at=160, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=170, event="state", state="wrap_up"),
+           AgentLogEntry(agent_id="1001", at=175, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=200, event="busy_overrun", state="paused", reason="x")]  # at the end
+    assert agent_time(log, 100, 200) == {"1001": AgentTime(logged_in_s=100, paused_s=25, wrap_s=15,
+                                                           busy_overruns=1, wrap_periods=((140, 150), (170, 175)))}
+
+
+def test_r_wrap_a_call_gets_the_wrap_up_starting_within_a_second_of_its_end():
+    log = [AgentLogEntry(agent_id="1001", at=0, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=50.5, event="state", state="wrap_up"),
+           AgentLogEntry(agent_id="1001", at=60, event="state", state="available"),
+           AgentLogEntry(agent_id="1001", at=101, event="state", state="wrap_up"),
+           AgentLogEntry(agent_id="1001", at=111, event="state", state="available")]
+    calls = [[entered(0), T(1, Fact.ANSWERED, "1001", ring_s=1.0), T(2, Fact.BRIDGED, "1001"),
+              T(50, Fact.HANGUP, "1001", by="caller")],
+             [entered(60), T(61, Fact.ANSWERED, "1001", ring_s=1.0), T(62, Fact.BRIDGED, "1001"),
+              T(100, Fact.HANGUP, "1001", by="caller")],  # the wrap-up 1.0 s later is not this call's
+             [entered(200), T(201, Fact.ANSWERED, "1002", ring_s=1.0), T(202, Fact.BRIDGED, "1002"),
+              T(210, Fact.HANGUP, "1002", by="caller")]]  # 1002 has no log at all: no wrap-up
+    _, agents, total = figures([call_record(f"c{n}", c, RULES) for n, c in enumerate(calls)], RULES,
+                               agent_log=log, start=0, end=3600)
+    assert (agents["1001"].wrap_s, agents["1002"].wrap_s, total.wrap_s) == (9.5, 0, 9.5)
+
+
+def test_r_kpi_per_queue_rules_ratios_of_one_and_abandoned_versus_diverted():
+    fast = {"q": FigureRules(sl_threshold_s=5.0)}
+    answered = [entered(0), T(10, Fact.ANSWERED, "1001", ring_s=1.0), T(11, Fact.BRIDGED, "1001"),
+                T(20, Fact.HANGUP, "1001", by="caller")]
+    q = figures([call_record("a", answered, RULES)], fast, start=0, end=3600)[0]["q"]
+    assert (q.offered, q.answered, q.answered_in_sl, q.answer_rate, q.service_level) == (1, 1, 0, 1.0, 0.0)
+    q = figures([call_record("a", answered, RULES)], {"other": FigureRules(sl_threshold_s=5.0)}, start=0,
+                end=3600)[0]["q"]
+    assert q.answered_in_sl == 1  # no rules for "q": the defaults (20 s)
+    calls = [[entered(0), T(30, Fact.HANGUP, by="caller")], [entered(40), T(70, Fact.HANGUP, by="caller")],
+             [entered(80), T(81, Fact.DIVERTED, reason="no_agent", destination="vm")]]
+    q = figures([call_record(f"c{n}", c, RULES) for n, c in enumerate(calls)], RULES, start=0, end=3600)[0]["q"]
+    assert (q.offered, q.abandoned, q.diverted) == (3, 2, 1)
+
+
+def test_r_kpi_outbound_attempts_at_the_periods_edges_and_without_an_agent():
+    outbound = [OutboundAttempt(agent="1001", at=-1, connected=True), OutboundAttempt(agent="1001", at=0,
+                                                                                         connected=True),
+                OutboundAttempt(agent=None, at=10, connected=False),
+                OutboundAttempt(agent="1001", at=3600, connected=True)]
+    _, agents, total = figures([], RULES, outbound=outbound, start=0, end=3600)
+    assert (total.outbound, total.outbound_connected) == (2, 1)
+    assert list(agents) == ["1001"] and (agents["1001"].outbound, agents["1001"].outbound_connected) == (1, 1)
