@@ -225,7 +225,12 @@ async def watcher(asterisk):
 
 
 class Service:
-    """The service as a real process; its JSON log lines are the observable facts."""
+    """The service as a real process; its JSON log lines are the observable facts.
+
+    Every one started is remembered (``running``): one a test leaves behind (a failed set-up) is stopped
+    before the next test starts, or it would keep taking the Stasis app from the next test's service."""
+
+    running: list["Service"] = []
 
     def __init__(self, workdir: Path, config: Path = E2E_CONFIG, env: dict[str, str] | None = None,
                  log_name: str = "service.log") -> None:
@@ -239,6 +244,7 @@ class Service:
         self.proc = subprocess.Popen([sys.executable, "-m", "ari_app", "run", "--config", str(self.config)],
                                      cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **self.env} if self.env else None)
+        Service.running.append(self)
         return self
 
     @property
@@ -292,10 +298,21 @@ class Service:
         return [e for e in self.lines() if e.get("level") in ("error", "critical") or e.get("event") == "<not json>"]
 
 
+@pytest.fixture(autouse=True)
+def no_service_left_behind():
+    """After each test: any service process it started and did not stop is stopped (a CI run once left one
+    running after its fixture's set-up failed; it took the Stasis app from later services for minutes)."""
+    yield
+    while Service.running:
+        Service.running.pop().stop()
+
+
 @pytest.fixture
 async def service(asterisk, ari, tmp_path):
     svc = Service(tmp_path).start()
-    await svc.wait_for("ari.resynced")
-    yield svc
-    svc.stop()
+    try:
+        await svc.wait_for("ari.resynced")
+        yield svc
+    finally:
+        svc.stop()
     assert not svc.errors(), f"service logged errors: {svc.errors()[:3]}"

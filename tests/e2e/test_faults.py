@@ -7,7 +7,7 @@ few minutes. Each ends with ARI ``GET /channels`` and ``GET /bridges`` holding n
 2. Asterisk restarts under load: the same service process reconnects, resyncs and keeps routing; no
    channel is left in Stasis.
 3. The MQTT broker stops; separately the database is unavailable (the SQLite file locked by another
-   process): calls are still answered, the failure is logged once with its reason and retried, nothing
+   process; the PostgreSQL server stopped): calls are still answered, the failure is logged once with its reason and retried, nothing
    crashes, and the held events and writes land once it is back.
 4. A slow ARI (a proxy adding 200 ms to every REST call, the websocket passed through): calls complete and
    no timer fires twice (one ring cut-off per offer, R-RING; one apology per caller, R-WAIT).
@@ -27,7 +27,10 @@ import signal
 import sqlite3
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import psycopg
 
 from conftest import PBX_ROOT, Service, ari_time, config_with, pbx
 from test_mqtt import MQTT_PASSWORD, PREFIX, Broker, Subscriber, mqtt_config
@@ -357,17 +360,7 @@ async def test_database_unavailable_calls_answered_logged_once_and_held_writes_l
         assert len(svc.events("store.unavailable")) == 1 and len(svc.events("store.recovered")) == 1
         await svc.wait_for("call.compliance", count=10, timeout=5)
         check = sqlite3.connect(db)
-        for call_id in calls:
-            facts = [r[0] for r in check.execute("SELECT fact FROM call_timeline WHERE call_id = ? ORDER BY seq",
-                                                 (call_id,))]
-            assert facts[0] == "entered_queue" and "answered" in facts and facts[-1] == "hangup", (call_id, facts)
-            assert check.execute("SELECT COUNT(*) FROM call_compliance WHERE call_id = ?",
-                                 (call_id,)).fetchone()[0] == 1
-        sessions = dict(check.execute("SELECT agent_id, calls_taken FROM agent_sessions WHERE agent_id LIKE '70%'"))
-        assert sum(sessions.values()) == 10
-        logged = check.execute("SELECT COUNT(*) FROM agent_log WHERE agent_id LIKE '70%' AND at >= ?",
-                               (locked_at,)).fetchone()[0]
-        assert logged >= 10
+        assert_landed(lambda sql, params: check.execute(sql, params).fetchall(), calls, since=locked_at)
         check.close()
         await assert_nothing_left(ari)
     finally:
@@ -375,6 +368,71 @@ async def test_database_unavailable_calls_answered_logged_once_and_held_writes_l
             lock.execute("ROLLBACK")
         lock.close()
         svc.stop()
+    errors = svc.errors()
+    assert [e["event"] for e in errors] == ["store.unavailable"], errors[:3]
+
+
+def assert_landed(query: Callable[[str, tuple], list[tuple]], calls: list[str], *, since: float) -> None:
+    """Every held write of the outage is in the database: each call's whole timeline and its compliance
+    record (R-COMPLY), the fault agents' sessions (10 calls taken) and state log. ``query(sql, params)``
+    runs one statement (``?`` placeholders) on either backend."""
+    for call_id in calls:
+        facts = [r[0] for r in query("SELECT fact FROM call_timeline WHERE call_id = ? ORDER BY seq", (call_id,))]
+        assert facts[0] == "entered_queue" and "answered" in facts and facts[-1] == "hangup", (call_id, facts)
+        assert query("SELECT COUNT(*) FROM call_compliance WHERE call_id = ?", (call_id,))[0][0] == 1
+    sessions = dict(query("SELECT agent_id, calls_taken FROM agent_sessions WHERE agent_id LIKE ?", ("70%",)))
+    assert sum(sessions.values()) == 10
+    assert query("SELECT COUNT(*) FROM agent_log WHERE agent_id LIKE ? AND at >= ?", ("70%", since))[0][0] >= 10
+
+
+async def test_postgresql_stopped_calls_answered_logged_once_and_held_writes_land(asterisk, ari, tmp_path,
+                                                                                   pg_server):
+    """Issue 7, fault 3 (database), the issue's other case: the store is PostgreSQL and its server stops
+    (a fast shutdown: the service's connection is closed under it) while 10 calls come and go. Every call is
+    answered; ``store.unavailable`` is logged once with the reason; once the server is back the store opens a
+    new connection by itself, ``store.recovered`` is logged once and every held write lands."""
+    db = f"faults{os.getpid()}"
+    with psycopg.connect(pg_server.url(pg_server.user), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {db}")
+    url = pg_server.url(db)
+    cfg = fault_config(tmp_path)
+    text = cfg.read_text()
+    assert '\nstore = "state.db"' in text
+    cfg.write_text(text.replace('\nstore = "state.db"', "\n", 1) + f'\n[store]\nurl = "{url}"\n')
+    svc = Service(tmp_path, config=cfg).start()
+    stopped = False
+    try:
+        await svc.wait_for("ari.resynced")
+        await talk_time(ari, 1)
+        await asyncio.to_thread(pg_server.stop)
+        stopped, down_at = True, time.time()
+        await place(ari, 10, talk_s=30)
+        await svc.wait_for("call.completed", queue="fault", count=10, timeout=30)
+        calls = first_seen(svc.lines(), "call.completed", queue="fault")
+        answered = svc.events("call.answered", queue="fault")
+        assert len(answered) == 10 and max(e["wait_s"] for e in answered) < 5
+        assert svc.alive()
+        down = svc.events("store.unavailable")
+        assert len(down) == 1 and f"PostgreSQL 127.0.0.1:{pg_server.port}/{db}" in down[0]["reason"], down
+        assert pg_server.password not in down[0]["reason"]  # R-PRIVACY
+        assert svc.events("store.recovered") == [] and svc.events("call.compliance") == []
+
+        await asyncio.to_thread(pg_server.start)
+        stopped = False
+        back = time.time()
+        up = await svc.wait_for("store.recovered", timeout=35)
+        assert up["dropped_rows"] == 0 and up["landed_rows"] > 10 * 4, up
+        assert up["down_s"] >= back - down_at - 1.5
+        assert len(svc.events("store.unavailable")) == 1 and len(svc.events("store.recovered")) == 1
+        await svc.wait_for("call.compliance", count=10, timeout=5)
+        with psycopg.connect(url, autocommit=True) as check:
+            assert_landed(lambda sql, params: check.execute(sql.replace("?", "%s"), params).fetchall(), calls,
+                          since=down_at)
+        await assert_nothing_left(ari)
+    finally:
+        svc.stop()
+        if stopped:
+            await asyncio.to_thread(pg_server.start)
     errors = svc.errors()
     assert [e["event"] for e in errors] == ["store.unavailable"], errors[:3]
 
