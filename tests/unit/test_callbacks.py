@@ -13,7 +13,7 @@ import pytest
 from ari_app.core.callbacks import (
     TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
     CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall, Outcome,
-    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
+    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaPointer, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
     stagger,
 )
 from ari_app.core.roster import Roster, Shift, Team
@@ -747,3 +747,65 @@ def test_r_vm_check_an_event_arriving_after_a_due_check_keeps_the_check_actions(
     vm(cb, "s2", at(3, "08:01"), queue="sales")
     out = cb.handle(event, at(3, "09:00"))  # the shell's timer was late: the 09:00 check runs first
     assert [(a.agent_id, a.task_ids) for a in of(out, CallDutyAgent)][:1] == [("1001", ("s1",))]
+
+
+# -- saved rota data and rules: every exact message (mutation testing, pass 4) ------------------------
+@pytest.mark.parametrize("data,message", [
+    ({"support": ["1001"]}, "rota.support: expected a mapping, got ['1001']"),
+    ({"support": None}, "rota.support: expected a mapping, got None"),
+    ({7: {}}, "rota.7: expected a team name or '<team>:followup'"),
+    ({"": {}}, "rota.: expected a team name or '<team>:followup'"),
+    ({"support:": {}}, "rota.support:: expected a team name or '<team>:followup'"),
+    ({"support:vip": {}}, "rota.support:vip: expected a team name or '<team>:followup'"),
+    ({"support": {"next": "1", "after": "2", "day": None}}, "rota.support: unknown keys ['after', 'next']"),
+    ({"support": {"last_agent": 1001}}, "rota.support.last_agent: expected an agent ID, got 1001"),
+    ({"support": {"last_agent": "1001", "duty": ["1002"]}}, "rota.support.duty: expected an agent ID, got ['1002']"),
+    ({"support:followup": {"duty": 7}}, "rota.support:followup.duty: expected an agent ID, got 7"),
+    ({"support": {"day": 20250303}}, "rota.support.day: expected a date as YYYY-MM-DD, got 20250303"),
+    ({"support": {"day": "2025-02-30"}}, "rota.support.day: expected a date as YYYY-MM-DD, got '2025-02-30'"),
+])
+def test_r_vm_rr_saved_rota_data_is_refused_with_exact_messages(data, message):
+    with pytest.raises(CallbackError) as e:
+        RotaState.from_dict(data)
+    assert str(e.value) == message
+
+
+def test_r_vm_rr_saved_rota_data_round_trips_every_field():
+    data = {"sales": {"last_agent": None, "day": None, "duty": None},
+            "support": {"last_agent": "1002", "day": "2025-03-04", "duty": "1002"},
+            "support:followup": {"last_agent": "1003", "day": None, "duty": None}}
+    state = RotaState.from_dict(data)
+    assert dict(state.pointers) == {
+        "sales": RotaPointer(), "support": RotaPointer(last_agent="1002", day=date(2025, 3, 4), duty="1002"),
+        "support:followup": RotaPointer(last_agent="1003")}
+    assert state.to_dict() == data
+    assert RotaState.from_dict({"support": {"day": date(2025, 3, 4)}}).pointers["support"] == RotaPointer(
+        day=date(2025, 3, 4))
+    assert RotaState.from_dict({"support": {}}).pointers["support"] == RotaPointer()
+
+
+@pytest.mark.parametrize("rules,message", [
+    ({"mode": "daily"}, "callbacks.mode: must be 'duty' or 'per_task', got 'daily'"),
+    ({"check_every_s": 0}, "callbacks.check_every_s: must be > 0, got 0"),
+    ({"deadline_s": -1.5}, "callbacks.deadline_s: must be > 0, got -1.5"),
+    ({"backoff_base_s": 0.0}, "callbacks.backoff_base_s: must be > 0, got 0.0"),
+    ({"backoff_cap_s": -60}, "callbacks.backoff_cap_s: must be > 0, got -60"),
+    ({"backoff_factor": 0.5}, "callbacks.backoff_factor: must be >= 1, got 0.5"),
+    ({"max_attempts": 1.0}, "callbacks.max_attempts: must be >= 1, got 1.0"),
+    ({"max_attempts": -2}, "callbacks.max_attempts: must be >= 1, got -2"),
+    ({"check_offsets": {"support": 0, "sales": 7200}},
+     "callbacks.check_offsets.sales: must be >= 0 and < check_every_s (7200), got 7200"),
+    ({"check_offsets": {"sales": -1}, "check_every_s": 900.5},
+     "callbacks.check_offsets.sales: must be >= 0 and < check_every_s (900.5), got -1"),
+])
+def test_r_cb_bad_rules_are_refused_with_exact_messages(rules, message):
+    with pytest.raises(CallbackError) as e:
+        CallbackRules(**rules)
+    assert str(e.value) == message
+
+
+def test_r_cb_rules_at_their_limits_are_accepted():
+    rules = CallbackRules(backoff_factor=1, max_attempts=1, check_every_s=600, check_offsets={"sales": 0, "x": 599.9})
+    assert (rules.backoff_s(1), rules.backoff_s(5), rules.offset_s("x"), rules.offset_s("other")) == (
+        600.0, 600.0, 599.9, 0.0)
+    assert CallbackRules(backoff_base_s=100, backoff_factor=3, backoff_cap_s=1000).backoff_s(3) == 900

@@ -364,3 +364,14 @@ def test_r_leave_cancelling_one_shift_keeps_the_others():
     with pytest.raises(RosterError, match="^team 'support' has no shift 'night'$"):
         r.on_leave("1001", MON, shift="night")
     assert len(r.leave_entries()) == 2
+
+
+def test_r_leave_shifts_are_ordered_by_start_and_conflicts_by_agent_id_order():
+    shifts = (Shift(name="short", start=time(9, 0), end=time(12, 0)), Shift(name="long", start=time(8, 0), end=time(18, 0)))
+    r = Roster([Team(name="t", agents=("1000", "999", "1001"), shifts=shifts)])
+    assert [name for name, _, _ in r.shifts_on("t", MON)] == ["long", "short"]  # by start, not by end
+    r.request_leave("1000", MON)
+    r.request_leave("999", MON, override_by="sup")
+    d = r.request_leave("1001", MON, shift="short")
+    assert d.conflicts == ("999", "1000")  # agent-ID order: 999 before 1000
+    assert d.reason.startswith("team 't' already has 1000, 999 on leave in shift 'short'")  # in leave order
