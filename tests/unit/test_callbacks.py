@@ -809,3 +809,69 @@ def test_r_cb_rules_at_their_limits_are_accepted():
     assert (rules.backoff_s(1), rules.backoff_s(5), rules.offset_s("x"), rules.offset_s("other")) == (
         600.0, 600.0, 599.9, 0.0)
     assert CallbackRules(backoff_base_s=100, backoff_factor=3, backoff_cap_s=1000).backoff_s(3) == 900
+
+
+def test_r_vm_with_no_working_day_ahead_the_task_is_created_unassigned_with_every_fact():
+    holidays = [date(2025, 3, 1) + (date(2025, 3, 2) - date(2025, 3, 1)) * i for i in range(420)]
+    for mode in ("duty", "per_task"):
+        cb = make(mode, roster=make_roster(holidays=holidays))
+        out = cb.handle(VoicemailLeft(task_id="k1", caller="1", queue="support", recording="", kind="keep_place",
+                                      not_before=at(3, "11:00")), at(3))
+        assert out == [
+            Publish("callback.created", {"task_id": "k1", "queue": "support", "team": "support", "recording": "",
+                                         "created_at": at(3), "deadline": at(4), "rule": "R-VM"}),
+            Publish("callback.unassigned", {"task_id": "k1", "team": "support", "agent": None, "previous": None,
+                                            "reason": "new", "mode": mode, "rule": "R-VM-RR"})]
+        assert cb.rota_state() == RotaState() and cb.get_timer() == at(3, "11:00")
+        assert cb.handle_timer(at(3, "11:00")) == [] and cb.get_timer() == at(4)  # then only the deadline
+
+
+def test_r_vm_rr_per_task_new_task_fact_carries_every_field():
+    cb = make("per_task")
+    assert vm(cb, "p1", at(3)) == [
+        Publish("callback.created", {"task_id": "p1", "queue": "support", "team": "support", "recording": "vm/p1",
+                                     "created_at": at(3), "deadline": at(4), "rule": "R-VM"}),
+        Publish("callback.assigned", {"task_id": "p1", "team": "support", "agent": "1001", "previous": None,
+                                      "reason": "new", "mode": "per_task", "rule": "R-VM-RR"})]
+
+
+def test_r_vm_check_a_missed_check_after_an_unannounced_leave_moves_the_task_as_a_check():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "t1", at(3, "08:00"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:30"))
+    assert cb.handle_timer(at(3, "09:00")) == [Publish("callback.check_missed", {
+        "team": "support", "agent": "1001", "reason": "agent_busy", "tasks": 1, "rule": "R-VM-CHECK"})]
+    assert roster.request_leave("1001", "2025-03-03").granted  # no RosterChanged: the missed check applies it
+    assert cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:30")) == [
+        Publish("callback.duty", {"team": "support", "day": "2025-03-03", "agent": "1002", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "duty", "rule": "R-VM-RR"})]  # 1002 is not called
+
+
+def test_r_vm_rr_per_task_logged_out_owners_lose_tasks_at_a_check_but_keep_them_at_the_roll_over():
+    cb = make("per_task", require_logged_in=True)
+    for a in ("1001", "1002"):
+        cb.handle(AgentPresence(agent_id=a, logged_in=True), at(3, "08:00"))
+    vm(cb, "t1", at(3, "08:10"))
+    vm(cb, "t2", at(3, "08:20"))
+    cb.handle(AgentPresence(agent_id="1002", logged_in=False), at(3, "08:30"))
+    log = [a for _, a in run(cb, at(3, "09:00"), on_call=hang_up_at_once)]
+    assert log[:2] == [
+        Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1001", "previous": "1002",
+                                      "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1001", task_ids=("t1", "t2"), reason="check")]
+    cb.handle(AgentPresence(agent_id="1002", logged_in=True), at(3, "09:30"))
+    assert calls(run(cb, at(3, "17:10"), on_call=hang_up_at_once)) == [
+        ("Mon 03 11:00", "support", "1001", "check"), ("Mon 03 13:00", "support", "1001", "check"),
+        ("Mon 03 15:00", "support", "1001", "check"), ("Mon 03 17:00", "support", "1001", "check")]
+    cb.handle(AgentPresence(agent_id="1001", logged_in=False), at(3, "17:15"))
+    assert run(cb, at(3, "17:30"), on_call=hang_up_at_once) == []  # the roll-over ignores logins
+    assert [cb.tasks[t].assigned for t in ("t1", "t2")] == ["1001", "1001"]
+    log = [a for t, a in run(cb, at(4, "09:00"), on_call=hang_up_at_once) if t == at(4, "09:00")]
+    assert log[:3] == [
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1002", task_ids=("t1", "t2"), reason="check")]
