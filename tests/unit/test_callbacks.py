@@ -12,7 +12,8 @@ import pytest
 
 from ari_app.core.callbacks import (
     TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
-    CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall, Outcome,
+    CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall,
+    FollowupImported, FollowupRow, Outcome, ReassignTask,
     PlaceTurn, Publish, ReopenTask, RosterChanged, RotaPointer, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
     stagger,
 )
@@ -740,7 +741,9 @@ def test_r_sla24_overdue_facts_carry_every_field_and_each_late_task_counts():
 @pytest.mark.parametrize("event", [
     PlaceTurn(task_id="s2", agent_id="1003"), DutyCallEnded(agent_id="1004"),
     AttemptResult(task_id="nope", outcome=Outcome.BUSY), CloseTask(task_id="s2", by="sup"),
-    ReopenTask(task_id="s2", by="sup"), DutyAnswered(agent_id="1004")], ids=lambda e: type(e).__name__)
+    ReopenTask(task_id="s2", by="sup"), DutyAnswered(agent_id="1004"),
+    ReassignTask(task_id="s2", agent_id="2002", by="sup"),
+    FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="sales")], ids=lambda e: type(e).__name__)
 def test_r_vm_check_an_event_arriving_after_a_due_check_keeps_the_check_actions(event):
     cb = make()
     vm(cb, "s1", at(3, "08:00"))
@@ -809,6 +812,7 @@ def test_r_cb_rules_at_their_limits_are_accepted():
     assert (rules.backoff_s(1), rules.backoff_s(5), rules.offset_s("x"), rules.offset_s("other")) == (
         600.0, 600.0, 599.9, 0.0)
     assert CallbackRules(backoff_base_s=100, backoff_factor=3, backoff_cap_s=1000).backoff_s(3) == 900
+    assert CallbackRules(check_every_s=0.5, deadline_s=0.5, backoff_base_s=0.5, backoff_cap_s=0.5).backoff_s(2) == 0.5
 
 
 def test_r_vm_with_no_working_day_ahead_the_task_is_created_unassigned_with_every_fact():
@@ -875,3 +879,143 @@ def test_r_vm_rr_per_task_logged_out_owners_lose_tasks_at_a_check_but_keep_them_
         Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1002", "previous": "1001",
                                       "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
         CallDutyAgent(team="support", agent_id="1002", task_ids=("t1", "t2"), reason="check")]
+
+
+def test_r_cb_an_answer_arriving_after_a_due_check_keeps_the_check_actions():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "x1", at(3, "08:01"), queue="sales")
+    [call] = of(cb.handle_timer(at(3, "09:00")), CallDutyAgent)
+    out = cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:10"))  # sales' 09:10 check ran first
+    assert [type(a).__name__ for a in out] == ["CallDutyAgent", "Publish", "DialCustomer"]
+    assert (out[0].agent_id, out[2].task_id) == ("2001", "s1")
+
+
+def test_r_cb_retries_of_two_agents_falling_due_together_call_both():
+    cb = make("per_task")
+    vm(cb, "t1", at(3, "08:00"))
+    vm(cb, "t2", at(3, "08:01"))
+    run(cb, at(3, "09:00"), on_call=answer_and(cb, [Outcome.NO_ANSWER, Outcome.NO_ANSWER]))
+    assert [cb.tasks[t].next_attempt_at for t in ("t1", "t2")] == [at(3, "09:11")] * 2
+    log = run(cb, at(3, "09:11"), on_call=hang_up_at_once)
+    assert calls(log) == [("Mon 03 09:11", "support", "1001", "retry"), ("Mon 03 09:11", "support", "1002", "retry")]
+
+
+# -- state the shell persists and timers nobody sees at once (mutation testing, pass 4) ---------------------
+def test_r_vm_every_change_is_handed_to_the_store_by_task_id():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    assert [t.task_id for t in cb.drain_changed()] == ["s1"]
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))
+    assert [t.task_id for t in cb.drain_changed()] == ["s1"]
+    cb.handle_timer(at(3, "09:11"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:11"))  # s1 in progress again
+    again = Callbacks(cb.rules, cb.roster, now=at(3, "09:20"), tasks=list(cb.tasks.values()))
+    assert [t.task_id for t in again.drain_changed()] == ["s1"]  # aborted by the restart
+    assert calls([(at(3, "10:00"), a) for a in again.handle_timer(at(3, "10:00"))]) == [
+        ("Mon 03 10:00", "support", "1001", "retry")]  # its retry time (09:11) had passed
+    fresh = make()
+    vm(fresh, "n1", at(3, "09:30"))
+    restored = Callbacks(fresh.rules, fresh.roster, now=at(3, "09:40"), tasks=list(fresh.tasks.values()))
+    assert restored.drain_changed() == []
+    assert restored.handle_timer(at(3, "10:00")) == []  # open, no retry armed: it waits for the 11:00 check
+
+
+def test_r_vm_rr_a_reassigned_task_rolling_over_is_handed_to_the_store():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle(ReassignTask(task_id="s1", agent_id="1003", by="sup"), at(3, "08:10"))
+    cb.drain_changed()
+    cb.handle_timer(at(3, "17:30"))
+    [task] = cb.drain_changed()
+    assert (task.task_id, task.assigned, task.reassigned_by) == ("s1", "1002", None)
+
+
+def test_r_cb_a_call_not_yet_answered_does_not_hold_other_tasks():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "s1", at(3, "08:00"))
+    [call] = of(cb.handle_timer(at(3, "09:00")), CallDutyAgent)  # 1001 rings, not answered yet
+    vm(cb, "s2", at(3, "09:01"))
+    out = cb.handle(ReassignTask(task_id="s2", agent_id="1003", by="sup", request_id="r1"), at(3, "09:02"))
+    assert of(out, CallbackCommandResult) == [CallbackCommandResult(request_id="r1", task_id="s2", ok=True)]
+    vm(cb, "s3", at(3, "09:03"))
+    assert of(cb.handle(PlaceTurn(task_id="s3", agent_id="1004"), at(3, "09:04")), CallDutyAgent) == [
+        CallDutyAgent(team="support", agent_id="1004", task_ids=("s3",), reason="keep_place")]
+    vm(cb, "s4", at(3, "09:05"))
+    assert roster.request_leave("1001", "2025-03-03").granted
+    out = cb.handle(RosterChanged(), at(3, "09:06"))
+    assert [(f["task_id"], f["agent"], f["reason"]) for f in published(out, "callback.assigned")] == [
+        ("s4", "1002", "roster")]  # s1 is in 1001's call: it stays
+
+
+def test_r_cb_a_closed_then_reopened_task_does_not_keep_its_old_retry():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))  # retry at 09:11
+    out = cb.handle(CloseTask(task_id="s1", by="1001", request_id="r2"), at(3, "09:05"))
+    assert cb.tasks["s1"].closed_by == "1001"
+    out = cb.handle(ReopenTask(task_id="s1", by="sup", request_id="r3"), at(3, "09:06"))
+    assert out == [CallbackCommandResult(request_id="r3", task_id="s1", ok=True),
+                   Publish("callback.reopened", {"task_id": "s1", "team": "support", "by": "sup", "rule": "R-CB"})]
+    assert (cb.tasks["s1"].closed_by, cb.tasks["s1"].closed_at, cb.tasks["s1"].tries) == (None, None, 0)
+    assert cb.handle_timer(at(3, "09:30")) == []  # no retry call: the next check takes it
+    [call] = of(cb.handle_timer(at(3, "11:00")), CallDutyAgent)
+    [dial] = of(cb.handle(DutyAnswered(agent_id="1001"), at(3, "11:00")), DialCustomer)
+    assert dial.attempt == 1
+
+
+def test_r_cb_reopening_on_another_day_moves_the_task_to_that_day_s_duty_agent_with_the_reason():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    cb.handle(CloseTask(task_id="s1", by="1001"), at(3, "10:02"))
+    out = cb.handle(ReopenTask(task_id="s1", by="sup"), at(4, "10:00"))
+    assert published(out, "callback.assigned") == [{
+        "task_id": "s1", "team": "support", "agent": "1002", "previous": "1001", "reason": "reopened",
+        "mode": "duty", "rule": "R-VM-RR"}]
+    assert of(cb.handle(CloseTask(task_id="zz", by="x", request_id="r9"), at(4, "10:03")), CallbackCommandResult) == [
+        CallbackCommandResult(request_id="r9", task_id="zz", ok=False, message="unknown callback task 'zz'")]
+
+
+def test_r_vm_check_a_later_call_clears_a_missed_check():
+    for first in ("check", "keep_place"):
+        cb = make()
+        vm(cb, "s1", at(3, "08:00"))
+        cb.handle_timer(at(3, "09:00"))
+        cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:01"))  # not answered: a missed check
+        if first == "check":
+            [call] = of(cb.handle_timer(at(3, "11:00")), CallDutyAgent)
+        else:
+            [call] = of(cb.handle(PlaceTurn(task_id="s1", agent_id="1001"), at(3, "11:00")), CallDutyAgent)
+        hang_up_at_once(cb, call, at(3, "11:01"))
+        assert cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "11:30")) == []
+
+
+def test_r_vm_rr_a_duty_agent_put_on_leave_hands_over_to_the_next_after_them():
+    roster = make_roster()
+    cb = make(roster=roster)
+    daily_duty(cb, [3])
+    vm(cb, "t1", at(4, "09:30"))
+    assert cb.tasks["t1"].assigned == "1002"
+    assert cb.duty_agent("support", date(2025, 3, 3)) is None  # the rota never goes back
+    roster.request_leave("1002", "2025-03-04")
+    cb.handle(RosterChanged(), at(4, "09:40"))
+    assert cb.tasks["t1"].assigned == "1003"  # after 1002, not the first free in order
+    for a in ("1001", "1003", "1004"):
+        roster.request_leave(a, "2025-03-05", override_by="sup")
+    roster.request_leave("1002", "2025-03-05", override_by="sup")
+    vm(cb, "t2", at(5, "09:30"))
+    assert cb.tasks["t2"].assigned is None and cb.rota_state().pointers["support"].duty is None
+    roster.cancel_leave("1001", "2025-03-05")
+    roster.cancel_leave("1004", "2025-03-05")
+    cb.handle(RosterChanged(), at(5, "09:40"))
+    assert cb.tasks["t2"].assigned == "1004"  # after the last agent who held duty (1003), not 1001
+
+
+def test_r_vm_rr_a_roster_change_without_tasks_fixes_no_duty():
+    cb = make()
+    assert cb.handle(RosterChanged(), at(3, "09:00")) == [] and cb.rota_state() == RotaState()
