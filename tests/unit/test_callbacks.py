@@ -1019,3 +1019,18 @@ def test_r_vm_rr_a_duty_agent_put_on_leave_hands_over_to_the_next_after_them():
 def test_r_vm_rr_a_roster_change_without_tasks_fixes_no_duty():
     cb = make()
     assert cb.handle(RosterChanged(), at(3, "09:00")) == [] and cb.rota_state() == RotaState()
+
+
+# -- roll-over (R-VM-CHECK): regression ---------------------------------------------------------------------
+def test_r_vm_check_a_task_left_unassigned_at_the_roll_over_counts_but_names_no_agent():
+    """Regression: the fact listed the string "None" as an agent when nobody was eligible the next day."""
+    roster = make_roster()
+    roster.request_leave("2001", "2025-03-04")
+    roster.request_leave("2002", "2025-03-04", override_by="sup")
+    cb = make(roster=roster)
+    vm(cb, "x1", at(3, "17:20"), queue="sales")
+    assert cb.handle_timer(at(3, "17:30")) == [
+        Publish("callback.duty", {"team": "sales", "day": "2025-03-04", "agent": None, "rule": "R-VM-RR"}),
+        Publish("callback.unassigned", {"task_id": "x1", "team": "sales", "agent": None, "previous": "2001",
+                                        "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "sales", "tasks": 1, "agents": [], "rule": "R-VM-CHECK"})]
