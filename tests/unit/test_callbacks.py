@@ -1021,7 +1021,25 @@ def test_r_vm_rr_a_roster_change_without_tasks_fixes_no_duty():
     assert cb.handle(RosterChanged(), at(3, "09:00")) == [] and cb.rota_state() == RotaState()
 
 
-# -- roll-over (R-VM-CHECK): regression ---------------------------------------------------------------------
+# -- roll-over, logins and follow-ups, whole fact lists (mutation testing, pass 4) --------------------------
+def test_r_vm_check_a_late_timer_over_two_working_days_rolls_over_twice():
+    cb = make()
+    vm(cb, "t1", at(3, "17:00"))
+    late = at(5, "08:00") - at(4, "17:00")
+    assert cb.handle_timer(at(5, "08:00")) == [
+        Publish("callback.overdue", {"task_id": "t1", "team": "support", "queue": "support", "agent": "1001",
+                                     "created_at": at(3, "17:00"), "deadline": at(4, "17:00"), "late_s": late,
+                                     "rule": "R-SLA24"}),
+        Publish("callback.duty", {"team": "support", "day": "2025-03-04", "agent": "1002", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "support", "tasks": 1, "agents": ["1002"], "rule": "R-VM-CHECK"}),
+        Publish("callback.duty", {"team": "support", "day": "2025-03-05", "agent": "1003", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1003", "previous": "1002",
+                                      "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "support", "tasks": 1, "agents": ["1003"], "rule": "R-VM-CHECK"})]
+
+
 def test_r_vm_check_a_task_left_unassigned_at_the_roll_over_counts_but_names_no_agent():
     """Regression: the fact listed the string "None" as an agent when nobody was eligible the next day."""
     roster = make_roster()
@@ -1034,3 +1052,109 @@ def test_r_vm_check_a_task_left_unassigned_at_the_roll_over_counts_but_names_no_
         Publish("callback.unassigned", {"task_id": "x1", "team": "sales", "agent": None, "previous": "2001",
                                         "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
         Publish("callback.rolled_over", {"team": "sales", "tasks": 1, "agents": [], "rule": "R-VM-CHECK"})]
+
+
+def test_r_vm_check_a_roll_over_drops_only_its_own_team_s_missed_checks():
+    roster = Roster([Team(name="support", agents=SUPPORT),
+                     Team(name="sales", agents=("2001", "2002"), shifts=(Shift(end=time(18, 0)),))])
+    cb = make(roster=roster)
+    vm(cb, "s1", at(3, "17:00"))
+    vm(cb, "x1", at(3, "17:00"), queue="sales")
+    cb.handle(AgentPresence(agent_id="2001", busy=True), at(3, "17:05"))
+    assert published(cb.handle_timer(at(3, "17:10")), "callback.check_missed")[0]["agent"] == "2001"
+    cb.handle_timer(at(3, "17:30"))  # support's day ends; sales works until 18:00
+    assert of(cb.handle(AgentPresence(agent_id="2001", busy=False), at(3, "17:40")), CallDutyAgent) == [
+        CallDutyAgent(team="sales", agent_id="2001", task_ids=("x1",), reason="missed_check")]
+
+
+def test_r_vm_check_agents_with_due_tasks_are_called_in_agent_id_order():
+    cb = make("per_task", roster=Roster([Team(name="t", agents=("999", "1000"))]), check_offsets={})
+    vm(cb, "a", at(3, "08:00"), queue="t")
+    vm(cb, "b", at(3, "08:01"), queue="t")
+    assert calls(run(cb, at(3, "09:00"), on_call=hang_up_at_once)) == [("Mon 03 09:00", "t", "999", "check"),
+                                                                      ("Mon 03 09:00", "t", "1000", "check")]
+
+
+def test_r_cb_a_login_deals_an_unassigned_followup_from_the_followup_pointer():
+    cb = make(require_logged_in=True)
+    cb.handle(FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="support"), at(3, "08:00"))
+    assert cb.tasks["f1"].assigned is None
+    assert cb.handle(AgentPresence(agent_id="1002", logged_in=True), at(3, "08:05")) == [
+        Publish("callback.assigned", {"task_id": "f1", "team": "support", "agent": "1002", "previous": None,
+                                      "reason": "login", "mode": "duty", "rule": "R-VM-RR"})]
+    assert cb.rota_state().to_dict() == {"support:followup": {"last_agent": "1002", "day": None, "duty": None}}
+
+
+def test_r_vm_rr_a_login_deals_nothing_unless_logins_are_required():
+    roster = make_roster()
+    roster.request_leave("2001", "2025-03-03")
+    roster.request_leave("2002", "2025-03-03", override_by="sup")
+    cb = make("per_task", roster=roster)
+    vm(cb, "x1", at(3, "08:00"), queue="sales")
+    assert cb.handle(AgentPresence(agent_id="2001", logged_in=True), at(3, "08:05")) == []
+
+
+def test_r_cb_a_followup_rolled_over_moves_the_followup_pointer_only():
+    roster = make_roster()
+    roster.request_leave("1001", "2025-03-04")
+    cb = make("per_task", roster=roster)
+    cb.handle(FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="support"), at(3, "17:20"))
+    assert cb.handle_timer(at(3, "17:30")) == [
+        Publish("callback.assigned", {"task_id": "f1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "rollover", "mode": "per_task", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "support", "tasks": 1, "agents": ["1002"], "rule": "R-VM-CHECK"})]
+    assert cb.rota_state().to_dict() == {"support:followup": {"last_agent": "1002", "day": None, "duty": None}}
+
+
+def test_r_vm_rr_per_task_a_reassigned_task_does_not_stop_the_others_moving():
+    roster = make_roster()
+    cb = make("per_task", roster=roster)
+    vm(cb, "t1", at(3, "08:00"))
+    cb.handle(ReassignTask(task_id="t1", agent_id="1003", by="sup"), at(3, "08:01"))
+    vm(cb, "t2", at(3, "08:02"))
+    assert cb.tasks["t2"].assigned == "1002"
+    roster.request_leave("1002", "2025-03-03")
+    assert published(cb.handle(RosterChanged(), at(3, "08:10")), "callback.assigned") == [{
+        "task_id": "t2", "team": "support", "agent": "1003", "previous": "1002", "reason": "roster",
+        "mode": "per_task", "rule": "R-VM-RR"}]
+
+
+def test_r_cb_followups_with_no_working_day_ahead_are_unassigned():
+    holidays = [date(2025, 3, 1) + (date(2025, 3, 2) - date(2025, 3, 1)) * i for i in range(420)]
+    cb = make(roster=make_roster(holidays=holidays))
+    out = cb.handle(FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="support"), at(3))
+    assert published(out, "callback.unassigned") == [{
+        "task_id": "f1", "team": "support", "agent": None, "previous": None, "reason": "new", "mode": "duty",
+        "rule": "R-VM-RR"}]
+    assert published(out, "callback.followups_imported")[0]["unassigned"] == 1
+
+
+def test_r_cb_a_retry_after_an_unannounced_leave_moves_the_task_as_a_check_and_calls_the_new_agent():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))
+    cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:02"))
+    roster.request_leave("1001", "2025-03-03")
+    assert cb.handle_timer(at(3, "09:11")) == [
+        Publish("callback.duty", {"team": "support", "day": "2025-03-03", "agent": "1002", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "s1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "duty", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1002", task_ids=("s1",), reason="retry"),
+        Publish("callback.check", {"team": "support", "agent": "1002", "tasks": 1, "reason": "retry",
+                                   "rule": "R-VM-CHECK"})]
+
+
+def test_r_cb_a_retry_due_at_the_shift_s_end_waits_and_one_due_at_its_start_calls():
+    for attempt_at, backoff, expected in (
+            (at(3, "17:20"), 600, [("Tue 04 09:00", "support", "1002", "check")]),
+            (at(3, "17:00"), at(4, "08:45") - at(3, "17:00"), [("Tue 04 08:45", "support", "1002", "retry"),
+                                                                ("Tue 04 09:00", "support", "1002", "check")])):
+        cb = make(backoff_base_s=backoff, backoff_cap_s=10 ** 6)
+        vm(cb, "s1", at(3, "16:00"))
+        cb.handle_timer(at(3, "17:00"))
+        cb.handle(DutyAnswered(agent_id="1001"), at(3, "17:00"))
+        cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), attempt_at)
+        assert calls(run(cb, at(4, "09:00"), on_call=hang_up_at_once)) == expected
