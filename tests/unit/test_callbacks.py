@@ -990,7 +990,7 @@ def test_r_vm_check_a_later_call_clears_a_missed_check():
         if first == "check":
             [call] = of(cb.handle_timer(at(3, "11:00")), CallDutyAgent)
         else:
-            [call] = of(cb.handle(PlaceTurn(task_id="s1", agent_id="1001"), at(3, "11:00")), CallDutyAgent)
+            [call] = of(cb.handle(PlaceTurn(task_id="s1", agent_id="1001"), at(3, "10:30")), CallDutyAgent)
         hang_up_at_once(cb, call, at(3, "11:01"))
         assert cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "11:30")) == []
 
@@ -1158,3 +1158,32 @@ def test_r_cb_a_retry_due_at_the_shift_s_end_waits_and_one_due_at_its_start_call
         cb.handle(DutyAnswered(agent_id="1001"), at(3, "17:00"))
         cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), attempt_at)
         assert calls(run(cb, at(4, "09:00"), on_call=hang_up_at_once)) == expected
+
+
+def test_r_vm_check_a_login_that_ends_a_missed_check_deals_and_calls_in_one_answer():
+    cb = make("per_task", require_logged_in=True)
+    cb.handle(AgentPresence(agent_id="1001", logged_in=True), at(3, "08:00"))
+    vm(cb, "t1", at(3, "08:10"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:20"))
+    cb.handle_timer(at(3, "09:00"))  # missed: busy
+    cb.handle(AgentPresence(agent_id="1001", logged_in=False), at(3, "09:05"))
+    vm(cb, "t2", at(3, "09:10"))
+    assert cb.tasks["t2"].assigned is None
+    assert cb.handle(AgentPresence(agent_id="1001", logged_in=True, busy=False), at(3, "09:30")) == [
+        Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1001", "previous": None,
+                                      "reason": "login", "mode": "per_task", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1001", task_ids=("t1", "t2"), reason="missed_check"),
+        Publish("callback.check", {"team": "support", "agent": "1001", "tasks": 2, "reason": "missed_check",
+                                   "rule": "R-VM-CHECK"})]
+
+
+def test_r_cb_a_retry_outside_its_team_s_shift_does_not_hold_up_another_team_s_retry():
+    roster = Roster([Team(name="support", agents=SUPPORT),
+                     Team(name="sales", agents=("2001", "2002"), shifts=(Shift(end=time(17, 0)),))])
+    due = at(3, "17:10")
+    tasks = [CallbackTask(task_id=i, caller="1", queue=team, team=team, recording="", created_at=at(3),
+                          deadline=at(4), assigned=agent, tries=1, next_attempt_at=due)
+             for i, team, agent in (("a1", "sales", "2001"), ("b1", "support", "1001"))]
+    cb = Callbacks(CallbackRules(), roster, now=at(3, "17:05"), tasks=tasks)
+    assert of(cb.handle_timer(due), CallDutyAgent) == [
+        CallDutyAgent(team="support", agent_id="1001", task_ids=("b1",), reason="retry")]
