@@ -1187,3 +1187,38 @@ def test_r_cb_a_retry_outside_its_team_s_shift_does_not_hold_up_another_team_s_r
     cb = Callbacks(CallbackRules(), roster, now=at(3, "17:05"), tasks=tasks)
     assert of(cb.handle_timer(due), CallDutyAgent) == [
         CallDutyAgent(team="support", agent_id="1001", task_ids=("b1",), reason="retry")]
+
+
+def test_r_vm_check_check_times_at_a_shift_s_start_count_and_at_its_end_do_not():
+    cb = make(check_start=time(8, 45), check_offsets={})
+    vm(cb, "s1", at(3, "08:00"))
+    assert calls(run(cb, at(3, "11:00"), on_call=hang_up_at_once))[0] == ("Mon 03 08:45", "support", "1001", "check")
+    shifts = (Shift(name="am", start=time(8, 45), end=time(12, 0)), Shift(name="pm", start=time(13, 30), end=time(17, 30)))
+    cb = make(roster=Roster([Team(name="support", agents=SUPPORT, shifts=shifts)]), check_start=time(8, 0),
+              check_offsets={})
+    vm(cb, "s1", at(3, "07:30"))
+    assert [c[0] for c in calls(run(cb, at(3, "23:00"), on_call=hang_up_at_once))] == [
+        "Mon 03 10:00", "Mon 03 14:00", "Mon 03 16:00"]  # not at 12:00, the end of the morning shift
+
+
+def test_r_vm_check_a_late_timer_keeps_the_roll_over_and_the_next_day_s_check():
+    cb = make()
+    vm(cb, "t1", at(3, "17:00"))
+    out = cb.handle_timer(at(4, "12:00"))
+    assert published(out, "callback.rolled_over") == [
+        {"team": "support", "tasks": 1, "agents": ["1002"], "rule": "R-VM-CHECK"}]
+    assert of(out, CallDutyAgent) == [CallDutyAgent(team="support", agent_id="1002", task_ids=("t1",),
+                                                    reason="check")]
+
+
+def test_r_cb_a_retry_of_a_task_nobody_can_take_calls_nobody():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "x1", at(3, "08:00"), queue="sales")
+    cb.handle_timer(at(3, "09:10"))
+    cb.handle(DutyAnswered(agent_id="2001"), at(3, "09:10"))
+    cb.handle(AttemptResult(task_id="x1", outcome=Outcome.BUSY), at(3, "09:11"))  # retry at 09:21
+    roster.request_leave("2001", "2025-03-03")
+    roster.request_leave("2002", "2025-03-03", override_by="sup")
+    out = cb.handle_timer(at(3, "09:21"))
+    assert of(out, CallDutyAgent) == [] and cb.tasks["x1"].assigned is None
