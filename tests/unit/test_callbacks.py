@@ -1222,3 +1222,10 @@ def test_r_cb_a_retry_of_a_task_nobody_can_take_calls_nobody():
     roster.request_leave("2002", "2025-03-03", override_by="sup")
     out = cb.handle_timer(at(3, "09:21"))
     assert of(out, CallDutyAgent) == [] and cb.tasks["x1"].assigned is None
+
+
+def test_r_vm_rr_duty_mode_ignores_logins_even_when_logins_are_required():
+    cb = make(require_logged_in=True)  # a per_task setting: the duty rota does not read it
+    vm(cb, "t1", at(3, "08:00"))
+    assert calls(run(cb, at(3, "09:00"), on_call=hang_up_at_once)) == [("Mon 03 09:00", "support", "1001", "check")]
+    assert cb.tasks["t1"].assigned == "1001"
