@@ -757,7 +757,7 @@ class Callbacks:
         moved = [a for a in moves
                  if isinstance(a, Publish) and a.event in ("callback.assigned", "callback.unassigned")]
         if moved:
-            agents = sorted({str(a.fields["agent"]) for a in moved})
+            agents = sorted({str(a.fields["agent"]) for a in moved if a.fields["agent"] is not None})
             moves.append(Publish("callback.rolled_over", {"team": team, "tasks": len(moved), "agents": agents,
                                                           "rule": "R-VM-CHECK"}))
         return moves

@@ -12,8 +12,9 @@ import pytest
 
 from ari_app.core.callbacks import (
     TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
-    CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall, Outcome,
-    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
+    CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall,
+    FollowupImported, FollowupRow, Outcome, ReassignTask,
+    PlaceTurn, Publish, ReopenTask, RosterChanged, RotaPointer, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
     stagger,
 )
 from ari_app.core.roster import Roster, Shift, Team
@@ -740,10 +741,491 @@ def test_r_sla24_overdue_facts_carry_every_field_and_each_late_task_counts():
 @pytest.mark.parametrize("event", [
     PlaceTurn(task_id="s2", agent_id="1003"), DutyCallEnded(agent_id="1004"),
     AttemptResult(task_id="nope", outcome=Outcome.BUSY), CloseTask(task_id="s2", by="sup"),
-    ReopenTask(task_id="s2", by="sup"), DutyAnswered(agent_id="1004")], ids=lambda e: type(e).__name__)
+    ReopenTask(task_id="s2", by="sup"), DutyAnswered(agent_id="1004"),
+    ReassignTask(task_id="s2", agent_id="2002", by="sup"),
+    FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="sales")], ids=lambda e: type(e).__name__)
 def test_r_vm_check_an_event_arriving_after_a_due_check_keeps_the_check_actions(event):
     cb = make()
     vm(cb, "s1", at(3, "08:00"))
     vm(cb, "s2", at(3, "08:01"), queue="sales")
     out = cb.handle(event, at(3, "09:00"))  # the shell's timer was late: the 09:00 check runs first
     assert [(a.agent_id, a.task_ids) for a in of(out, CallDutyAgent)][:1] == [("1001", ("s1",))]
+
+
+# -- saved rota data and rules: every exact message (mutation testing, pass 4) ------------------------
+@pytest.mark.parametrize("data,message", [
+    ({"support": ["1001"]}, "rota.support: expected a mapping, got ['1001']"),
+    ({"support": None}, "rota.support: expected a mapping, got None"),
+    ({7: {}}, "rota.7: expected a team name or '<team>:followup'"),
+    ({"": {}}, "rota.: expected a team name or '<team>:followup'"),
+    ({"support:": {}}, "rota.support:: expected a team name or '<team>:followup'"),
+    ({"support:vip": {}}, "rota.support:vip: expected a team name or '<team>:followup'"),
+    ({"support": {"next": "1", "after": "2", "day": None}}, "rota.support: unknown keys ['after', 'next']"),
+    ({"support": {"last_agent": 1001}}, "rota.support.last_agent: expected an agent ID, got 1001"),
+    ({"support": {"last_agent": "1001", "duty": ["1002"]}}, "rota.support.duty: expected an agent ID, got ['1002']"),
+    ({"support:followup": {"duty": 7}}, "rota.support:followup.duty: expected an agent ID, got 7"),
+    ({"support": {"day": 20250303}}, "rota.support.day: expected a date as YYYY-MM-DD, got 20250303"),
+    ({"support": {"day": "2025-02-30"}}, "rota.support.day: expected a date as YYYY-MM-DD, got '2025-02-30'"),
+])
+def test_r_vm_rr_saved_rota_data_is_refused_with_exact_messages(data, message):
+    with pytest.raises(CallbackError) as e:
+        RotaState.from_dict(data)
+    assert str(e.value) == message
+
+
+def test_r_vm_rr_saved_rota_data_round_trips_every_field():
+    data = {"sales": {"last_agent": None, "day": None, "duty": None},
+            "support": {"last_agent": "1002", "day": "2025-03-04", "duty": "1002"},
+            "support:followup": {"last_agent": "1003", "day": None, "duty": None}}
+    state = RotaState.from_dict(data)
+    assert dict(state.pointers) == {
+        "sales": RotaPointer(), "support": RotaPointer(last_agent="1002", day=date(2025, 3, 4), duty="1002"),
+        "support:followup": RotaPointer(last_agent="1003")}
+    assert state.to_dict() == data
+    assert RotaState.from_dict({"support": {"day": date(2025, 3, 4)}}).pointers["support"] == RotaPointer(
+        day=date(2025, 3, 4))
+    assert RotaState.from_dict({"support": {}}).pointers["support"] == RotaPointer()
+
+
+@pytest.mark.parametrize("rules,message", [
+    ({"mode": "daily"}, "callbacks.mode: must be 'duty' or 'per_task', got 'daily'"),
+    ({"check_every_s": 0}, "callbacks.check_every_s: must be > 0, got 0"),
+    ({"deadline_s": -1.5}, "callbacks.deadline_s: must be > 0, got -1.5"),
+    ({"backoff_base_s": 0.0}, "callbacks.backoff_base_s: must be > 0, got 0.0"),
+    ({"backoff_cap_s": -60}, "callbacks.backoff_cap_s: must be > 0, got -60"),
+    ({"backoff_factor": 0.5}, "callbacks.backoff_factor: must be >= 1, got 0.5"),
+    ({"max_attempts": 1.0}, "callbacks.max_attempts: must be >= 1, got 1.0"),
+    ({"max_attempts": -2}, "callbacks.max_attempts: must be >= 1, got -2"),
+    ({"check_offsets": {"support": 0, "sales": 7200}},
+     "callbacks.check_offsets.sales: must be >= 0 and < check_every_s (7200), got 7200"),
+    ({"check_offsets": {"sales": -1}, "check_every_s": 900.5},
+     "callbacks.check_offsets.sales: must be >= 0 and < check_every_s (900.5), got -1"),
+])
+def test_r_cb_bad_rules_are_refused_with_exact_messages(rules, message):
+    with pytest.raises(CallbackError) as e:
+        CallbackRules(**rules)
+    assert str(e.value) == message
+
+
+def test_r_cb_rules_at_their_limits_are_accepted():
+    rules = CallbackRules(backoff_factor=1, max_attempts=1, check_every_s=600, check_offsets={"sales": 0, "x": 599.9})
+    assert (rules.backoff_s(1), rules.backoff_s(5), rules.offset_s("x"), rules.offset_s("other")) == (
+        600.0, 600.0, 599.9, 0.0)
+    assert CallbackRules(backoff_base_s=100, backoff_factor=3, backoff_cap_s=1000).backoff_s(3) == 900
+    assert CallbackRules(check_every_s=0.5, deadline_s=0.5, backoff_base_s=0.5, backoff_cap_s=0.5).backoff_s(2) == 0.5
+
+
+def test_r_vm_with_no_working_day_ahead_the_task_is_created_unassigned_with_every_fact():
+    holidays = [date(2025, 3, 1) + (date(2025, 3, 2) - date(2025, 3, 1)) * i for i in range(420)]
+    for mode in ("duty", "per_task"):
+        cb = make(mode, roster=make_roster(holidays=holidays))
+        out = cb.handle(VoicemailLeft(task_id="k1", caller="1", queue="support", recording="", kind="keep_place",
+                                      not_before=at(3, "11:00")), at(3))
+        assert out == [
+            Publish("callback.created", {"task_id": "k1", "queue": "support", "team": "support", "recording": "",
+                                         "created_at": at(3), "deadline": at(4), "rule": "R-VM"}),
+            Publish("callback.unassigned", {"task_id": "k1", "team": "support", "agent": None, "previous": None,
+                                            "reason": "new", "mode": mode, "rule": "R-VM-RR"})]
+        assert cb.rota_state() == RotaState() and cb.get_timer() == at(3, "11:00")
+        assert cb.handle_timer(at(3, "11:00")) == [] and cb.get_timer() == at(4)  # then only the deadline
+
+
+def test_r_vm_rr_per_task_new_task_fact_carries_every_field():
+    cb = make("per_task")
+    assert vm(cb, "p1", at(3)) == [
+        Publish("callback.created", {"task_id": "p1", "queue": "support", "team": "support", "recording": "vm/p1",
+                                     "created_at": at(3), "deadline": at(4), "rule": "R-VM"}),
+        Publish("callback.assigned", {"task_id": "p1", "team": "support", "agent": "1001", "previous": None,
+                                      "reason": "new", "mode": "per_task", "rule": "R-VM-RR"})]
+
+
+def test_r_vm_check_a_missed_check_after_an_unannounced_leave_moves_the_task_as_a_check():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "t1", at(3, "08:00"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:30"))
+    assert cb.handle_timer(at(3, "09:00")) == [Publish("callback.check_missed", {
+        "team": "support", "agent": "1001", "reason": "agent_busy", "tasks": 1, "rule": "R-VM-CHECK"})]
+    assert roster.request_leave("1001", "2025-03-03").granted  # no RosterChanged: the missed check applies it
+    assert cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "09:30")) == [
+        Publish("callback.duty", {"team": "support", "day": "2025-03-03", "agent": "1002", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "duty", "rule": "R-VM-RR"})]  # 1002 is not called
+
+
+def test_r_vm_rr_per_task_logged_out_owners_lose_tasks_at_a_check_but_keep_them_at_the_roll_over():
+    cb = make("per_task", require_logged_in=True)
+    for a in ("1001", "1002"):
+        cb.handle(AgentPresence(agent_id=a, logged_in=True), at(3, "08:00"))
+    vm(cb, "t1", at(3, "08:10"))
+    vm(cb, "t2", at(3, "08:20"))
+    cb.handle(AgentPresence(agent_id="1002", logged_in=False), at(3, "08:30"))
+    log = [a for _, a in run(cb, at(3, "09:00"), on_call=hang_up_at_once)]
+    assert log[:2] == [
+        Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1001", "previous": "1002",
+                                      "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1001", task_ids=("t1", "t2"), reason="check")]
+    cb.handle(AgentPresence(agent_id="1002", logged_in=True), at(3, "09:30"))
+    assert calls(run(cb, at(3, "17:10"), on_call=hang_up_at_once)) == [
+        ("Mon 03 11:00", "support", "1001", "check"), ("Mon 03 13:00", "support", "1001", "check"),
+        ("Mon 03 15:00", "support", "1001", "check"), ("Mon 03 17:00", "support", "1001", "check")]
+    cb.handle(AgentPresence(agent_id="1001", logged_in=False), at(3, "17:15"))
+    assert run(cb, at(3, "17:30"), on_call=hang_up_at_once) == []  # the roll-over ignores logins
+    assert [cb.tasks[t].assigned for t in ("t1", "t2")] == ["1001", "1001"]
+    log = [a for t, a in run(cb, at(4, "09:00"), on_call=hang_up_at_once) if t == at(4, "09:00")]
+    assert log[:3] == [
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "per_task", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1002", task_ids=("t1", "t2"), reason="check")]
+
+
+def test_r_cb_an_answer_arriving_after_a_due_check_keeps_the_check_actions():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    vm(cb, "x1", at(3, "08:01"), queue="sales")
+    [call] = of(cb.handle_timer(at(3, "09:00")), CallDutyAgent)
+    out = cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:10"))  # sales' 09:10 check ran first
+    assert [type(a).__name__ for a in out] == ["CallDutyAgent", "Publish", "DialCustomer"]
+    assert (out[0].agent_id, out[2].task_id) == ("2001", "s1")
+
+
+def test_r_cb_retries_of_two_agents_falling_due_together_call_both():
+    cb = make("per_task")
+    vm(cb, "t1", at(3, "08:00"))
+    vm(cb, "t2", at(3, "08:01"))
+    run(cb, at(3, "09:00"), on_call=answer_and(cb, [Outcome.NO_ANSWER, Outcome.NO_ANSWER]))
+    assert [cb.tasks[t].next_attempt_at for t in ("t1", "t2")] == [at(3, "09:11")] * 2
+    log = run(cb, at(3, "09:11"), on_call=hang_up_at_once)
+    assert calls(log) == [("Mon 03 09:11", "support", "1001", "retry"), ("Mon 03 09:11", "support", "1002", "retry")]
+
+
+# -- state the shell persists and timers nobody sees at once (mutation testing, pass 4) ---------------------
+def test_r_vm_every_change_is_handed_to_the_store_by_task_id():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    assert [t.task_id for t in cb.drain_changed()] == ["s1"]
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))
+    assert [t.task_id for t in cb.drain_changed()] == ["s1"]
+    cb.handle_timer(at(3, "09:11"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:11"))  # s1 in progress again
+    again = Callbacks(cb.rules, cb.roster, now=at(3, "09:20"), tasks=list(cb.tasks.values()))
+    assert [t.task_id for t in again.drain_changed()] == ["s1"]  # aborted by the restart
+    assert calls([(at(3, "10:00"), a) for a in again.handle_timer(at(3, "10:00"))]) == [
+        ("Mon 03 10:00", "support", "1001", "retry")]  # its retry time (09:11) had passed
+    fresh = make()
+    vm(fresh, "n1", at(3, "09:30"))
+    restored = Callbacks(fresh.rules, fresh.roster, now=at(3, "09:40"), tasks=list(fresh.tasks.values()))
+    assert restored.drain_changed() == []
+    assert restored.handle_timer(at(3, "10:00")) == []  # open, no retry armed: it waits for the 11:00 check
+
+
+def test_r_vm_rr_a_reassigned_task_rolling_over_is_handed_to_the_store():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle(ReassignTask(task_id="s1", agent_id="1003", by="sup"), at(3, "08:10"))
+    cb.drain_changed()
+    cb.handle_timer(at(3, "17:30"))
+    [task] = cb.drain_changed()
+    assert (task.task_id, task.assigned, task.reassigned_by) == ("s1", "1002", None)
+
+
+def test_r_cb_a_call_not_yet_answered_does_not_hold_other_tasks():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "s1", at(3, "08:00"))
+    [call] = of(cb.handle_timer(at(3, "09:00")), CallDutyAgent)  # 1001 rings, not answered yet
+    vm(cb, "s2", at(3, "09:01"))
+    out = cb.handle(ReassignTask(task_id="s2", agent_id="1003", by="sup", request_id="r1"), at(3, "09:02"))
+    assert of(out, CallbackCommandResult) == [CallbackCommandResult(request_id="r1", task_id="s2", ok=True)]
+    vm(cb, "s3", at(3, "09:03"))
+    assert of(cb.handle(PlaceTurn(task_id="s3", agent_id="1004"), at(3, "09:04")), CallDutyAgent) == [
+        CallDutyAgent(team="support", agent_id="1004", task_ids=("s3",), reason="keep_place")]
+    vm(cb, "s4", at(3, "09:05"))
+    assert roster.request_leave("1001", "2025-03-03").granted
+    out = cb.handle(RosterChanged(), at(3, "09:06"))
+    assert [(f["task_id"], f["agent"], f["reason"]) for f in published(out, "callback.assigned")] == [
+        ("s4", "1002", "roster")]  # s1 is in 1001's call: it stays
+
+
+def test_r_cb_a_closed_then_reopened_task_does_not_keep_its_old_retry():
+    cb = make()
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))  # retry at 09:11
+    out = cb.handle(CloseTask(task_id="s1", by="1001", request_id="r2"), at(3, "09:05"))
+    assert cb.tasks["s1"].closed_by == "1001"
+    out = cb.handle(ReopenTask(task_id="s1", by="sup", request_id="r3"), at(3, "09:06"))
+    assert out == [CallbackCommandResult(request_id="r3", task_id="s1", ok=True),
+                   Publish("callback.reopened", {"task_id": "s1", "team": "support", "by": "sup", "rule": "R-CB"})]
+    assert (cb.tasks["s1"].closed_by, cb.tasks["s1"].closed_at, cb.tasks["s1"].tries) == (None, None, 0)
+    assert cb.handle_timer(at(3, "09:30")) == []  # no retry call: the next check takes it
+    [call] = of(cb.handle_timer(at(3, "11:00")), CallDutyAgent)
+    [dial] = of(cb.handle(DutyAnswered(agent_id="1001"), at(3, "11:00")), DialCustomer)
+    assert dial.attempt == 1
+
+
+def test_r_cb_reopening_on_another_day_moves_the_task_to_that_day_s_duty_agent_with_the_reason():
+    cb = make()
+    vm(cb, "s1", at(3, "10:00"))
+    cb.handle(CloseTask(task_id="s1", by="1001"), at(3, "10:02"))
+    out = cb.handle(ReopenTask(task_id="s1", by="sup"), at(4, "10:00"))
+    assert published(out, "callback.assigned") == [{
+        "task_id": "s1", "team": "support", "agent": "1002", "previous": "1001", "reason": "reopened",
+        "mode": "duty", "rule": "R-VM-RR"}]
+    assert of(cb.handle(CloseTask(task_id="zz", by="x", request_id="r9"), at(4, "10:03")), CallbackCommandResult) == [
+        CallbackCommandResult(request_id="r9", task_id="zz", ok=False, message="unknown callback task 'zz'")]
+
+
+def test_r_vm_check_a_later_call_clears_a_missed_check():
+    for first in ("check", "keep_place"):
+        cb = make()
+        vm(cb, "s1", at(3, "08:00"))
+        cb.handle_timer(at(3, "09:00"))
+        cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:01"))  # not answered: a missed check
+        if first == "check":
+            [call] = of(cb.handle_timer(at(3, "11:00")), CallDutyAgent)
+        else:
+            [call] = of(cb.handle(PlaceTurn(task_id="s1", agent_id="1001"), at(3, "10:30")), CallDutyAgent)
+        hang_up_at_once(cb, call, at(3, "11:01"))
+        assert cb.handle(AgentPresence(agent_id="1001", busy=False), at(3, "11:30")) == []
+
+
+def test_r_vm_rr_a_duty_agent_put_on_leave_hands_over_to_the_next_after_them():
+    roster = make_roster()
+    cb = make(roster=roster)
+    daily_duty(cb, [3])
+    vm(cb, "t1", at(4, "09:30"))
+    assert cb.tasks["t1"].assigned == "1002"
+    assert cb.duty_agent("support", date(2025, 3, 3)) is None  # the rota never goes back
+    roster.request_leave("1002", "2025-03-04")
+    cb.handle(RosterChanged(), at(4, "09:40"))
+    assert cb.tasks["t1"].assigned == "1003"  # after 1002, not the first free in order
+    for a in ("1001", "1003", "1004"):
+        roster.request_leave(a, "2025-03-05", override_by="sup")
+    roster.request_leave("1002", "2025-03-05", override_by="sup")
+    vm(cb, "t2", at(5, "09:30"))
+    assert cb.tasks["t2"].assigned is None and cb.rota_state().pointers["support"].duty is None
+    roster.cancel_leave("1001", "2025-03-05")
+    roster.cancel_leave("1004", "2025-03-05")
+    cb.handle(RosterChanged(), at(5, "09:40"))
+    assert cb.tasks["t2"].assigned == "1004"  # after the last agent who held duty (1003), not 1001
+
+
+def test_r_vm_rr_a_roster_change_without_tasks_fixes_no_duty():
+    cb = make()
+    assert cb.handle(RosterChanged(), at(3, "09:00")) == [] and cb.rota_state() == RotaState()
+
+
+# -- roll-over, logins and follow-ups, whole fact lists (mutation testing, pass 4) --------------------------
+def test_r_vm_check_a_late_timer_over_two_working_days_rolls_over_twice():
+    cb = make()
+    vm(cb, "t1", at(3, "17:00"))
+    late = at(5, "08:00") - at(4, "17:00")
+    assert cb.handle_timer(at(5, "08:00")) == [
+        Publish("callback.overdue", {"task_id": "t1", "team": "support", "queue": "support", "agent": "1001",
+                                     "created_at": at(3, "17:00"), "deadline": at(4, "17:00"), "late_s": late,
+                                     "rule": "R-SLA24"}),
+        Publish("callback.duty", {"team": "support", "day": "2025-03-04", "agent": "1002", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "support", "tasks": 1, "agents": ["1002"], "rule": "R-VM-CHECK"}),
+        Publish("callback.duty", {"team": "support", "day": "2025-03-05", "agent": "1003", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "t1", "team": "support", "agent": "1003", "previous": "1002",
+                                      "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "support", "tasks": 1, "agents": ["1003"], "rule": "R-VM-CHECK"})]
+
+
+def test_r_vm_check_a_task_left_unassigned_at_the_roll_over_counts_but_names_no_agent():
+    """Regression: the fact listed the string "None" as an agent when nobody was eligible the next day."""
+    roster = make_roster()
+    roster.request_leave("2001", "2025-03-04")
+    roster.request_leave("2002", "2025-03-04", override_by="sup")
+    cb = make(roster=roster)
+    vm(cb, "x1", at(3, "17:20"), queue="sales")
+    assert cb.handle_timer(at(3, "17:30")) == [
+        Publish("callback.duty", {"team": "sales", "day": "2025-03-04", "agent": None, "rule": "R-VM-RR"}),
+        Publish("callback.unassigned", {"task_id": "x1", "team": "sales", "agent": None, "previous": "2001",
+                                        "reason": "rollover", "mode": "duty", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "sales", "tasks": 1, "agents": [], "rule": "R-VM-CHECK"})]
+
+
+def test_r_vm_check_a_roll_over_drops_only_its_own_team_s_missed_checks():
+    roster = Roster([Team(name="support", agents=SUPPORT),
+                     Team(name="sales", agents=("2001", "2002"), shifts=(Shift(end=time(18, 0)),))])
+    cb = make(roster=roster)
+    vm(cb, "s1", at(3, "17:00"))
+    vm(cb, "x1", at(3, "17:00"), queue="sales")
+    cb.handle(AgentPresence(agent_id="2001", busy=True), at(3, "17:05"))
+    assert published(cb.handle_timer(at(3, "17:10")), "callback.check_missed")[0]["agent"] == "2001"
+    cb.handle_timer(at(3, "17:30"))  # support's day ends; sales works until 18:00
+    assert of(cb.handle(AgentPresence(agent_id="2001", busy=False), at(3, "17:40")), CallDutyAgent) == [
+        CallDutyAgent(team="sales", agent_id="2001", task_ids=("x1",), reason="missed_check")]
+
+
+def test_r_vm_check_agents_with_due_tasks_are_called_in_agent_id_order():
+    cb = make("per_task", roster=Roster([Team(name="t", agents=("999", "1000"))]), check_offsets={})
+    vm(cb, "a", at(3, "08:00"), queue="t")
+    vm(cb, "b", at(3, "08:01"), queue="t")
+    assert calls(run(cb, at(3, "09:00"), on_call=hang_up_at_once)) == [("Mon 03 09:00", "t", "999", "check"),
+                                                                      ("Mon 03 09:00", "t", "1000", "check")]
+
+
+def test_r_cb_a_login_deals_an_unassigned_followup_from_the_followup_pointer():
+    cb = make(require_logged_in=True)
+    cb.handle(FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="support"), at(3, "08:00"))
+    assert cb.tasks["f1"].assigned is None
+    assert cb.handle(AgentPresence(agent_id="1002", logged_in=True), at(3, "08:05")) == [
+        Publish("callback.assigned", {"task_id": "f1", "team": "support", "agent": "1002", "previous": None,
+                                      "reason": "login", "mode": "duty", "rule": "R-VM-RR"})]
+    assert cb.rota_state().to_dict() == {"support:followup": {"last_agent": "1002", "day": None, "duty": None}}
+
+
+def test_r_vm_rr_a_login_deals_nothing_unless_logins_are_required():
+    roster = make_roster()
+    roster.request_leave("2001", "2025-03-03")
+    roster.request_leave("2002", "2025-03-03", override_by="sup")
+    cb = make("per_task", roster=roster)
+    vm(cb, "x1", at(3, "08:00"), queue="sales")
+    assert cb.handle(AgentPresence(agent_id="2001", logged_in=True), at(3, "08:05")) == []
+
+
+def test_r_cb_a_followup_rolled_over_moves_the_followup_pointer_only():
+    roster = make_roster()
+    roster.request_leave("1001", "2025-03-04")
+    cb = make("per_task", roster=roster)
+    cb.handle(FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="support"), at(3, "17:20"))
+    assert cb.handle_timer(at(3, "17:30")) == [
+        Publish("callback.assigned", {"task_id": "f1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "rollover", "mode": "per_task", "rule": "R-VM-RR"}),
+        Publish("callback.rolled_over", {"team": "support", "tasks": 1, "agents": ["1002"], "rule": "R-VM-CHECK"})]
+    assert cb.rota_state().to_dict() == {"support:followup": {"last_agent": "1002", "day": None, "duty": None}}
+
+
+def test_r_vm_rr_per_task_a_reassigned_task_does_not_stop_the_others_moving():
+    roster = make_roster()
+    cb = make("per_task", roster=roster)
+    vm(cb, "t1", at(3, "08:00"))
+    cb.handle(ReassignTask(task_id="t1", agent_id="1003", by="sup"), at(3, "08:01"))
+    vm(cb, "t2", at(3, "08:02"))
+    assert cb.tasks["t2"].assigned == "1002"
+    roster.request_leave("1002", "2025-03-03")
+    assert published(cb.handle(RosterChanged(), at(3, "08:10")), "callback.assigned") == [{
+        "task_id": "t2", "team": "support", "agent": "1003", "previous": "1002", "reason": "roster",
+        "mode": "per_task", "rule": "R-VM-RR"}]
+
+
+def test_r_cb_followups_with_no_working_day_ahead_are_unassigned():
+    holidays = [date(2025, 3, 1) + (date(2025, 3, 2) - date(2025, 3, 1)) * i for i in range(420)]
+    cb = make(roster=make_roster(holidays=holidays))
+    out = cb.handle(FollowupImported(tasks=(FollowupRow(task_id="f1", number="1"),), team="support"), at(3))
+    assert published(out, "callback.unassigned") == [{
+        "task_id": "f1", "team": "support", "agent": None, "previous": None, "reason": "new", "mode": "duty",
+        "rule": "R-VM-RR"}]
+    assert published(out, "callback.followups_imported")[0]["unassigned"] == 1
+
+
+def test_r_cb_a_retry_after_an_unannounced_leave_moves_the_task_as_a_check_and_calls_the_new_agent():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "s1", at(3, "08:00"))
+    cb.handle_timer(at(3, "09:00"))
+    cb.handle(DutyAnswered(agent_id="1001"), at(3, "09:00"))
+    cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), at(3, "09:01"))
+    cb.handle(DutyCallEnded(agent_id="1001"), at(3, "09:02"))
+    roster.request_leave("1001", "2025-03-03")
+    assert cb.handle_timer(at(3, "09:11")) == [
+        Publish("callback.duty", {"team": "support", "day": "2025-03-03", "agent": "1002", "rule": "R-VM-RR"}),
+        Publish("callback.assigned", {"task_id": "s1", "team": "support", "agent": "1002", "previous": "1001",
+                                      "reason": "check", "mode": "duty", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1002", task_ids=("s1",), reason="retry"),
+        Publish("callback.check", {"team": "support", "agent": "1002", "tasks": 1, "reason": "retry",
+                                   "rule": "R-VM-CHECK"})]
+
+
+def test_r_cb_a_retry_due_at_the_shift_s_end_waits_and_one_due_at_its_start_calls():
+    for attempt_at, backoff, expected in (
+            (at(3, "17:20"), 600, [("Tue 04 09:00", "support", "1002", "check")]),
+            (at(3, "17:00"), at(4, "08:45") - at(3, "17:00"), [("Tue 04 08:45", "support", "1002", "retry"),
+                                                                ("Tue 04 09:00", "support", "1002", "check")])):
+        cb = make(backoff_base_s=backoff, backoff_cap_s=10 ** 6)
+        vm(cb, "s1", at(3, "16:00"))
+        cb.handle_timer(at(3, "17:00"))
+        cb.handle(DutyAnswered(agent_id="1001"), at(3, "17:00"))
+        cb.handle(AttemptResult(task_id="s1", outcome=Outcome.BUSY), attempt_at)
+        assert calls(run(cb, at(4, "09:00"), on_call=hang_up_at_once)) == expected
+
+
+def test_r_vm_check_a_login_that_ends_a_missed_check_deals_and_calls_in_one_answer():
+    cb = make("per_task", require_logged_in=True)
+    cb.handle(AgentPresence(agent_id="1001", logged_in=True), at(3, "08:00"))
+    vm(cb, "t1", at(3, "08:10"))
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "08:20"))
+    cb.handle_timer(at(3, "09:00"))  # missed: busy
+    cb.handle(AgentPresence(agent_id="1001", logged_in=False), at(3, "09:05"))
+    vm(cb, "t2", at(3, "09:10"))
+    assert cb.tasks["t2"].assigned is None
+    assert cb.handle(AgentPresence(agent_id="1001", logged_in=True, busy=False), at(3, "09:30")) == [
+        Publish("callback.assigned", {"task_id": "t2", "team": "support", "agent": "1001", "previous": None,
+                                      "reason": "login", "mode": "per_task", "rule": "R-VM-RR"}),
+        CallDutyAgent(team="support", agent_id="1001", task_ids=("t1", "t2"), reason="missed_check"),
+        Publish("callback.check", {"team": "support", "agent": "1001", "tasks": 2, "reason": "missed_check",
+                                   "rule": "R-VM-CHECK"})]
+
+
+def test_r_cb_a_retry_outside_its_team_s_shift_does_not_hold_up_another_team_s_retry():
+    roster = Roster([Team(name="support", agents=SUPPORT),
+                     Team(name="sales", agents=("2001", "2002"), shifts=(Shift(end=time(17, 0)),))])
+    due = at(3, "17:10")
+    tasks = [CallbackTask(task_id=i, caller="1", queue=team, team=team, recording="", created_at=at(3),
+                          deadline=at(4), assigned=agent, tries=1, next_attempt_at=due)
+             for i, team, agent in (("a1", "sales", "2001"), ("b1", "support", "1001"))]
+    cb = Callbacks(CallbackRules(), roster, now=at(3, "17:05"), tasks=tasks)
+    assert of(cb.handle_timer(due), CallDutyAgent) == [
+        CallDutyAgent(team="support", agent_id="1001", task_ids=("b1",), reason="retry")]
+
+
+def test_r_vm_check_check_times_at_a_shift_s_start_count_and_at_its_end_do_not():
+    cb = make(check_start=time(8, 45), check_offsets={})
+    vm(cb, "s1", at(3, "08:00"))
+    assert calls(run(cb, at(3, "11:00"), on_call=hang_up_at_once))[0] == ("Mon 03 08:45", "support", "1001", "check")
+    shifts = (Shift(name="am", start=time(8, 45), end=time(12, 0)), Shift(name="pm", start=time(13, 30), end=time(17, 30)))
+    cb = make(roster=Roster([Team(name="support", agents=SUPPORT, shifts=shifts)]), check_start=time(8, 0),
+              check_offsets={})
+    vm(cb, "s1", at(3, "07:30"))
+    assert [c[0] for c in calls(run(cb, at(3, "23:00"), on_call=hang_up_at_once))] == [
+        "Mon 03 10:00", "Mon 03 14:00", "Mon 03 16:00"]  # not at 12:00, the end of the morning shift
+
+
+def test_r_vm_check_a_late_timer_keeps_the_roll_over_and_the_next_day_s_check():
+    cb = make()
+    vm(cb, "t1", at(3, "17:00"))
+    out = cb.handle_timer(at(4, "12:00"))
+    assert published(out, "callback.rolled_over") == [
+        {"team": "support", "tasks": 1, "agents": ["1002"], "rule": "R-VM-CHECK"}]
+    assert of(out, CallDutyAgent) == [CallDutyAgent(team="support", agent_id="1002", task_ids=("t1",),
+                                                    reason="check")]
+
+
+def test_r_cb_a_retry_of_a_task_nobody_can_take_calls_nobody():
+    roster = make_roster()
+    cb = make(roster=roster)
+    vm(cb, "x1", at(3, "08:00"), queue="sales")
+    cb.handle_timer(at(3, "09:10"))
+    cb.handle(DutyAnswered(agent_id="2001"), at(3, "09:10"))
+    cb.handle(AttemptResult(task_id="x1", outcome=Outcome.BUSY), at(3, "09:11"))  # retry at 09:21
+    roster.request_leave("2001", "2025-03-03")
+    roster.request_leave("2002", "2025-03-03", override_by="sup")
+    out = cb.handle_timer(at(3, "09:21"))
+    assert of(out, CallDutyAgent) == [] and cb.tasks["x1"].assigned is None
+
+
+def test_r_vm_rr_duty_mode_ignores_logins_even_when_logins_are_required():
+    cb = make(require_logged_in=True)  # a per_task setting: the duty rota does not read it
+    vm(cb, "t1", at(3, "08:00"))
+    assert calls(run(cb, at(3, "09:00"), on_call=hang_up_at_once)) == [("Mon 03 09:00", "support", "1001", "check")]
+    assert cb.tasks["t1"].assigned == "1001"

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ari_app.core.roster import LeaveEntry, Roster, RosterError, Shift, Team, agent_order, parse_day
+from ari_app.core.roster import LeaveDecision, LeaveEntry, Roster, RosterError, Shift, Team, agent_order, parse_day
 
 SH = ZoneInfo("Asia/Shanghai")
 MON, TUE, SAT = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 8)
@@ -199,3 +199,179 @@ def test_duty_day_is_the_running_or_next_working_day():
     assert r.duty_day("support", at(3, 17, 30)) == TUE
     assert r.duty_day("support", at(7, 18)) == date(2025, 3, 10)  # Friday evening → Monday
     assert r.duty_day("support", at(8, 12)) == date(2025, 3, 10)
+
+
+# -- R-LEAVE: bad configuration, every exact message ---------------------------------------------------
+@pytest.mark.parametrize("make_it,message", [
+    (lambda: Shift(name=""), "shift.name: must not be empty"),
+    (lambda: Shift(weekdays=frozenset()), "shift 'day': weekdays must be 0 (Monday) … 6 (Sunday), got []"),
+    (lambda: Shift(weekdays=frozenset({0, 7})), "shift 'day': weekdays must be 0 (Monday) … 6 (Sunday), got [0, 7]"),
+    (lambda: Shift(name="n", weekdays=frozenset({-1, 3})),
+     "shift 'n': weekdays must be 0 (Monday) … 6 (Sunday), got [-1, 3]"),
+    (lambda: Shift(weekdays=frozenset({1.0})), "shift 'day': weekdays must be 0 (Monday) … 6 (Sunday), got [1.0]"),
+    (lambda: Shift(name="n", start=time(9, 0), end=time(9, 0)), "shift 'n': start and end are both 09:00"),
+    (lambda: Shift(timezone="Mars/Base"), "shift 'day': unknown time zone 'Mars/Base'"),
+    (lambda: Shift(timezone="/etc/localtime"), "shift 'day': unknown time zone '/etc/localtime'"),
+    (lambda: Team(name="", agents=("1",)), "team.name: must not be empty"),
+    (lambda: Team(name="x", agents=()), "team 'x': has no agents"),
+    (lambda: Team(name="x", agents=("1", "2", "1")), "team 'x': an agent is listed twice"),
+    (lambda: Team(name="x", agents=("1",), shifts=()), "team 'x': has no shifts"),
+    (lambda: Team(name="x", agents=("1",), shifts=(Shift(name="a"), Shift(name="a", start=time(9, 0)))),
+     "team 'x': two shifts are named alike"),
+    (lambda: Team(name="x", agents=("1",), shifts=(Shift(name="a"), Shift(name="b", timezone="Europe/Berlin"))),
+     "team 'x': shifts use different time zones"),
+    (lambda: Roster([Team(name="a", agents=("1",)), Team(name="a", agents=("2",))]), "team 'a': defined twice"),
+    (lambda: Roster([Team(name="a", agents=("1", "2"))], agents=("1", "3")), "team 'a': unknown agent '2'"),
+    (lambda: Roster([Team(name="a", agents=("1",))], holidays=["2025/03/04"]),
+     "holidays: expected a date as YYYY-MM-DD, got '2025/03/04'"),
+    (lambda: Roster([Team(name="a", agents=("1",))], extra_workdays=["8 March"]),
+     "extra_workdays: expected a date as YYYY-MM-DD, got '8 March'"),
+    (lambda: Roster([Team(name="a", agents=("1",))], leave=[LeaveEntry(agent_id="2", day=TUE)]),
+     "unknown agent '2'"),
+])
+def test_r_leave_bad_shifts_teams_and_rosters_are_refused_with_exact_messages(make_it, message):
+    with pytest.raises(RosterError) as e:
+        make_it()
+    assert str(e.value) == message
+
+
+def test_r_leave_a_roster_keeps_its_teams_in_order_and_takes_days_as_text():
+    r = Roster([Team(name="b", agents=("2",)), Team(name="a", agents=("1",), shifts=(
+        Shift(name="x", timezone="Europe/Berlin"),))], holidays=["2025-03-04"], extra_workdays=["2025-03-08"])
+    assert r.teams == ("b", "a")
+    assert r.team("a").timezone == "Europe/Berlin" and r.timezone("a") == ZoneInfo("Europe/Berlin")
+    assert (r.holidays, r.extra_workdays) == (frozenset({TUE}), frozenset({SAT}))
+    assert (r.works_on("b", TUE), r.works_on("b", "2025-03-08"), r.works_on("b", MON)) == (False, True, True)
+    assert r.find_team("2") == "b" and r.find_team("3") is None and r.team_of("1") == "a"
+    with pytest.raises(RosterError, match="^unknown team 'c'$"):
+        r.team("c")
+
+
+def test_r_leave_the_local_day_and_duty_day_are_in_the_team_s_time_zone():
+    r = Roster([Team(name="sh", agents=("1",)),
+                Team(name="ny", agents=("2",), shifts=(Shift(timezone="America/New_York"),))])
+    t = datetime(2025, 3, 4, 1, 0, tzinfo=SH).timestamp()  # Tuesday in Shanghai, Monday noon in New York
+    assert (r.local_day("sh", t), r.local_day("ny", t)) == (TUE, MON)
+    assert (r.duty_day("sh", t), r.duty_day("ny", t)) == (TUE, MON)
+
+
+def test_r_leave_no_working_day_ahead_gives_no_duty_day():
+    every_day = [date(2025, 3, 1) + (date(2025, 3, 2) - date(2025, 3, 1)) * i for i in range(420)]
+    r = Roster([Team(name="t", agents=("1",))], holidays=every_day)
+    assert r.duty_day("t", datetime(2025, 3, 3, 10, 0, tzinfo=SH).timestamp()) is None
+    # the day after the search window is still found: 400 days are searched, from yesterday
+    r = Roster([Team(name="t", agents=("1",))], holidays=every_day[:398])
+    assert r.duty_day("t", datetime(2025, 3, 1, 10, 0, tzinfo=SH).timestamp()) == every_day[398]
+
+
+def test_r_leave_shifts_on_lists_the_running_shifts_by_start():
+    shifts = (Shift(name="pm", start=time(13, 30), end=time(17, 30)),
+              Shift(name="night", start=time(22, 0), end=time(6, 0), weekdays=frozenset({0})),
+              Shift(name="am", start=time(8, 45), end=time(12, 0)))
+    r = Roster([Team(name="t", agents=("1",), shifts=shifts)])
+    h = lambda d, hh, mm=0: datetime(2025, 3, d, hh, mm, tzinfo=SH).timestamp()  # noqa: E731
+    assert r.shifts_on("t", MON) == (("am", h(3, 8, 45), h(3, 12)), ("pm", h(3, 13, 30), h(3, 17, 30)),
+                                     ("night", h(3, 22), h(4, 6)))
+    assert r.shifts_on("t", "2025-03-04") == (("am", h(4, 8, 45), h(4, 12)), ("pm", h(4, 13, 30), h(4, 17, 30)))
+    assert r.shifts_on("t", SAT) == ()
+    assert r.shift_bounds("t", MON) == (h(3, 8, 45), h(4, 6))
+    assert r.shift_bounds("t", TUE, shift="night") is None
+
+
+def test_r_leave_a_shift_that_does_not_run_that_day_is_refused_with_the_whole_decision():
+    shifts = (Shift(name="am", start=time(8, 45), end=time(12, 0)),
+              Shift(name="sat", start=time(9, 0), end=time(12, 0), weekdays=frozenset({5})))
+    r = Roster([Team(name="t", agents=("1", "2"), shifts=shifts)])
+    assert r.request_leave("1", MON, shift="sat") == LeaveDecision(
+        granted=False, agent_id="1", team="t", day=MON, shift="sat",
+        reason="shift 'sat' of team 't' does not run on 2025-03-03")
+    assert r.request_leave("1", SAT, shift="am") == LeaveDecision(
+        granted=False, agent_id="1", team="t", day=SAT, shift="am",
+        reason="shift 'am' of team 't' does not run on 2025-03-08")
+    assert r.request_leave("2", "2025-03-09") == LeaveDecision(
+        granted=False, agent_id="2", team="t", day=date(2025, 3, 9), shift=None,
+        reason="2025-03-09 is not a working day for team 't'")
+    assert r.request_leave("1", SAT) == LeaveDecision(granted=True, agent_id="1", team="t", day=SAT, shift=None,
+                                                      reason="granted")
+    assert r.leave_entries() == (LeaveEntry(agent_id="1", day=SAT),)
+
+
+def test_r_leave_decisions_carry_every_field_for_shift_leave_conflicts_and_overrides():
+    r = two_shift_roster()
+    am = dict(agent_id="1001", day=MON, shift="am")
+    assert r.request_leave("1001", MON, shift="am") == LeaveDecision(granted=True, team="support",
+                                                                     reason="granted", **am)
+    assert r.request_leave("1001", "2025-03-03", shift="am") == LeaveDecision(
+        granted=True, team="support", reason="already on leave", **am)
+    refused = r.request_leave("1002", MON)
+    assert refused == LeaveDecision(
+        granted=False, agent_id="1002", team="support", day=MON, shift=None, conflicts=("1001",),
+        reason="team 'support' already has 1001 on leave in shift 'am' on 2025-03-03; one agent per team per "
+               "shift (R-LEAVE); a supervisor may override")
+    over = r.request_leave("1002", MON, shift="am", override_by="sup-li")
+    assert over == LeaveDecision(
+        granted=True, agent_id="1002", team="support", day=MON, shift="am", overridden_by="sup-li",
+        conflicts=("1001",), reason="granted over the limit by supervisor 'sup-li'; also on leave: 1001")
+    third = r.request_leave("1003", MON)
+    assert third == LeaveDecision(
+        granted=False, agent_id="1003", team="support", day=MON, shift=None, conflicts=("1001", "1002"),
+        reason="team 'support' already has 1001, 1002 on leave in shift 'am' on 2025-03-03; one agent per team "
+               "per shift (R-LEAVE); a supervisor may override")
+    both = r.request_leave("1003", MON, override_by="sup-wang")
+    assert both == LeaveDecision(
+        granted=True, agent_id="1003", team="support", day=MON, shift=None, overridden_by="sup-wang",
+        conflicts=("1001", "1002"),
+        reason="granted over the limit by supervisor 'sup-wang'; also on leave: 1001, 1002")
+    assert r.request_leave("1003", MON, shift="pm") == LeaveDecision(
+        granted=True, agent_id="1003", team="support", day=MON, shift="pm", reason="already on leave")
+    assert r.leave_entries() == (LeaveEntry(**am), LeaveEntry(agent_id="1002", day=MON, shift="am",
+                                                               overridden_by="sup-li"),
+                                 LeaveEntry(agent_id="1003", day=MON, overridden_by="sup-wang"))
+    assert r.leave_on("support", MON) == r.leave_entries() and r.leave_on("support", TUE) == ()
+
+
+def test_r_leave_whole_day_leave_replaces_only_that_agent_s_entries_of_that_day():
+    r = two_shift_roster()
+    r.request_leave("1001", MON, shift="am")
+    r.request_leave("1001", TUE, shift="am")
+    r.request_leave("1002", TUE, shift="pm")
+    own = r.request_leave("1001", MON, shift="pm")  # the agent's own morning is no conflict
+    assert (own.granted, own.reason, own.conflicts) == (True, "granted", ())
+    whole = r.request_leave("1001", MON)
+    assert (whole.granted, whole.reason, whole.conflicts) == (True, "granted", ())
+    assert r.leave_entries() == (LeaveEntry(agent_id="1001", day=TUE, shift="am"),
+                                 LeaveEntry(agent_id="1002", day=TUE, shift="pm"),
+                                 LeaveEntry(agent_id="1001", day=MON))
+    assert r.request_leave("1001", MON).reason == "already on leave"
+
+
+def test_r_leave_cancelling_one_shift_keeps_the_others():
+    r = two_shift_roster()
+    r.request_leave("1001", MON, shift="am")
+    r.request_leave("1001", MON, shift="pm")
+    r.request_leave("1001", TUE, shift="pm")
+    r.request_leave("1002", TUE, shift="am")
+    assert r.cancel_leave("1001", MON, shift="am") is True
+    assert r.cancel_leave("1001", MON, shift="am") is False
+    assert r.leave_entries() == (LeaveEntry(agent_id="1001", day=MON, shift="pm"),
+                                 LeaveEntry(agent_id="1001", day=TUE, shift="pm"),
+                                 LeaveEntry(agent_id="1002", day=TUE, shift="am"))
+    assert r.cancel_leave("1001", TUE) is True
+    assert r.leave_entries() == (LeaveEntry(agent_id="1001", day=MON, shift="pm"),
+                                 LeaveEntry(agent_id="1002", day=TUE, shift="am"))
+    with pytest.raises(RosterError, match="^team 'support' has no shift 'night'$"):
+        r.cancel_leave("1001", MON, shift="night")
+    with pytest.raises(RosterError, match="^team 'support' has no shift 'night'$"):
+        r.on_leave("1001", MON, shift="night")
+    assert len(r.leave_entries()) == 2
+
+
+def test_r_leave_shifts_are_ordered_by_start_and_conflicts_by_agent_id_order():
+    shifts = (Shift(name="short", start=time(9, 0), end=time(12, 0)), Shift(name="long", start=time(8, 0), end=time(18, 0)))
+    r = Roster([Team(name="t", agents=("1000", "999", "1001"), shifts=shifts)])
+    assert [name for name, _, _ in r.shifts_on("t", MON)] == ["long", "short"]  # by start, not by end
+    r.request_leave("1000", MON)
+    r.request_leave("999", MON, override_by="sup")
+    d = r.request_leave("1001", MON, shift="short")
+    assert d.conflicts == ("999", "1000")  # agent-ID order: 999 before 1000
+    assert d.reason.startswith("team 't' already has 1000, 999 on leave in shift 'short'")  # in leave order
