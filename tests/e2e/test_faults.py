@@ -337,28 +337,15 @@ async def test_database_unavailable_calls_answered_logged_once_and_held_writes_l
         await talk_time(ari, 1)
         lock.execute("BEGIN EXCLUSIVE")
         locked_at = time.time()
-        await place(ari, 10, talk_s=30)
-        await svc.wait_for("call.completed", queue="fault", count=10, timeout=30)
-        calls = first_seen(svc.lines(), "call.completed", queue="fault")
-        answered = svc.events("call.answered", queue="fault")
-        assert len(answered) == 10 and max(e["wait_s"] for e in answered) < 5
-        assert svc.alive()
-        down = svc.events("store.unavailable")
-        assert len(down) == 1 and "database is locked" in down[0]["reason"], down
-        assert svc.events("store.write_failed") == [] and svc.events("store.recovered") == []
-        assert svc.events("call.compliance") == []  # it is computed from the stored facts: held too
+        calls, down = await ten_calls_while_the_store_is_away(svc, ari)
+        assert "database is locked" in down["reason"], down
         stored = sqlite3.connect(db).execute(
             "SELECT COUNT(*) FROM call_timeline WHERE call_id IN (%s)" % ",".join("?" * len(calls)),
             calls).fetchone()[0]
         assert stored == 0
 
         lock.execute("ROLLBACK")
-        released = time.time()
-        up = await svc.wait_for("store.recovered", timeout=35)
-        assert up["dropped_rows"] == 0 and up["landed_rows"] > 10 * 4, up
-        assert up["down_s"] >= released - locked_at - 1.5
-        assert len(svc.events("store.unavailable")) == 1 and len(svc.events("store.recovered")) == 1
-        await svc.wait_for("call.compliance", count=10, timeout=5)
+        await held_writes_land(svc, down_for=time.time() - locked_at)
         check = sqlite3.connect(db)
         assert_landed(lambda sql, params: check.execute(sql, params).fetchall(), calls, since=locked_at)
         check.close()
@@ -370,6 +357,33 @@ async def test_database_unavailable_calls_answered_logged_once_and_held_writes_l
         svc.stop()
     errors = svc.errors()
     assert [e["event"] for e in errors] == ["store.unavailable"], errors[:3]
+
+
+async def ten_calls_while_the_store_is_away(svc: Service, ari) -> tuple[list[str], dict]:
+    """10 calls come and go while the store is away: all answered within 5 s, the service alive, the outage
+    logged once (that line is returned with the calls' ids), no per-write line, and nothing landed: not even
+    a compliance record (R-COMPLY), which is computed from the stored facts."""
+    await place(ari, 10, talk_s=30)
+    await svc.wait_for("call.completed", queue="fault", count=10, timeout=30)
+    calls = first_seen(svc.lines(), "call.completed", queue="fault")
+    answered = svc.events("call.answered", queue="fault")
+    assert len(answered) == 10 and max(e["wait_s"] for e in answered) < 5
+    assert svc.alive()
+    down = svc.events("store.unavailable")
+    assert len(down) == 1, down
+    assert svc.events("store.write_failed") == [] and svc.events("store.recovered") == []
+    assert svc.events("call.compliance") == []
+    return calls, down[0]
+
+
+async def held_writes_land(svc: Service, *, down_for: float) -> None:
+    """The store is back (it was away ``down_for`` s): one ``store.recovered``, nothing dropped, the held
+    writes landed, and the 10 compliance records follow."""
+    up = await svc.wait_for("store.recovered", timeout=35)
+    assert up["dropped_rows"] == 0 and up["landed_rows"] > 10 * 4, up
+    assert up["down_s"] >= down_for - 1.5
+    assert len(svc.events("store.unavailable")) == 1 and len(svc.events("store.recovered")) == 1
+    await svc.wait_for("call.compliance", count=10, timeout=5)
 
 
 def assert_landed(query: Callable[[str, tuple], list[tuple]], calls: list[str], *, since: float) -> None:
@@ -406,25 +420,13 @@ async def test_postgresql_stopped_calls_answered_logged_once_and_held_writes_lan
         await talk_time(ari, 1)
         await asyncio.to_thread(pg_server.stop)
         stopped, down_at = True, time.time()
-        await place(ari, 10, talk_s=30)
-        await svc.wait_for("call.completed", queue="fault", count=10, timeout=30)
-        calls = first_seen(svc.lines(), "call.completed", queue="fault")
-        answered = svc.events("call.answered", queue="fault")
-        assert len(answered) == 10 and max(e["wait_s"] for e in answered) < 5
-        assert svc.alive()
-        down = svc.events("store.unavailable")
-        assert len(down) == 1 and f"PostgreSQL 127.0.0.1:{pg_server.port}/{db}" in down[0]["reason"], down
-        assert pg_server.password not in down[0]["reason"]  # R-PRIVACY
-        assert svc.events("store.recovered") == [] and svc.events("call.compliance") == []
+        calls, down = await ten_calls_while_the_store_is_away(svc, ari)
+        assert f"PostgreSQL 127.0.0.1:{pg_server.port}/{db}" in down["reason"], down
+        assert pg_server.password not in down["reason"]  # R-PRIVACY
 
         await asyncio.to_thread(pg_server.start)
         stopped = False
-        back = time.time()
-        up = await svc.wait_for("store.recovered", timeout=35)
-        assert up["dropped_rows"] == 0 and up["landed_rows"] > 10 * 4, up
-        assert up["down_s"] >= back - down_at - 1.5
-        assert len(svc.events("store.unavailable")) == 1 and len(svc.events("store.recovered")) == 1
-        await svc.wait_for("call.compliance", count=10, timeout=5)
+        await held_writes_land(svc, down_for=time.time() - down_at)
         with psycopg.connect(url, autocommit=True) as check:
             assert_landed(lambda sql, params: check.execute(sql.replace("?", "%s"), params).fetchall(), calls,
                           since=down_at)
