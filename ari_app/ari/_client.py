@@ -70,57 +70,6 @@ def _query(params: Params | None) -> dict[str, str | int | float]:
     return out
 
 
-class _Reply:
-    """What the sender returns: the status, the reason phrase and the body."""
-
-    __slots__ = ("body", "reason", "status")
-
-    def __init__(self, status: int, reason: str, body: bytes) -> None:
-        self.status, self.reason, self.body = status, reason, body
-
-
-class _AiohttpSender:
-    """The REST calls on aiohttp (C-accelerated HTTP parsing), a bounded pool of keep-alive connections.
-
-    httpx + httpcore cost ~1 ms of CPU per request under load (URL parsing, and a pool that checks every
-    connection's socket on every request), which was two thirds of the service's CPU."""
-
-    def __init__(self, config: AriConfig, limit: int) -> None:
-        self._base = config.url.rstrip("/")
-        token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode()
-        self._headers = {"Authorization": f"Basic {token}"}
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        self._timeout = aiohttp.ClientTimeout(total=config.request_timeout_s)
-        self._limit = limit
-        self._session: aiohttp.ClientSession | None = None  # made in the running loop, on first use
-
-    async def send(self, method: str, path: str, query: dict[str, str | int | float], body: Any) -> _Reply:
-        if self._session is None:
-            # keep-alive shorter than Asterisk's (http.conf session_keep_alive, 15 s): never reuse a
-            # connection Asterisk is closing
-            connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=5.0)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                                  auto_decompress=False)
-        url = self._base + path
-        if query:
-            url += "?" + urlencode(query, quote_via=quote, safe=",:")
-        headers = self._headers
-        data: bytes | None = None
-        if body is not None:
-            data, headers = json_module.dumps(body).encode(), self._json_headers
-        try:
-            async with self._session.request(method, yarl.URL(url, encoded=True), data=data,
-                                             headers=headers) as resp:
-                return _Reply(resp.status, resp.reason or "", await resp.read())
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _SendFailed(f"{type(exc).__name__}: {exc}") from exc
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
 class _Gate:
     """At most ``limit`` holders; waiters served first come first served, urgent ones before the rest.
 
@@ -163,10 +112,6 @@ class _Gate:
 _urgent: ContextVar[bool] = ContextVar("ari_urgent", default=False)
 
 
-class _SendFailed(Exception):
-    """Asterisk could not be reached (connect, read, timeout); ``__cause__`` is the transport's error."""
-
-
 class AriClient:
     """Typed helpers over the ARI REST API. Every method raises AriHTTPError subclasses
     for error statuses and AriUnavailable when Asterisk cannot be reached.
@@ -177,12 +122,19 @@ class AriClient:
 
     def __init__(self, config: AriConfig) -> None:
         self.config = config
-        limit = max(1, config.max_connections)
-        self._sender = _AiohttpSender(config, limit)
-        self._gate = _Gate(limit)  # requests beyond the pool are served in arrival order (urgent ones first)
+        self._limit = max(1, config.max_connections)
+        self._gate = _Gate(self._limit)  # requests beyond the pool are served in arrival order (urgent first)
+        self._base = config.url.rstrip("/")
+        token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {token}"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._timeout = aiohttp.ClientTimeout(total=config.request_timeout_s)
+        self._session: aiohttp.ClientSession | None = None  # made in the running loop, on first use
 
     async def aclose(self) -> None:
-        await self._sender.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     @staticmethod
     @contextmanager
@@ -210,19 +162,40 @@ class AriClient:
         """`path` is relative to config.url and already quoted. Returns parsed JSON, None if empty."""
         await self._gate.acquire(_urgent.get())
         try:
-            resp = await self._sender.send(method, path, _query(params), json)
-        except _SendFailed as exc:
-            raise AriUnavailable(method, path, str(exc)) from exc.__cause__
+            status, reason, body = await self._send(method, path, _query(params), json)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriUnavailable(method, path, f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._gate.release()
-        if 200 <= resp.status < 300:
-            return json_module.loads(resp.body) if resp.body else None
-        text = resp.body.decode("utf-8", "replace")
+        if 200 <= status < 300:
+            return json_module.loads(body) if body else None
+        text = body.decode("utf-8", "replace")
         try:
             message = str(json_module.loads(text).get("message", text))
         except (ValueError, AttributeError):
-            message = text or resp.reason
-        raise _ERRORS.get(resp.status, AriHTTPError)(resp.status, method, path, message)
+            message = text or reason
+        raise _ERRORS.get(status, AriHTTPError)(status, method, path, message)
+
+    async def _send(self, method: str, path: str, query: dict[str, str | int | float], body: Any
+                    ) -> tuple[int, str, bytes]:
+        """One request on aiohttp (C-accelerated HTTP parsing), on a keep-alive connection of the pool:
+        (status, reason phrase, body). httpx + httpcore cost ~1 ms of CPU per request under load (URL
+        parsing, and a pool that checks every connection's socket on every request): two thirds of the
+        service's CPU (issue 7)."""
+        if self._session is None:
+            # keep-alive shorter than Asterisk's (http.conf session_keep_alive, 15 s): never reuse a
+            # connection Asterisk is closing
+            connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=5.0)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
+                                                  auto_decompress=False)
+        url = self._base + path
+        if query:
+            url += "?" + urlencode(query, quote_via=quote, safe=",:")
+        headers, data = self._headers, None
+        if body is not None:
+            data, headers = json_module.dumps(body).encode(), self._json_headers
+        async with self._session.request(method, yarl.URL(url, encoded=True), data=data, headers=headers) as resp:
+            return resp.status, resp.reason or "", await resp.read()
 
     # ------------------------------------------------------------------ channels
 

@@ -58,11 +58,6 @@ def stasis_args(ch: Channel) -> list[str]:
     return ch.app_data.split(",")[1:] if ch.app_name == "Stasis" and ch.app_data else []
 
 
-# Issue 7: after a crash with 60 calls waiting, reading ~7 variables of 120 channels one request after the
-# other took longer than 15 s (calls got no service meanwhile); a few channels at a time, and fewer reads.
-READ_CONCURRENCY = 16
-
-
 async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot], list[Channel], list[str]]:
     """Returns (calls by id, untagged channels in our app, bridge ids of no live call)."""
     application = await ari.get_application(app)
@@ -70,8 +65,8 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
     channels = [c for c in await ari.list_channels() if c.id in ours]
     calls: dict[str, CallSnapshot] = {}
     untagged: list[Channel] = []
-    reads = asyncio.Semaphore(READ_CONCURRENCY)
-    tagged = await asyncio.gather(*(_tags(ari, ch, reads) for ch in channels))
+    # every channel's tags at once: the client's own pool bounds how many requests are in flight (issue 7)
+    tagged = await asyncio.gather(*(_tags(ari, ch) for ch in channels))
     for ch, tags in zip(channels, tagged):
         if tags is None:  # R-QA: the call's recording, no tags of its own
             calls.setdefault(call_key(ch.id), CallSnapshot(call_id=call_key(ch.id))).recording = ch.id
@@ -98,23 +93,22 @@ async def read_calls(ari: AriClient, app: str) -> tuple[dict[str, CallSnapshot],
     return calls, untagged, stale
 
 
-async def _tags(ari: AriClient, ch: Channel, reads: asyncio.Semaphore) -> dict[str, str] | None:
+async def _tags(ari: AriClient, ch: Channel) -> dict[str, str] | None:
     """The channel's tags (None: the snoop of a call's recording). A caller's tags are packed in one variable;
     agent and target legs have one variable per tag, and a channel without a call id has no others to read."""
     if ch.id == snoop_id(call_key(ch.id)):
         return None
-    async with reads:
-        packed = await _get(ari, ch.id, PACKED_TAGS)
-        if packed:
-            return {k: v for k, v in unpack_tags(packed).items() if v}
-        tags: dict[str, str] = {}
-        for name in TAGS:
-            value = await _get(ari, ch.id, name)
-            if value:
-                tags[name] = value
-            elif name == "CC_CALL_ID":
-                break
-        return tags
+    packed = await _get(ari, ch.id, PACKED_TAGS)
+    if packed:
+        return {k: v for k, v in unpack_tags(packed).items() if v}
+    tags: dict[str, str] = {}
+    for name in TAGS:
+        value = await _get(ari, ch.id, name)
+        if value:
+            tags[name] = value
+        elif name == "CC_CALL_ID":
+            break
+    return tags
 
 
 async def _get(ari: AriClient, channel_id: str, name: str) -> str | None:
