@@ -4,6 +4,12 @@
 # At every start, like scripts/pbx install_config:
 #   1. renders /etc/asterisk from the image's pristine copy of asterisk-config/
 #      and dialplan/, with @PBX_BIND@ in pjsip.conf replaced by $PBX_BIND;
+#   1b. renders the site's dialplan numbers (queue numbers, voicemail numbers,
+#      DIDs, the trunk endpoint, the outbound caller ID) from the service
+#      config (/etc/ari-app/config.toml, the same file ari-app reads) with
+#      pbx_site.py into extensions_site.conf, and copies the site's own files
+#      (/etc/ari-app/site/: pjsip_trunks.conf, pjsip_site.conf,
+#      extensions_custom.conf) in: a site change is a restart, never a rebuild;
 #   2. installs the generated secrets (scripts/setup-secrets; mounted read-only
 #      at /run/secrets by docker-compose.yml) over the development ones:
 #      ari_users.conf, manager_users.conf, pjsip_phones.conf;
@@ -17,7 +23,11 @@
 #   PBX_BIND                  required: PJSIP bind address (network_mode host:
 #                             the host's own address)
 #   ARI_PASSWORD, AMI_SECRET  optional: checked against the secrets files
+#   ARI_APP_CONFIG            the service config (default /etc/ari-app/config.toml)
+#   ARI_APP_SITE              the site's files (default /etc/ari-app/site)
+#   ASTERISK_ALLOW_UNSUPPORTED=1  start an Asterisk outside the supported range
 #   ARI_APP_ROOT              tests only: a directory prefixed to every path
+#   PBX_SITE_PY               tests only: the renderer (default in the image)
 set -eu
 
 R=${ARI_APP_ROOT:-}
@@ -25,6 +35,14 @@ TEMPLATE=$R/usr/share/ari-app/asterisk-etc
 ETC=$R/etc/asterisk
 SECRETS=$R/run/secrets
 SECRET_FILES="ari_users.conf manager_users.conf pjsip_phones.conf"
+CONFIG_TOML=${ARI_APP_CONFIG:-$R/etc/ari-app/config.toml}
+SITE=${ARI_APP_SITE:-$R/etc/ari-app/site}
+SITE_FILES="pjsip_trunks.conf pjsip_site.conf extensions_custom.conf"
+PBX_SITE_PY=${PBX_SITE_PY:-/usr/local/lib/ari-app/pbx_site.py}
+VERSION_FILE=$R/usr/share/ari-app/asterisk-version
+# The Asterisk major versions ari-app is built and tested for (ari_app checks
+# the same range over ARI at every connect).
+SUPPORTED_MAJORS="22"
 # Development passwords as in asterisk-config/: callcenter-dev, dev-1001,
 # dev-caller1; and any password/secret whose value starts with "dev-" or
 # ends with "-dev".
@@ -65,12 +83,43 @@ for f in $SECRET_FILES; do
     || die "secrets file $SECRETS/$f is missing or empty: run scripts/setup-secrets on the host (writes ./secrets/)"
 done
 
+# --- 0b. the Asterisk this image got is one ari-app supports -----------------
+[ -s "$VERSION_FILE" ] || die "no $VERSION_FILE (the image records 'asterisk -V' there at build)"
+version=$(head -n1 "$VERSION_FILE")
+major=$(printf '%s\n' "$version" | sed -n 's/^Asterisk \([0-9][0-9]*\)\..*/\1/p')
+case " $SUPPORTED_MAJORS " in
+  *" ${major:-none} "*) log "$version (supported: $SUPPORTED_MAJORS.x)" ;;
+  *) if [ "${ASTERISK_ALLOW_UNSUPPORTED:-}" = 1 ]; then
+       log "warning: $version is outside the supported range ($SUPPORTED_MAJORS.x); ASTERISK_ALLOW_UNSUPPORTED=1"
+     else
+       die "$version is outside the supported range ($SUPPORTED_MAJORS.x); rebuild the image, or set ASTERISK_ALLOW_UNSUPPORTED=1 at your own risk"
+     fi ;;
+esac
+
 # --- 1. render /etc/asterisk -------------------------------------------------
 mkdir -p "$ETC"
 find "$ETC" -mindepth 1 -delete
 cp -R "$TEMPLATE/." "$ETC/"
 sed -i "s/@PBX_BIND@/$PBX_BIND/g" "$ETC/pjsip.conf"
 if grep -q '@PBX_BIND@' "$ETC/pjsip.conf"; then die "@PBX_BIND@ left in pjsip.conf"; fi
+
+# --- 1b. the site: dialplan numbers from the service config, the site's files --
+if [ -f "$CONFIG_TOML" ]; then
+  python3 "$PBX_SITE_PY" render --config "$CONFIG_TOML" --out "$ETC/extensions_site.conf" \
+    || die "cannot render the dialplan numbers from $CONFIG_TOML (check it: docker-compose run --rm ari-app ari-app check-config /etc/ari-app/config.toml)"
+else
+  die "no service config at $CONFIG_TOML (docker-compose.yml mounts ./config/production.toml there; scripts/setup-secrets writes it)"
+fi
+if [ -d "$SITE" ]; then
+  for f in "$SITE"/*; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f")
+    case " $SITE_FILES " in
+      *" $name "*) cat "$f" >"$ETC/$name"; log "site file $name installed" ;;
+      *) case $name in *.example|README*) ;; *) die "unknown site file $SITE/$name (allowed: $SITE_FILES)" ;; esac ;;
+    esac
+  done
+fi
 
 # --- 2. production secrets over the development ones ------------------------
 for f in $SECRET_FILES; do
@@ -101,6 +150,14 @@ if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1; then
   mkdir -p "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
   chown asterisk:asterisk "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" \
     "$R/var/spool/asterisk/recording/callcenter-fallback" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
+  # The astdb volume: what the package put in /var/lib/asterisk, where missing
+  # (a new volume, or one from an older image); the music on hold, always.
+  if [ -d "$R/usr/share/ari-app/var-lib-asterisk" ]; then cp -an "$R/usr/share/ari-app/var-lib-asterisk/." "$R/var/lib/asterisk/"; fi
+  if [ -d "$R/usr/share/ari-app/moh" ]; then
+    rm -rf "$R/var/lib/asterisk/moh/callcenter"; mkdir -p "$R/var/lib/asterisk/moh/callcenter"
+    cp "$R/usr/share/ari-app/moh/." "$R/var/lib/asterisk/moh/callcenter/" -R
+  fi
+  chown -R asterisk:asterisk "$R/var/lib/asterisk"
   # R-PRIVACY: recordings (voicemails) are not world-readable.
   chmod 0750 "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback"
 fi

@@ -1,32 +1,66 @@
 #!/bin/sh
-# Entrypoint of the mosquitto service (eclipse-mosquitto:2; docker-compose.yml
-# mounts this file and runs it with /bin/sh). Mosquitto reads its password file
-# as the mosquitto user and (2.0.16+) warns about files it does not own, so the
-# generated file (scripts/setup-secrets: secrets/mosquitto_passwd, mounted
-# read-only at /run/secrets/mosquitto_passwd) is copied to
-# /mosquitto/config/passwd, owned by mosquitto, mode 0600, at every start.
-# Then the image's own entrypoint and the broker.
+# Entrypoint of the mosquitto container (docker/mosquitto/Dockerfile). At every
+# start:
+#   1. the password file (secrets/mosquitto_passwd, mounted read-only at
+#      /run/secrets/mosquitto_passwd) is copied to /run/mosquitto/passwd, owned
+#      by mosquitto, mode 0600;
+#   2. the ACL: user "ari-app" (the service) reads and writes <prefix>/#, user
+#      "wallboard" (dashboards, wall screens) only reads <prefix>/#; nobody
+#      else anything;
+#   3. the config: the image's mosquitto.conf plus one listener per address of
+#      MQTT_LISTEN (port 1883; 127.0.0.1 is always one: ari-app uses it) and a
+#      websocket listener per "address:port" of MQTT_WS_LISTEN.
+# Environment: MQTT_LISTEN (default 127.0.0.1), MQTT_WS_LISTEN (default none),
+# MQTT_PREFIX (default callcenter; the service's [mqtt] prefix).
 set -eu
 
 src=${MOSQUITTO_PASSWD_SECRET:-/run/secrets/mosquitto_passwd}
-dst=/mosquitto/config/passwd
+run=${MOSQUITTO_RUN_DIR:-/run/mosquitto}
+template=${MOSQUITTO_TEMPLATE:-/usr/share/ari-app/mosquitto.conf}
+prefix=${MQTT_PREFIX:-callcenter}
 
 log() { printf 'mosquitto-entrypoint: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+addr_ok() { [ -n "$1" ] && [ -z "$(printf '%s' "$1" | sed 's/[][0-9A-Za-z.:_-]//g')" ]; }
 
-if [ ! -s "$src" ]; then
-  log "error: $src is missing or empty: run scripts/setup-secrets on the host (writes ./secrets/mosquitto_passwd)"
-  exit 1
-fi
-if ! grep -q '^[^:#][^:]*:' "$src"; then
-  log "error: $src has no user:hash line"
-  exit 1
-fi
+[ -s "$src" ] || die "$src is missing or empty: run scripts/setup-secrets on the host (writes ./secrets/mosquitto_passwd)"
+grep -q '^ari-app:' "$src" || die "$src has no user ari-app (regenerate: scripts/setup-secrets --force)"
+[ -z "$(printf '%s' "$prefix" | sed 's/[0-9A-Za-z_-]//g')" ] && [ -n "$prefix" ] || die "MQTT_PREFIX '$prefix' must be letters, digits, - or _"
 
 umask 077
-cp "$src" "$dst.new"
-chown mosquitto:mosquitto "$dst.new"
-chmod 0600 "$dst.new"
-mv -f "$dst.new" "$dst"
+mkdir -p "$run"
+cp "$src" "$run/passwd"
+cat >"$run/acl" <<ACL
+user ari-app
+topic readwrite $prefix/#
 
-[ $# -gt 0 ] || set -- /usr/sbin/mosquitto -c /mosquitto/config/mosquitto.conf
-exec /docker-entrypoint.sh "$@"
+user wallboard
+topic read $prefix/#
+ACL
+{
+  cat "$template"
+  echo
+  echo "# rendered by the entrypoint from MQTT_LISTEN='${MQTT_LISTEN:-}' MQTT_WS_LISTEN='${MQTT_WS_LISTEN:-}'"
+  seen=" "
+  for a in 127.0.0.1 ${MQTT_LISTEN:-}; do
+    addr_ok "$a" || die "MQTT_LISTEN: '$a' is not an address"
+    case $seen in *" $a "*) continue ;; esac
+    seen="$seen$a "
+    echo "listener 1883 $a"
+  done
+  for l in ${MQTT_WS_LISTEN:-}; do
+    a=${l%:*} p=${l##*:}
+    addr_ok "$a" && [ "$a" != "$l" ] || die "MQTT_WS_LISTEN: '$l' is not address:port"
+    case $p in ''|*[!0-9]*) die "MQTT_WS_LISTEN: '$l' has no port" ;; esac
+    printf 'listener %s %s\nprotocol websockets\n' "$p" "$a"
+  done
+} >"$run/mosquitto.conf.new"
+mv -f "$run/mosquitto.conf.new" "$run/mosquitto.conf"
+if [ "$(id -u)" = 0 ]; then
+  chown -R mosquitto:mosquitto "$run" /var/lib/mosquitto 2>/dev/null || chown -R mosquitto:mosquitto "$run"
+  chmod 0600 "$run/passwd" "$run/acl"
+  chmod 0644 "$run/mosquitto.conf"
+fi
+log "listeners: 127.0.0.1 ${MQTT_LISTEN:-} ${MQTT_WS_LISTEN:+websockets: $MQTT_WS_LISTEN}"
+[ $# -gt 0 ] || set -- mosquitto -c "$run/mosquitto.conf"
+exec "$@"
