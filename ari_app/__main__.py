@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         from .report.cli import report_cli
 
         return report_cli(argv[1:])
+    if argv[:1] == ["health"]:  # issue 15: readiness, for container healthchecks
+        from .api._cli import health_cli
+
+        return health_cli(argv[1:])
     if argv[:1] in (["agent"], ["token"], ["pin-hash"], ["callbacks"], ["followups"], ["roster"]):
         from .api import agent_cli, callbacks_cli, followups_cli, roster_cli, token_cli
 
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                      "'ari-app callbacks list|close|reopen|reassign', 'ari-app followups import FILE --team T', "
                      "'ari-app roster leave list|add|cancel', 'ari-app roster duty' (callbacks and leave), "
                      "'ari-app report daily|monthly|attendance|qa' (figures, attendance, QA sample), "
-                     "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config)")
+                     "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config), "
+                     "'ari-app health [--url URL]' (is the service ready? exit 0 or 1)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the service")
     run.add_argument("--config", "-c", required=True, help="TOML config file")

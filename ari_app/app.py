@@ -8,16 +8,21 @@
   inbox, arms one timer at ``get_timer()`` and hands the actions back to the
   calls' workers. No locks.
 * On every (re)connect, before any event of the new connection, the service
-  resyncs its view from Asterisk (``flows.resync``).
+  reads Asterisk's version (``SUPPORTED_ASTERISK``) and resyncs its view from
+  Asterisk (``flows.resync``).
+* ``readiness()`` is what ``GET /health`` reports (issue 15): ARI connected and
+  resynced on a supported Asterisk, the store taking writes, AMI and MQTT
+  connected when configured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import structlog
 from structlog.contextvars import bound_contextvars
@@ -53,17 +58,33 @@ from .store import AgentSession
 from .store.base import Repository
 from .store.outbox import WriteOutbox
 
-__all__ = ["Service"]
+__all__ = ["SUPPORTED_ASTERISK", "Service", "asterisk_version"]
 
 log = structlog.get_logger()
 
 # Agent states that survive a restart as they are; the rest are rebuilt from Asterisk.
 _DURABLE = {AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.PAUSED, AgentState.UNREACHABLE}
 
+# issue 15: the Asterisk versions the service is built and tested with, (major, minor): from the first
+# included, up to the second excluded. Checked at every ARI connect (``[ari] allow_unsupported_asterisk``).
+SUPPORTED_ASTERISK = ((22, 0), (23, 0))
+SUPPORTED_ASTERISK_TEXT = (f">= {SUPPORTED_ASTERISK[0][0]}.{SUPPORTED_ASTERISK[0][1]}, "
+                           f"< {SUPPORTED_ASTERISK[1][0]}.{SUPPORTED_ASTERISK[1][1]}")
+_VERSION = re.compile(r"(?:certified[/-]|\d+:)?(\d+)\.(\d+)(?![0-9])")  # a Debian epoch (1:) before it
+
+
+def asterisk_version(text: Any) -> tuple[int, int] | None:
+    """(major, minor) of ARI's ``system.version``: ``22.10.1``, Debian's ``22.10.1+dfsg+~cs6.17.60671434-1``,
+    ``certified/22.8-cert1``; None when it is not one."""
+    m = _VERSION.match(text) if isinstance(text, str) else None
+    return (int(m[1]), int(m[2])) if m else None
+
 
 class Service:
     def __init__(self, cfg: Config, *, store: Repository, ari: AriClient | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 events_connect: Callable[[str], Awaitable[Any]] | None = None) -> None:
+        """``events_connect``: how the event websocket is opened (default: websockets; tests pass a fake)."""
         self.cfg, self.store, self.clock = cfg, store, clock
         # issue 7: writes the store refused are held and retried (``_retry_writes``), never lost silently
         self._writes_wake = asyncio.Event()
@@ -90,7 +111,12 @@ class Service:
         self.inbox: asyncio.Queue[acd.Event] = asyncio.Queue()
         self.calls: dict[str, InboundCall | FeatureCall] = {}
         self.dispatcher = OrderedDispatcher(self._on_item, key=self._key)
-        self.stream = EventStream(self.ari_config, on_event=self.dispatcher.dispatch, on_connect=self._resync)
+        self.stream = EventStream(self.ari_config, on_event=self.dispatcher.dispatch,
+                                  on_connect=self._on_connect, connect=events_connect)
+        # issue 15: what GET /health says of the ARI link (readiness())
+        self._connecting = False  # a connection is up, its version check and resync not done yet
+        self.asterisk_version: str | None = None  # ARI's system.version at the latest connect
+        self._asterisk_refused: str | None = None  # why that Asterisk keeps the service from being ready
         self._requests: dict[str, asyncio.Future[acd.CommandResult]] = {}  # API commands awaiting the core
         self._request_seq = 0
         self._watched: set[str] = set()  # phones whose device state we are subscribed to
@@ -143,8 +169,7 @@ class Service:
                     tg.create_task(self.desk.run(), name="callbacks")
                 if self.ami is not None:
                     tg.create_task(self.ami.run(), name="ami")
-                if self.cfg.api is not None and (self.cfg.api.tokens or (
-                        self._metrics is not None and self.cfg.api.metrics_loopback_without_token)):
+                if self.cfg.api is not None:  # also with no tokens: GET /health is the healthcheck
                     tg.create_task(api.serve(self, self.cfg.api), name="api")
                 if self.mqtt is not None:
                     tg.create_task(self.mqtt.run(), name="mqtt")
@@ -409,6 +434,34 @@ class Service:
     def ari_connected(self) -> bool:
         return self.stream.connected.is_set()
 
+    # -- issue 15: readiness, for GET /health ----------------------------------------------------------
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Each check by name, ``{"ok": bool, ...}`` with a ``reason`` when not ok: ``ari`` (the websocket
+        connected, the resync after the latest connect done, a supported Asterisk), ``store`` (the store takes
+        writes: the outbox holds none it refused), ``ami`` and ``mqtt`` (connected; only when configured)."""
+        checks = {"ari": self._ari_check(), "store": self._store_check()}
+        if self.ami is not None:
+            checks["ami"] = _check(self.ami.connected.is_set(), "not connected")
+        if self.mqtt is not None:
+            checks["mqtt"] = _check(self.mqtt.connected is True,
+                                    "not connected yet" if self.mqtt.connected is None else "disconnected")
+        return checks
+
+    def _ari_check(self) -> dict[str, Any]:
+        if not self.stream.connected.is_set():
+            return _check(False, "connected, resync not finished" if self._connecting else "not connected")
+        version = {} if self.asterisk_version is None else {"asterisk": self.asterisk_version}
+        if self._asterisk_refused is not None:
+            return _check(False, self._asterisk_refused) | version
+        return _check(True) | version
+
+    def _store_check(self) -> dict[str, Any]:
+        w = self.writes
+        if not w.down:
+            return _check(True)
+        return _check(False, f"the store refuses writes: {w.reason}") | {
+            "held_writes": len(w), "down_s": round(max(0.0, self.clock() - (w.down_since or 0.0)), 3)}
+
     # -- R-KPI: Prometheus metrics (events/metrics.py) -----------------------------------------------------
     def _make_metrics(self) -> Metrics | None:
         m = self.cfg.metrics
@@ -602,6 +655,46 @@ class Service:
                                              "passed": record.passed, "broken": list(record.broken),
                                              "checks": dict(record.checks), "rule": "R-COMPLY"})
 
+    # -- every (re)connect: the Asterisk version, then the resync -----------------------------------------
+    async def _on_connect(self) -> None:
+        self._connecting = True
+        try:
+            await self._check_asterisk()
+            await self._resync()
+        finally:
+            self._connecting = False
+
+    async def _check_asterisk(self) -> None:
+        """issue 15: Asterisk's version against ``SUPPORTED_ASTERISK``, once per connect. Outside it (or not
+        a version at all) the service is not ready (GET /health, ``ari``) unless ``[ari]
+        allow_unsupported_asterisk``; calls are served all the same. ARI not answering: the connection is
+        made again, as when the resync fails."""
+        try:
+            info = await self.ari.info()
+        except AriError as e:
+            log.warning("asterisk.info_failed", error=str(e))
+            raise
+        except (TypeError, ValueError):  # an empty or non-object body
+            info = {}
+        system = info.get("system")
+        raw = system.get("version") if isinstance(system, dict) else None
+        text = (raw if isinstance(raw, str) else "" if raw is None else repr(raw))[:100]
+        self.asterisk_version = text
+        version = asterisk_version(raw)
+        if version is not None and SUPPORTED_ASTERISK[0] <= version < SUPPORTED_ASTERISK[1]:
+            self._asterisk_refused = None
+            log.info("asterisk.version", version=text, supported=SUPPORTED_ASTERISK_TEXT)
+            return
+        allowed = self.cfg.ari.allow_unsupported_asterisk
+        why = (f"Asterisk version {text!r} is not a version" if version is None
+               else f"Asterisk {version[0]}.{version[1]} ({text}) is not supported")
+        why += f" ({SUPPORTED_ASTERISK_TEXT})"
+        self._asterisk_refused = None if allowed else why
+        (log.warning if allowed else log.error)(
+            "asterisk.unsupported_version", version=text, supported=SUPPORTED_ASTERISK_TEXT, allowed=allowed,
+            **({"hint": "[ari] allow_unsupported_asterisk = true makes the service ready all the same"}
+               if not allowed else {}))
+
     # -- resync on every (re)connect ------------------------------------------------------------
     async def _resync(self) -> None:
         now = self.clock()
@@ -668,6 +761,11 @@ class _WatchPhone:
     """Subscribe to a phone's device state (an agent logged in at a new phone)."""
     interface: str
     channel_ids: tuple[str, ...] = ()
+
+
+def _check(ok: bool, reason: str = "") -> dict[str, Any]:
+    """One readiness check (``Service.readiness``)."""
+    return {"ok": True} if ok else {"ok": False, "reason": reason}
 
 
 def _queue_rules(q: Any, cfg: Config) -> acd.QueueRules:

@@ -101,6 +101,7 @@ class AriSettings:
     reconnect_max_s: float = 10.0
     request_timeout_s: float = 10.0
     max_connections: int = 16  # the REST pool; keep well below Asterisk's http.conf sessionlimit (100)
+    allow_unsupported_asterisk: bool = False  # ready (GET /health) on an Asterisk outside SUPPORTED_ASTERISK
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -481,6 +482,8 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         max_connections=r.get("max_connections", int, AriSettings.max_connections, check=lambda v: 1 <= v <= 90,
                               must="1 to 90 (Asterisk's http.conf sessionlimit is 100 by default; the event "
                                    "websocket and other clients need sessions too)"),
+        allow_unsupported_asterisk=r.get("allow_unsupported_asterisk", bool,
+                                         AriSettings.allow_unsupported_asterisk),
     )
     if "password" not in r.table and "password_env" not in r.table:
         errors.append("ari.password: missing (set password, or password_env naming an environment variable)")

@@ -1,8 +1,9 @@
 """``ari-app agent …``, ``ari-app callbacks …``, ``ari-app followups import``, ``ari-app roster …``
-(clients of the HTTP API) and ``ari-app token new``.
+(clients of the HTTP API), ``ari-app health`` and ``ari-app token new``.
 
 Exit codes: 0 done, 1 refused by the service (401, 403, 404, 409, 5xx),
 2 usage error, bad input (400) or the API cannot be reached.
+``ari-app health`` (a container's healthcheck): 0 ready, 1 anything else (not ready, or no answer).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import httpx
 
 from ._settings import AGENT_ID, ROLES, TOKEN_NAME, hash_token, new_token
 
-__all__ = ["DEFAULT_API", "agent_cli", "callbacks_cli", "followups_cli", "roster_cli", "token_cli"]
+__all__ = ["DEFAULT_API", "agent_cli", "callbacks_cli", "followups_cli", "health_cli", "roster_cli",
+           "token_cli"]
 
 DEFAULT_API = "http://127.0.0.1:8090"
 _COLUMNS = ("AGENT", "STATE", "SINCE", "REASON", "INTERFACE", "QUEUES", "CALLS")
@@ -134,6 +136,42 @@ def _table(agents: list[dict[str, Any]]) -> str:
 def _line(a: dict[str, Any]) -> str:
     reason = f" ({a['reason']})" if a.get("reason") else ""
     return f"agent {a.get('agent_id')}: {a.get('state')}{reason} since {_since(a.get('since'))}"
+
+
+def health_cli(argv: list[str]) -> int:
+    """issue 15: GET /health; prints its JSON on one line; 0 when ready (200), 1 otherwise."""
+    prog = "ari-app health"
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Is the service ready? GET /health (no token): prints its JSON on one line; "
+                               "exit 0 when ready (HTTP 200), 1 otherwise (not ready, or no answer). "
+                               "For container healthchecks.")
+    parser.add_argument("--url", "--api", dest="url", default=os.environ.get("ARI_APP_API", DEFAULT_API),
+                        help="the API's base URL (default: ARI_APP_API, else %s)" % DEFAULT_API)
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to wait (default 5)")
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return 1 if args else 0
+    api = args.url.rstrip("/")
+    try:
+        with httpx.Client(base_url=api, timeout=args.timeout) as client:
+            response = client.get("/health")
+    except httpx.TimeoutException:
+        print(f"{prog}: the API at {api} did not answer within {args.timeout:g} s", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as e:  # refused, unreachable, no such host, not http(s)
+        print(f"{prog}: cannot reach the API at {api}: {str(e) or type(e).__name__}", file=sys.stderr)
+        return 1
+    except httpx.InvalidURL as e:
+        print(f"{prog}: --url {args.url!r}: {e}", file=sys.stderr)
+        return 1
+    try:
+        body = response.json()
+    except ValueError:
+        print(f"{prog}: HTTP {response.status_code} from {api}/health, not JSON: {response.text[:200]!r}",
+              file=sys.stderr)
+        return 1
+    print(json.dumps(body, ensure_ascii=False))
+    return 0 if response.status_code == 200 else 1
 
 
 def token_cli(argv: list[str]) -> int:

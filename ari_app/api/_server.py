@@ -1,6 +1,10 @@
 """The HTTP control API (aiohttp): agents' states and commands, as JSON.
 
-    GET  /health                     no auth: {"status": "ok", "ari_connected": bool}
+    GET  /health                     no auth, readiness (issue 15): 200 {"status": "ok", "checks": {...}} when
+                                     every check passes, else 503 {"status": "unavailable", "checks": {...},
+                                     "failing": [names]}; checks (``Controller.readiness``): ari, store, and
+                                     ami and mqtt when configured, each {"ok": bool, "reason": "..." if not}
+    GET  /health/live                no auth, liveness: 200 {"status": "ok"} while the process serves HTTP
     GET  /metrics                    Prometheus text format (R-KPI): supervisor and ops tokens, or no token
                                      from loopback when [api] metrics_loopback_without_token = true;
                                      404 when [metrics] enabled = false
@@ -42,12 +46,12 @@ Callbacks and the roster (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE), supervisor and
     GET    /roster/duty              ?day=YYYY-MM-DD (default: each team's current duty day): per team
                                      the duty agent (R-VM-RR), a preview that moves no pointer
 
-Every route but /health (and /metrics from loopback, if allowed) needs
+Every route but /health and /health/live (and /metrics from loopback, if allowed) needs
 ``Authorization: Bearer <token>``. Checks run in this order, so a refusal
 never reveals more than the caller may know: 401 (no or unknown token) →
 403 (role) → 400 (body) → 404 (unknown agent) → 409 (refused by the agent's
 state). Errors are ``{"error": "<message>"}``, unknown paths and methods included (404, 405).
-R-PRIVACY: every request but /health writes one ``audit.api`` log line,
+R-PRIVACY: every request but /health and /health/live writes one ``audit.api`` log line,
 refused ones included.
 """
 
@@ -179,7 +183,28 @@ class _Api:
 
     # -- routes -------------------------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "ari_connected": self.controller.ari_connected()})
+        """Readiness (issue 15): 200 only when every check passes; 503 naming the failing ones."""
+        try:
+            checks = self._readiness()
+        except Exception:
+            log.exception("api.error", path=request.path)
+            return _error(500, "internal error (see the service's log)")
+        failing = [name for name, check in checks.items() if not check.get("ok")]
+        if failing:
+            return web.json_response({"status": "unavailable", "checks": checks, "failing": failing},
+                                     status=503)
+        return web.json_response({"status": "ok", "checks": checks})
+
+    def _readiness(self) -> dict[str, dict[str, Any]]:
+        readiness = getattr(self.controller, "readiness", None)
+        if readiness is None:  # a controller that knows only its ARI link
+            connected = self.controller.ari_connected()
+            return {"ari": {"ok": True} if connected else {"ok": False, "reason": "not connected"}}
+        return dict(readiness())
+
+    async def live(self, request: web.Request) -> web.Response:
+        """Liveness: the process serves HTTP (its event loop turns)."""
+        return web.json_response({"status": "ok"})
 
     async def list_agents(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
         if token.role == "agent":
@@ -452,7 +477,8 @@ def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_
               ) -> web.Application:
     api = _Api(controller, settings, command_timeout_s)
     app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
-    app.router.add_get("/health", api.health, name="health", allow_head=False)
+    app.router.add_get("/health", api.health, name="health", allow_head=False)  # issue 15: readiness
+    app.router.add_get("/health/live", api.live, name="live", allow_head=False)
     app.router.add_get("/metrics", api.metrics, name="metrics", allow_head=False)  # R-KPI
     app.router.add_get("/agents", api.guarded("list", api.list_agents), name="list", allow_head=False)
     app.router.add_get("/agents/{agent_id}", api.guarded("show", api.show_agent), name="show",
@@ -500,8 +526,8 @@ async def listening(controller: Controller, settings: ApiSettings) -> AsyncItera
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         log.info("api.listening", url=url, tokens=len(settings.tokens))
         if not settings.tokens:
-            log.warning("api.no_tokens", hint="every route but /health (and /metrics from loopback, if "
-                                              "allowed) answers 401; see `ari-app token new`")
+            log.warning("api.no_tokens", hint="every route but /health, /health/live (and /metrics from "
+                                              "loopback, if allowed) answers 401; see `ari-app token new`")
         if settings.allow_remote:
             log.warning("api.remote_allowed", host=settings.listen_host,
                         hint="plain HTTP: put a TLS proxy in front when it leaves the machine")

@@ -73,10 +73,13 @@ async def client(controller):
 
 # -- auth ------------------------------------------------------------------------------------------------
 async def test_health_needs_no_token(client, controller):
+    # a controller without readiness(): /health reports its ARI link alone (the service: test_health.py)
     r = await client.get("/health")
-    assert (r.status, await r.json()) == (200, {"status": "ok", "ari_connected": True})
+    assert (r.status, await r.json()) == (200, {"status": "ok", "checks": {"ari": {"ok": True}}})
     controller.connected = False
-    assert (await (await client.get("/health")).json())["ari_connected"] is False
+    r = await client.get("/health")
+    assert (r.status, await r.json()) == (503, {"status": "unavailable", "failing": ["ari"],
+                                                "checks": {"ari": {"ok": False, "reason": "not connected"}}})
 
 
 @pytest.mark.parametrize("headers, message", [
