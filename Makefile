@@ -6,7 +6,7 @@ CONFIG ?= config/example.toml
 
 PBX_LOCK ?= /tmp/pbx-e2e.lock
 
-.PHONY: bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,3 +65,10 @@ MUTMUT_CHILDREN ?= 1
 mutation: venv
 	$(VENV)/bin/pip install -q -e '.[test,mutation]'
 	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN)
+
+# The service image's Python dependencies, exact versions with hashes (docker/service/requirements.lock),
+# from pyproject.toml; pip-tools in a throwaway venv.
+lock:
+	python3 -m venv /tmp/ari-app-piptools && /tmp/ari-app-piptools/bin/pip install -q pip-tools
+	/tmp/ari-app-piptools/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links -o docker/service/requirements.lock pyproject.toml

@@ -106,7 +106,7 @@ if grep -q '@PBX_BIND@' "$ETC/pjsip.conf"; then die "@PBX_BIND@ left in pjsip.co
 # --- 1b. the site: dialplan numbers from the service config, the site's files --
 if [ -f "$CONFIG_TOML" ]; then
   python3 "$PBX_SITE_PY" render --config "$CONFIG_TOML" --out "$ETC/extensions_site.conf" \
-    || die "cannot render the dialplan numbers from $CONFIG_TOML (check it: docker-compose run --rm ari-app ari-app check-config /etc/ari-app/config.toml)"
+    || die "cannot render the dialplan numbers from $CONFIG_TOML (check it: docker-compose run --rm --no-deps ari-app ari-app check-config /etc/ari-app/production.toml)"
 else
   die "no service config at $CONFIG_TOML (docker-compose.yml mounts ./config/production.toml there; scripts/setup-secrets writes it)"
 fi

@@ -67,6 +67,9 @@ SIPP = os.environ.get("SIPP", "sipp")
 PBX_HOST = "127.0.0.1"
 PBX_SIP_PORT = 5060
 LOCAL_IP = "127.0.0.1"
+# A network namespace to run every sipp in (`ip netns exec NETNS sipp ...`): the LAN of the
+# deployment test (tests/deploy/), whose phones and provider live at other addresses than 127.0.0.1.
+NETNS = os.environ.get("SIPP_NETNS") or None
 ARI_URL = os.environ.get("ARI_URL", "http://127.0.0.1:8088/ari")
 ARI_AUTH = (os.environ.get("ARI_USER", "callcenter"), os.environ.get("ARI_PASSWORD", "callcenter-dev"))
 
@@ -92,6 +95,8 @@ atexit.register(_kill_leftovers)
 
 
 def _udp_free(port: int) -> bool:
+    if NETNS:  # a namespace a test made: only our own sipps bind there, and _given_ports tracks those
+        return True
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.bind((LOCAL_IP, port))
@@ -228,7 +233,7 @@ class SippProcess:
     its log files and, for call scenarios, its rtp.pcap."""
 
     def __init__(self, name: str, scenario: str, args: list[str], workdir: Path, *,
-                 remote: bool = True) -> None:
+                 remote: bool = True, local_ip: str | None = None) -> None:
         self.name = name
         self.dir = workdir / name
         self.out = self.dir / "sipp.out"
@@ -237,8 +242,9 @@ class SippProcess:
         self.logs = self.dir / "logs.log"
         self.screen = self.dir / "screen.log"
         self.pcap = self.dir / "rtp.pcap"
-        self.argv = [SIPP, *([f"{PBX_HOST}:{PBX_SIP_PORT}"] if remote else []),
-                     "-sf", str(SCENARIOS / scenario), "-i", LOCAL_IP, "-nostdin", "-f", "5",
+        self.argv = [*(["ip", "netns", "exec", NETNS] if NETNS else []),
+                     SIPP, *([f"{PBX_HOST}:{PBX_SIP_PORT}"] if remote else []),
+                     "-sf", str(SCENARIOS / scenario), "-i", local_ip or LOCAL_IP, "-nostdin", "-f", "5",
                      "-trace_msg", "-message_file", str(self.messages),
                      "-trace_err", "-error_file", str(self.errors),
                      "-trace_logs", "-log_file", str(self.logs),
@@ -353,8 +359,9 @@ class SippPhone:
                  dtmf: str = "", dtmf_at_s: float = 2.0, dtmf_gap_s: float = 0.3, expires: int = 3600,
                  audio_s: float = 300.0, workdir: Path | str | None = None,
                  online_timeout_s: float = 10.0, refer_to: str | None = None,
-                 refer_at_s: float = 3.0) -> None:
+                 refer_at_s: float = 3.0, local_ip: str | None = None) -> None:
         self.username, self.password = username, password
+        self.local_ip = local_ip
         self.port = port or free_udp_ports(1)
         self.media_port = free_udp_ports(4)  # sipp binds media_port and media_port + 2
         self.answer_after_s = None if never_answer else answer_after_s
@@ -375,7 +382,7 @@ class SippPhone:
             "-p", str(self.port), "-mp", str(self.media_port), "-m", "1",
             "-key", "user", self.username, "-key", "contact", str(self.port), "-key", "expires", str(expires),
             "-au", self.username, "-ap", self.password, "-timeout", f"{int(timeout_s)}s", "-timeout_error"],
-            self.workdir)
+            self.workdir, local_ip=self.local_ip)
         self.registrations.append(proc)
         await proc.start()
         try:
@@ -411,7 +418,7 @@ class SippPhone:
             "-key", "refer_to", self.refer_to or "none", "-key", "pbx_host", PBX_HOST,
             "-set", "answer_ms", _ms(self.answer_after_s), "-set", "hangup_ms", _ms(self.hangup_after_s),
             "-set", "refer_ms", _ms(self.refer_at_s if self.refer_to is not None else None)],
-            self.workdir, remote=False)
+            self.workdir, remote=False, local_ip=self.local_ip)
         audio_s = write_rtp_pcap(self.uas.pcap, self.audio_s, self.dtmf, self.dtmf_at_s, self.dtmf_gap_s)
         self.uas.argv += ["-set", "audio_ms", _ms(audio_s)]
         await self.uas.start()
@@ -510,21 +517,23 @@ class SippCaller:
     Use as `async with` (or call stop()) so that sipp is killed if the test fails early.
     """
 
+    scenario = "uac.xml"  # a path relative to tests/e2e/sipp/, or absolute
+
     def __init__(self, username: str, password: str, extension: str, port: int | None = None, *,
                  duration_s: float | None = 10.0, dtmf: str = "", dtmf_at_s: float = 3.0,
                  dtmf_gap_s: float = 0.3,
                  timeout_s: float | None = None, audio_s: float | None = None,
-                 workdir: Path | str | None = None) -> None:
+                 workdir: Path | str | None = None, local_ip: str | None = None) -> None:
         self.username, self.password, self.extension = username, password, extension
         self.port = port or free_udp_ports(1)
         self.media_port = free_udp_ports(4)
         self.duration_s, self.dtmf, self.dtmf_at_s, self.dtmf_gap_s = duration_s, dtmf, dtmf_at_s, dtmf_gap_s
         self.timeout_s = timeout_s or (duration_s if duration_s is not None else 300) + 60
         self.workdir = _workdir(workdir, f"caller-{username}")
-        self.proc = SippProcess(f"uac-{username}-{extension}", "uac.xml", [
+        self.proc = SippProcess(f"uac-{username}-{extension}", self.scenario, [
             "-s", extension, "-p", str(self.port), "-mp", str(self.media_port), "-m", "1",
             "-key", "me", username, "-au", username, "-ap", password, "-set", "duration_ms", _ms(duration_s),
-            "-timeout", f"{int(self.timeout_s)}s", "-timeout_error"], self.workdir)
+            "-timeout", f"{int(self.timeout_s)}s", "-timeout_error"], self.workdir, local_ip=local_ip)
         if audio_s is None:
             audio_s = min(duration_s + 2, 300) if duration_s is not None else 300
         real_s = write_rtp_pcap(self.proc.pcap, audio_s, dtmf, dtmf_at_s, dtmf_gap_s)
