@@ -62,6 +62,10 @@ def _pin_hash(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pbx-render"]:  # issue 15: the dialplan's numbers, rendered as the Asterisk image does
+        from .pbx_site import main as pbx_site_main
+
+        return pbx_site_main(["render", *argv[1:]], prog="ari-app pbx-render")
     if argv[:1] == ["report"]:  # R-KPI, R-SHIFT, R-QA
         from .report.cli import report_cli
 
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                      "'ari-app callbacks list|close|reopen|reassign', 'ari-app followups import FILE --team T', "
                      "'ari-app roster leave list|add|cancel', 'ari-app roster duty' (callbacks and leave), "
                      "'ari-app report daily|monthly|attendance|qa' (figures, attendance, QA sample), "
+                     "'ari-app pbx-render --config FILE --out FILE' (the dialplan's numbers), "
                      "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config), "
                      "'ari-app health [--url URL]' (is the service ready? exit 0 or 1)")
     sub = parser.add_subparsers(dest="command", required=True)

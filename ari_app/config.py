@@ -13,7 +13,13 @@ Optional sections (absent → the attribute is None):
   URL holds a password). Without it the older ``service.store`` path is the
   store; ``Config.store_url`` is the one to use either way.
 * ``[trunk]`` → ``Config.trunk`` (``TrunkConfig``): how customers are dialled
-  for callbacks and follow-ups (R-CB).
+  for callbacks and follow-ups (R-CB). ``endpoint`` (the provider trunk's PJSIP
+  endpoint, default ``trunk``) is the dialplan's ``CC_TRUNK``; without ``dial`` the
+  service dials ``PJSIP/{number}@<endpoint>``.
+* ``[queues.<name>] number``, ``voicemail_number`` and ``[dids]`` (``"<called
+  number>" = "<queue>"``, → ``Config.dids``): the dialplan's numbers, rendered into
+  Asterisk's ``extensions_site.conf`` by ``pbx_site`` (``ari-app pbx-render``). Their
+  rules live in ``pbx_site.read_site`` alone; ``parse`` reports its problems too.
 * ``[metrics]`` → ``Config.metrics`` (``MetricsConfig``, defaults when absent): the
   Prometheus figures on the API's ``GET /metrics`` (R-KPI; ``events/metrics.py``).
 * ``[ami]`` → ``Config.ami`` (``AmiSettings``): the AMI link for CDR events of
@@ -40,12 +46,14 @@ import os
 import re
 import string
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, Mapping, Iterator
 
+from . import pbx_site
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
+from .pbx_site import toml_key
 
 __all__ = [
     "AgentConfig", "AmiSettings", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config",
@@ -57,24 +65,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
 _AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
 _INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+\Z")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def toml_key(key: str) -> str:
-    """A key as it is written in a dotted path: bare (``support``) or quoted (``"a b"``, ``"a\\nb"``),
-    so an error about an odd key name stays one line and names the key exactly."""
-    if _BARE_KEY.fullmatch(key):
-        return key
-    return '"' + "".join(_ESCAPES.get(c) or (c if c.isprintable() else _unicode_escape(c)) for c in key) + '"'
-
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _unicode_escape(c: str) -> str:
-    return f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
 
 
 def _shown(text: str) -> str:
@@ -226,6 +216,8 @@ class QueueConfig:
     no_agent_destination: str = "callcenter-voicemail,s,1"
     overflow_destination: str = "callcenter-voicemail,s,1"
     closed_destination: str = "callcenter-voicemail,s,1"
+    number: str = ""  # the dialplan number that enters the queue ("" = none; pbx_site renders it)
+    voicemail_number: str = ""  # the direct voicemail number (R-VM; "" = none)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,6 +313,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     recording: RecordingConfig | None = None  # [recording] absent: no call is recorded (R-QA)
     ami: AmiSettings | None = None  # [ami] absent: no CDR events (agents' own outbound calls are not counted)
+    dids: Mapping[str, str] = field(default_factory=dict)  # [dids]: a provider's called number → queue
 
     @property
     def store_url(self) -> str:
@@ -515,10 +508,15 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         r = _Reader(top.table_of("trunk"), "trunk", errors)
         if isinstance(top.table["trunk"], dict):
             example = "a dial string with {number}, e.g. 'PJSIP/{number}@trunk'"
-            if "dial" not in r.table:
+            r.seen.add("endpoint")  # the dialplan's CC_TRUNK: checked by pbx_site below
+            endpoint = r.table.get("endpoint")
+            default_dial = ""
+            if isinstance(endpoint, str) and pbx_site.ENDPOINT.fullmatch(endpoint):
+                default_dial = f"PJSIP/{{number}}@{endpoint}"
+            elif "dial" not in r.table and "endpoint" not in r.table:
                 errors.append(f"trunk.dial: missing ({example})")
             trunk = TrunkConfig(
-                dial=r.get("dial", str, "", check=_dial_template, must=example),
+                dial=r.get("dial", str, default_dial, check=_dial_template, must=example),
                 caller_id=r.get("caller_id", str, "", check=_DIGITS.match, must="digits (1-20)"),
                 timeout_s=r.positive("timeout_s", TrunkConfig.timeout_s),
                 prefix=r.get("prefix", str, "", check=lambda v: v == "" or _DIGITS.match(v), must="digits"),
@@ -560,6 +558,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         if q.originate_timeout_s < q.ring_target_s:
             errors.append(f"{path}.originate_timeout_s: must be >= ring_target_s ({q.ring_target_s:g}), "
                           f"got {q.originate_timeout_s:g}")
+        r.seen.update(("number", "voicemail_number"))  # the dialplan's numbers: checked by pbx_site below
         r.finish()
         queues[name] = q
 
@@ -599,6 +598,19 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
                 errors.append(f"{path}.queues: unknown queue {qname!r}")
         r.finish()
         agents[agent_id] = a
+
+    # The dialplan's numbers ([queues.X] number, voicemail_number, [dids], [trunk] endpoint): pbx_site's
+    # rules, the same the Asterisk container applies when it renders extensions_site.conf.
+    top.seen.add("dids")
+    site, site_errors = pbx_site.read_site(data, shared=False)
+    errors.extend(site_errors)
+    for number, qname in (site.numbers or {}).items():
+        if qname in queues:
+            queues[qname] = replace(queues[qname], number=number)
+    for number, qname in (site.voicemail_numbers or {}).items():
+        if qname in queues:
+            queues[qname] = replace(queues[qname], voicemail_number=number)
+    dids = dict(site.dids or {})
 
     calendars: dict[str, CalendarConfig] = {}
     for cname, cdata in top.table_of("calendars").items():
@@ -717,7 +729,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
-                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami)
+                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami, dids=dids)
 
 
 def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:
