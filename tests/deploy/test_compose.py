@@ -229,7 +229,7 @@ def site(tmp_path_factory, engine, lan) -> Site:
     try:
         yield s
     finally:
-        s.compose("down", "-v", "--remove-orphans", timeout=300, check=False)
+        s.compose("--profile", "postgres", "down", "-v", "--remove-orphans", timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -392,8 +392,32 @@ async def test_down_and_up_keep_the_store_the_task_and_the_recording(stack: Site
     assert f"callcenter/{task_id}" in recordings, recordings
 
 
+async def test_postgres_profile_holds_the_store(stack: Site, figures):
+    """The optional PostgreSQL service: README "Deploy", PostgreSQL instead of the SQLite file."""
+    pw = stack.dotenv("POSTGRES_PASSWORD")
+    with open(stack.root / ".env", "a") as f:
+        f.write(f"ARI_APP_STORE_URL=postgresql://ari_app:{pw}@127.0.0.1/ari_app\n")
+    cfg = stack.root / "config/production.toml"
+    text = cfg.read_text()
+    assert re.search(r'(?m)^url = "/var/lib/ari-app/state.db"', text), "the example's [store] url changed"
+    cfg.write_text(re.sub(r'(?m)^url = "/var/lib/ari-app/state.db".*$', 'url_env = "ARI_APP_STORE_URL"', text))
+    t0 = time.monotonic()
+    stack.compose("--profile", "postgres", "up", "-d", "--build", timeout=900)
+    await stack.wait_healthy()
+    figures["--profile postgres up -d until healthy (s)"] = f"{time.monotonic() - t0:.0f}"
+    ps = stack.compose("--profile", "postgres", "ps").stdout
+    assert re.search(rf"{PROJECT}_postgres_1 .*Up.*\(healthy\)", ps), ps
+    health = httpx.get(f"{API}/health", timeout=5).json()
+    assert health["checks"]["store"]["ok"] is True, health
+    # the service made its schema in PostgreSQL, as the role ari_app
+    r = stack.compose("exec", "-T", "postgres", "su", "postgres", "-c",
+                      "psql -At -d ari_app -c \"select tableowner from pg_tables where schemaname = 'public'\"")
+    owners = set(r.stdout.split())
+    assert owners == {"ari_app"}, r.stdout + r.stderr
+
+
 def test_down_v_leaves_nothing_running_and_no_volume(stack: Site):
-    stack.compose("down", "-v", "--remove-orphans", timeout=300)
+    stack.compose("--profile", "postgres", "down", "-v", "--remove-orphans", timeout=300)
     containers = sh("podman", "ps", "-a", "--format", "{{.Names}}").stdout.split()
     assert not [c for c in containers if c.startswith(PROJECT)], containers
     volumes = sh("podman", "volume", "ls", "--format", "{{.Name}}").stdout.split()
