@@ -44,6 +44,7 @@ ACL
   seen=" "
   for a in 127.0.0.1 ${MQTT_LISTEN:-}; do
     addr_ok "$a" || die "MQTT_LISTEN: '$a' is not an address"
+    a=${a#\[}; a=${a%\]}   # mosquitto wants IPv6 bare; PBX_BIND (and so MQTT_LISTEN) has [brackets]
     case $seen in *" $a "*) continue ;; esac
     seen="$seen$a "
     echo "listener 1883 $a"
@@ -52,6 +53,8 @@ ACL
     a=${l%:*} p=${l##*:}
     addr_ok "$a" && [ "$a" != "$l" ] || die "MQTT_WS_LISTEN: '$l' is not address:port"
     case $p in ''|*[!0-9]*) die "MQTT_WS_LISTEN: '$l' has no port" ;; esac
+    [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "MQTT_WS_LISTEN: '$l': the port is not 1-65535"
+    a=${a#\[}; a=${a%\]}
     printf 'listener %s %s\nprotocol websockets\n' "$p" "$a"
   done
 } >"$run/mosquitto.conf.new"
