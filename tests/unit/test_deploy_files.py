@@ -611,6 +611,21 @@ def test_setup_secrets_phones_follow_an_existing_config(tmp_path: Path):
     assert read_env(d / ".env")["TZ"] == "UTC"  # config/example.toml has no calendar
 
 
+def test_setup_secrets_adds_the_phones_of_new_agents_and_keeps_the_others(deploy: Path):
+    """An agent added to the config later gets a phone on the next run; existing phones keep their passwords."""
+    phones = deploy / "secrets" / "pjsip_phones.conf"
+    before = check_phones(phones.read_text(), ["1001", "2001"], 60)
+    with open(deploy / "config" / "production.toml", "a") as f:
+        f.write('\n[agents.3001]\nqueues = ["sales"]\ninterface = "PJSIP/3001"\n')
+    r = run_setup(deploy)
+    assert r.returncode == 0, r.stderr
+    assert "phones added: 3001" in r.stderr
+    after = check_phones(phones.read_text(), ["1001", "2001", "3001"], 60)
+    assert after[:2] == before and after[2] not in before
+    assert stat.S_IMODE(phones.stat().st_mode) == 0o600
+    again = phones.read_text()
+    assert run_setup(deploy).returncode == 0 and phones.read_text() == again  # nothing new: unchanged
+
 def test_setup_secrets_config_passes_check_config(deploy: Path):
     env = read_env(deploy / ".env")
     secrets = {k: env[k] for k in ("ARI_PASSWORD", "AMI_SECRET", "MQTT_PASSWORD")}
