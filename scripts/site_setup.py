@@ -14,6 +14,7 @@ phones: agents with role supervisor), each with its own random password; ``quali
 do not answer OPTIONS).
 trunk: an IP-identified provider trunk (config/site/pjsip_trunks.conf.example, "provider B").
 tz: the time zone of the config's first calendar (for TZ in .env), or nothing.
+mqtt-prefix: the config's [mqtt] prefix (for MQTT_PREFIX in .env: the broker's ACL).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ari_app.core.login import hash_pin  # noqa: E402  (stdlib only: the service's own PIN format)
 
+SERVICE_GID = 2601  # the ari-app group of docker/service/Dockerfile (APP_GID)
 PLACEHOLDER = re.compile(r'^(\s*pin_hash\s*=\s*)"<[^"\n]*>"(.*)$', re.M)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 ADDRESS = re.compile(r"^[0-9A-Za-z.:_\[\]-]{1,100}$")
@@ -78,7 +80,14 @@ def make_config(example: Path, out: Path, tokens_out: Path | None, pins_out: Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}")
     tmp.write_text(text)
-    os.chmod(tmp, 0o644)  # no secrets inside; the service (uid 2601) reads it
+    # PIN hashes inside (6-digit PINs: hashes are worth guarding): 0640, group 2601 = the service's
+    # user in its image (docker/service/Dockerfile APP_GID), which reads it through the config mount
+    os.chmod(tmp, 0o640)
+    try:
+        os.chown(tmp, -1, SERVICE_GID)
+    except PermissionError:
+        os.chmod(tmp, 0o644)
+        print(f"setup-secrets: warning: not root, {out} is 0644 (the service must read it)", file=sys.stderr)
     tomllib.loads(text)   # never leave a file that is not TOML
     os.replace(tmp, out)
     print(f"setup-secrets: wrote {out} ({len(agents)} agents, {len(pins)} PINs, {len(tokens)} API tokens)",
@@ -104,7 +113,7 @@ def phone_names(config: dict) -> list[str]:
     for iface in interfaces:
         if isinstance(iface, str) and iface.startswith("PJSIP/"):
             name = iface.split("/", 1)[1]
-            if not SAFE_NAME.match(name):
+            if not SAFE_NAME.fullmatch(name):
                 sys.exit(f"setup-secrets: phone name {name!r} (from {iface!r}) must be letters, digits, . _ -")
             if name not in names:
                 names.append(name)
@@ -147,10 +156,13 @@ def phone_lines(names: list[str], qualify_s: int) -> list[str]:
 
 
 def make_trunk(out: Path, ip: str, name: str) -> None:
-    if not ADDRESS.match(ip):
+    if not ADDRESS.fullmatch(ip):
         sys.exit(f"setup-secrets: --trunk-ip {ip!r} is not an address")
-    if not SAFE_NAME.match(name):
+    if not SAFE_NAME.fullmatch(name):
         sys.exit(f"setup-secrets: trunk name {name!r} must be letters, digits, . _ -")
+    bare = ip.strip("[]")
+    host = f"[{bare}]" if ":" in bare else bare  # an IPv6 address in a SIP URI is bracketed
+    ip = bare
     text = f"""; The provider trunk: identified by its address, no registration (made by
 ; scripts/setup-secrets --trunk-ip; the other kind, a registration with a user
 ; and password: config/site/pjsip_trunks.conf.example). Calls from it land in
@@ -168,7 +180,7 @@ language = zh
 
 [{name}]
 type = aor
-contact = sip:{ip}:5060
+contact = sip:{host}:5060
 qualify_frequency = 0
 
 [{name}]
@@ -199,6 +211,8 @@ def main() -> None:
     t.add_argument("--name", default="provider")
     z = sub.add_parser("tz")
     z.add_argument("--config", type=Path, required=True)
+    m = sub.add_parser("mqtt-prefix")
+    m.add_argument("--config", type=Path, required=True)
     a = ap.parse_args()
     if a.cmd == "config":
         make_config(a.example, a.out, a.tokens_out, a.pins_out)
@@ -208,6 +222,12 @@ def main() -> None:
         make_phones(a.config, a.out, a.qualify_s, a.stamp, add_missing=a.add_missing)
     elif a.cmd == "trunk":
         make_trunk(a.out, a.ip, a.name)
+    elif a.cmd == "mqtt-prefix":
+        mqtt = tomllib.loads(a.config.read_text()).get("mqtt", {})
+        prefix = mqtt.get("prefix", "callcenter") if isinstance(mqtt, dict) else "callcenter"
+        if not isinstance(prefix, str) or not re.fullmatch(r"[0-9A-Za-z_-]+", prefix):
+            sys.exit(f"setup-secrets: [mqtt] prefix {prefix!r}: the broker's ACL takes letters, digits, - and _")
+        print(prefix)
     else:
         cals = tomllib.loads(a.config.read_text()).get("calendars", {})
         for cal in cals.values():

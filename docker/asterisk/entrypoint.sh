@@ -19,6 +19,15 @@
 #   4. umask 027 (voicemails and recordings are not world-readable), then
 #      exec the command: asterisk -f -U asterisk -G asterisk (the image's CMD).
 #
+# `ari-app-asterisk-entrypoint reload` (docker-compose exec asterisk ...): steps
+# 1-3 again, then `core reload` of the running Asterisk: a changed config or
+# site file applied without dropping the calls in progress (a restart of the
+# container hangs them all up). Nothing changes when a step fails.
+#
+# /etc/asterisk is rendered into /etc/asterisk.new and swapped in only when
+# every step passed. Asterisk logs to the console only (the container's log,
+# size-limited by docker-compose.yml), not to a file in the log volume.
+#
 # Environment:
 #   PBX_BIND                  required: PJSIP bind address (network_mode host:
 #                             the host's own address)
@@ -30,6 +39,8 @@
 #   PBX_SITE_PY               tests only: the renderer (default in the image)
 set -eu
 
+MODE=start
+if [ "${1:-}" = reload ]; then MODE=reload; shift; fi
 R=${ARI_APP_ROOT:-}
 TEMPLATE=$R/usr/share/ari-app/asterisk-etc
 ETC=$R/etc/asterisk
@@ -96,10 +107,14 @@ case " $SUPPORTED_MAJORS " in
      fi ;;
 esac
 
-# --- 1. render /etc/asterisk -------------------------------------------------
+# --- 1. render /etc/asterisk (into a new directory, swapped in at the end) -----
+ETC_LIVE=$ETC
+ETC=$ETC_LIVE.new
+rm -rf "$ETC"
 mkdir -p "$ETC"
-find "$ETC" -mindepth 1 -delete
 cp -R "$TEMPLATE/." "$ETC/"
+# no file log: the console is the container's log (docker-compose.yml limits its size)
+if [ -f "$ETC/logger.conf" ]; then sed -i '/^[[:space:]]*messages\.log[[:space:]]*=>/d' "$ETC/logger.conf"; fi
 sed -i "s/@PBX_BIND@/$PBX_BIND/g" "$ETC/pjsip.conf"
 if grep -q '@PBX_BIND@' "$ETC/pjsip.conf"; then die "@PBX_BIND@ left in pjsip.conf"; fi
 
@@ -116,7 +131,11 @@ if [ -d "$SITE" ]; then
     name=$(basename "$f")
     case " $SITE_FILES " in
       *" $name "*) cat "$f" >"$ETC/$name"; log "site file $name installed" ;;
-      *) case $name in *.example|README*) ;; *) die "unknown site file $SITE/$name (allowed: $SITE_FILES)" ;; esac ;;
+      *) case $name in
+           *.example|README*) ;;
+           *~|*.bak|*.orig|*.rej|*.swp|*.tmp|.*) log "warning: ignoring $SITE/$name (a backup or editor file)" ;;
+           *) die "unknown site file $SITE/$name (allowed: $SITE_FILES)" ;;
+         esac ;;
     esac
   done
 fi
@@ -146,6 +165,8 @@ if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1; then
   chown -R root:asterisk "$ETC"
   find "$ETC" -type d -exec chmod 0750 {} +
   find "$ETC" -type f -exec chmod 0640 {} +
+fi
+if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1 && [ "$MODE" = start ]; then
   # Volumes may be new (or from an older image): the same layout as scripts/pbx.
   mkdir -p "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback" "$R/var/log/asterisk" "$R/var/lib/asterisk" "$R/run/asterisk"
   chown asterisk:asterisk "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" \
@@ -162,7 +183,15 @@ if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1; then
   chmod 0750 "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback"
 fi
 
+# every step passed: the new config replaces the old one
+if [ -d "$ETC_LIVE" ]; then rm -rf "$ETC_LIVE.old"; mv "$ETC_LIVE" "$ETC_LIVE.old"; fi
+mv "$ETC" "$ETC_LIVE"
+rm -rf "$ETC_LIVE.old"
 log "config rendered (PBX_BIND=$PBX_BIND, production secrets from $SECRETS)"
+
+if [ "$MODE" = reload ]; then
+  exec asterisk -rx "core reload"
+fi
 
 # --- 4. run ------------------------------------------------------------------
 umask 027

@@ -60,9 +60,11 @@ ENV_KEYS = (
     "MQTT_WALLBOARD_PASSWORD",
     "POSTGRES_PASSWORD",
     "MQTT_LISTEN",
+    "MQTT_PREFIX",
     "TZ",
 )
 RANDOM_KEYS = ("ARI_PASSWORD", "AMI_SECRET", "MQTT_PASSWORD", "MQTT_WALLBOARD_PASSWORD", "POSTGRES_PASSWORD")
+FORCED_KEYS = ("ARI_PASSWORD", "AMI_SECRET", "MQTT_PASSWORD", "MQTT_WALLBOARD_PASSWORD")  # --force: new
 # variables the entrypoints read: never inherited from the shell running the tests
 ENTRYPOINT_VARS = (
     "ARI_APP_CONFIG",
@@ -123,7 +125,10 @@ def read_env(path: Path) -> dict[str, str]:
     for line in path.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             k, _, v = line.partition("=")
-            env[k.strip()] = v.strip()
+            v = v.strip()
+            if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":  # as docker-compose reads it
+                v = v[1:-1]
+            env[k.strip()] = v
     return env
 
 
@@ -438,7 +443,7 @@ def test_compose_lifecycle(compose_site):
     _, env, cfg = compose_site
     services = cfg["services"]
     for name, svc in services.items():
-        assert svc.get("restart") == "unless-stopped", name
+        assert svc.get("restart") == "always", name
         hc = svc.get("healthcheck")
         assert hc and hc.get("test") and hc["test"][0] in ("CMD", "CMD-SHELL"), f"{name}: no healthcheck"
         assert not hc.get("disable"), name
@@ -488,7 +493,7 @@ def test_setup_secrets_config_is_readable_by_the_service(deploy: Path):
     """config/ is mounted into ari-app (uid 2601, not root): the config holds only hashes,
     and the service must be able to read it and the directory it is in (docker/README.md)."""
     cfg = deploy / "config" / "production.toml"
-    assert stat.S_IMODE(cfg.stat().st_mode) == 0o644
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o640 and cfg.stat().st_gid == 2601  # PIN hashes: not for all
     assert stat.S_IMODE(cfg.parent.stat().st_mode) & 0o005 == 0o005, oct(cfg.parent.stat().st_mode)
     assert stat.S_IMODE((deploy / "site").stat().st_mode) == 0o755
 
@@ -500,7 +505,8 @@ def test_setup_secrets_values_agree(deploy: Path):
     secrets = [env[k] for k in RANDOM_KEYS]
     assert all(re.fullmatch(r"[0-9a-f]{32}", s) for s in secrets), "expected 128 random bits, hex"
     assert len(set(secrets)) == len(RANDOM_KEYS)
-    assert env["MQTT_LISTEN"].split() == ["127.0.0.1", BIND], "wallboards reach MQTT on the LAN address"
+    assert env["MQTT_LISTEN"] == "127.0.0.1", "MQTT (no TLS) on the LAN only when asked: --mqtt-listen"
+    assert env["MQTT_PREFIX"] == "callcenter"  # the config's [mqtt] prefix: the broker's ACL
     assert env["TZ"] == "Asia/Shanghai"  # config/production.toml.example's first calendar
     sec = deploy / "secrets"
     assert conf_values((sec / "ari_users.conf").read_text(), "password") == [env["ARI_PASSWORD"]]
@@ -707,6 +713,17 @@ def test_setup_secrets_never_overwrites_the_config(deploy: Path):
         assert {f: (deploy / "secrets" / f).read_bytes() for f in SHOWN_ONCE_FILES} == shown, args
 
 
+def test_setup_secrets_mqtt_listen_and_force_keeps_other_env_lines(deploy: Path):
+    with open(deploy / ".env", "a") as f:
+        f.write("ARI_APP_STORE_URL=postgresql://ari_app:x@127.0.0.1/ari_app\nMQTT_WS_LISTEN=192.0.2.10:9001\n")
+    r = run_setup(deploy, "--force", "--mqtt-listen", BIND)
+    assert r.returncode == 0, r.stderr
+    env = read_env(deploy / ".env")
+    assert env["MQTT_LISTEN"].split() == ["127.0.0.1", BIND]
+    assert env["ARI_APP_STORE_URL"] == "postgresql://ari_app:x@127.0.0.1/ari_app"  # not this script's: kept
+    assert env["MQTT_WS_LISTEN"] == "192.0.2.10:9001"
+    assert run_setup(deploy, "--mqtt-listen", "not an address!").returncode != 0
+
 def test_setup_secrets_force_regenerates(deploy: Path):
     old = read_env(deploy / ".env")
     old_phones = (deploy / "secrets" / "pjsip_phones.conf").read_text()
@@ -715,8 +732,9 @@ def test_setup_secrets_force_regenerates(deploy: Path):
     new = read_env(deploy / ".env")
     for k in ("PBX_BIND", "MQTT_LISTEN", "TZ"):  # not secrets: kept
         assert new[k] == old[k], k
-    for k in RANDOM_KEYS:
+    for k in FORCED_KEYS:
         assert new[k] != old[k], k
+    assert new["POSTGRES_PASSWORD"] == old["POSTGRES_PASSWORD"], "a store URL in .env holds it"
     assert (deploy / "secrets" / "pjsip_phones.conf").read_text() != old_phones
     check_phones((deploy / "secrets" / "pjsip_phones.conf").read_text(), ["1001", "2001"], 60)
     passwd = deploy / "secrets" / "mosquitto_passwd"
@@ -784,7 +802,7 @@ def test_setup_secrets_trunk_ip(tmp_path: Path):
     r = run_setup(d, "--trunk-ip", TRUNK_IP, PBX_BIND=BIND)
     assert r.returncode == 0, r.stderr
     trunk = d / "site" / "pjsip_trunks.conf"
-    assert stat.S_IMODE(trunk.stat().st_mode) == 0o644  # no password inside; the Asterisk container reads it
+    assert stat.S_IMODE(trunk.stat().st_mode) == 0o600  # a provider's password goes here; root reads it at start
     endpoint = tomllib.loads((d / "config" / "production.toml").read_text())["trunk"]["endpoint"]
     by_type = {}
     for name, keys in typed_sections(trunk.read_text()):
@@ -1239,6 +1257,60 @@ def test_asterisk_entrypoint_refuses_an_unknown_site_file(asterisk_root: Path, d
     assert not (asterisk_root / "started").exists()
 
 
+@pytest.mark.parametrize("name", ["pjsip_trunks.conf~", "pjsip_trunks.conf.bak", "pjsip_trunks.conf.orig",
+                                  "pjsip_trunks.conf.swp"])
+def test_asterisk_entrypoint_ignores_editor_backups_in_the_site(asterisk_root: Path, deploy: Path, name: str):
+    """A backup an editor left in site/ is no reason to keep the PBX down: a warning, not a refusal."""
+    env = install_secrets(asterisk_root, deploy)
+    site = asterisk_root / "etc/ari-app/site"
+    site.mkdir()
+    (site / name).write_text("; an old copy\n")
+    r = run_entrypoint(asterisk_root, env)
+    assert r.returncode == 0, r.stderr
+    assert f"ignoring {site}/{name}" in r.stderr
+    assert not (asterisk_root / "etc/asterisk" / name).exists()
+
+
+def test_asterisk_entrypoint_logs_to_the_console_only(asterisk_root: Path, deploy: Path):
+    r = run_entrypoint(asterisk_root, install_secrets(asterisk_root, deploy))
+    assert r.returncode == 0, r.stderr
+    logger = (asterisk_root / "etc/asterisk/logger.conf").read_text()
+    assert "console =>" in logger and "messages.log" not in logger
+    assert "messages.log" in (REPO / "asterisk-config/logger.conf").read_text()  # the development PBX keeps it
+
+
+def test_asterisk_entrypoint_reload_renders_then_reloads_and_a_failure_changes_nothing(
+        asterisk_root: Path, deploy: Path, tmp_path: Path):
+    env = install_secrets(asterisk_root, deploy)
+    r = run_entrypoint(asterisk_root, env)
+    assert r.returncode == 0, r.stderr
+    etc = asterisk_root / "etc/asterisk"
+    calls = tmp_path / "asterisk.log"
+    bin_dir = tmp_path / "bin"
+    write_shim(bin_dir, "asterisk", f'printf "%s\\n" "$*" >>"{calls}"\n')
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    cfg = asterisk_root / "etc/ari-app/config.toml"
+    text, n = re.subn(r"(?m)^\[dids\].*$", '\\g<0>\n"+862155550999" = "sales"', cfg.read_text())
+    assert n == 1, "config/example.toml has one [dids] table"
+    cfg.write_text(text)
+
+    def reload() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(ASTERISK_ENTRYPOINT), "reload"],
+                              env=clean_env(ARI_APP_ROOT=str(asterisk_root), PBX_SITE_PY=str(PBX_SITE_PY),
+                                            PATH=path, **env), capture_output=True, text=True, timeout=60)
+    r = reload()
+    assert r.returncode == 0, r.stderr
+    assert "862155550999" in (etc / "extensions_site.conf").read_text()
+    assert calls.read_text().splitlines() == ["-rx core reload"]
+    assert not (asterisk_root / "etc/asterisk.new").exists() and not (asterisk_root / "etc/asterisk.old").exists()
+    # a config that cannot be rendered: refused, the running config untouched, no reload
+    before = {f.name: f.read_text() for f in etc.iterdir()}
+    cfg.write_text(cfg.read_text().replace('"+862155550999" = "sales"', '"+862155550999" = "nosuchqueue"'))
+    r = reload()
+    assert r.returncode != 0 and "cannot render" in r.stderr, r.stderr
+    assert {f.name: f.read_text() for f in etc.iterdir()} == before
+    assert calls.read_text().splitlines() == ["-rx core reload"]
+
 @pytest.mark.parametrize(
     "name, includer",
     [
@@ -1363,7 +1435,8 @@ def test_asterisk_entrypoint_restores_astdb_without_overwriting(asterisk_root: P
         assert (lib / "keys/README").read_text() == "pristine keys"
         assert sorted(p.name for p in (lib / "moh/callcenter").iterdir()) == ["hold-1.wav"]
     log = chowns.read_text().splitlines()
-    assert f"-R asterisk:asterisk {lib}" in log and f"-R root:asterisk {asterisk_root}/etc/asterisk" in log
+    # the config is rendered into etc/asterisk.new, then swapped in
+    assert f"-R asterisk:asterisk {lib}" in log and f"-R root:asterisk {asterisk_root}/etc/asterisk.new" in log
     for p in (asterisk_root / "etc/asterisk").iterdir():
         assert stat.S_IMODE(p.stat().st_mode) == 0o640, p
     for d in ("var/spool/asterisk", "var/spool/asterisk/recording/callcenter-fallback"):
