@@ -456,7 +456,7 @@ def test_compose_lifecycle(compose_site):
             assert svc.get("profiles") == ["postgres"], "postgres must start only with --profile postgres"
         else:
             assert not svc.get("profiles"), name
-    assert services["ari-app"]["healthcheck"]["test"] == ["CMD", "ari-app", "health"]
+    assert services["ari-app"]["healthcheck"]["test"] == ["CMD", "ari-app", "health", "--timeout", "3"]
     assert services["ari-app"]["depends_on"] == {
         "asterisk": {"condition": "service_healthy"},
         "mosquitto": {"condition": "service_healthy"},
@@ -955,7 +955,7 @@ def test_service_dockerfile():
     users = re.findall(r"(?m)^USER\s+(\S+)", text)
     assert users and users[-1] not in ("root", "0")
     assert '\nCMD ["ari-app", "run", "--config", "/etc/ari-app/config.toml"]' in text
-    assert re.search(r'(?m)^HEALTHCHECK .*CMD \["ari-app", "health"\]', flat)
+    assert re.search(r'(?m)^HEALTHCHECK .*CMD \["ari-app", "health", "--timeout", "3"\]', flat)
 
 
 def requirement_name(req: str) -> str:
