@@ -13,13 +13,14 @@ from . import config as config_mod
 __all__ = ["main"]
 
 
-def _run(path: str) -> int:
+def _run(path: str, log_format: str = "json") -> int:
     from .app import Service
     from .events.logging import configure
     from .store.base import StoreError, open_store
 
     cfg = config_mod.load(path)
-    configure(cfg.service.log_level)
+    # JSON lines always (also in a terminal: the README's jq recipes), unless asked otherwise
+    configure(cfg.service.log_level, json=log_format == "json")
     import structlog
 
     log = structlog.get_logger()
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the service")
     run.add_argument("--config", "-c", required=True, help="TOML config file")
+    run.add_argument("--log-format", choices=("json", "console"), default="json",
+                     help="json: one JSON object a line (default, also in a terminal); console: coloured, for people")
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file")
     args = parser.parse_args(argv)
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 summary += f"; trunk {cfg.trunk.dial}"
             print(f"{args.file}: ok ({summary})")
             return 0
-        return _run(args.config)
+        return _run(args.config, args.log_format)
     except config_mod.ConfigError as e:
         print(e, file=sys.stderr)
         return 2

@@ -44,11 +44,10 @@ _dict_tracebacks = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
 
 
-def configure(level: str = "info", *, stream=None, json: bool | None = None) -> None:
-    """Configure structlog and route stdlib logging (httpx, websockets) into the same stream."""
+def configure(level: str = "info", *, stream=None, json: bool = True) -> None:
+    """Configure structlog and route stdlib logging (httpx, websockets) into the same stream: JSON lines,
+    or with ``json=False`` structlog's console renderer (``ari-app run --log-format console``)."""
     stream = stream or sys.stdout
-    if json is None:
-        json = not stream.isatty()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
