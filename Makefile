@@ -6,7 +6,7 @@ CONFIG ?= config/example.toml
 
 PBX_LOCK ?= /tmp/pbx-e2e.lock
 
-.PHONY: lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+# The Debian packages of scripts/packages.txt that `make run` / `make test` need, installed when missing.
+host-run:
+	scripts/host-packages run
+
+host-test:
+	scripts/host-packages test
 
 provision:
 	scripts/pbx provision
@@ -32,11 +39,11 @@ check-config: venv
 	$(VENV)/bin/ari-app check-config $(CONFIG)
 
 # Provision the PBX, make the venv, start the service against it with the example config.
-run: venv pbx-up
+run: host-run venv pbx-up
 	$(VENV)/bin/ari-app run --config $(CONFIG)
 
 # Unit tests, then e2e tests against the real Asterisk (started by the tests' fixtures).
-test: venv provision
+test: host-test venv provision
 	$(PY) -m pytest --junitxml=junit.xml $(PYTEST_ARGS)
 
 unit: venv
