@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-CONFIG ?= config/example.toml
+# `make run`: the demo site (config/demo.toml, scripts/demo-site); `make run CONFIG=FILE`: that config instead
+CONFIG ?=
+DEMO_DIR ?= var/demo
 
 PBX_LOCK ?= /tmp/pbx-e2e.lock
 
-.PHONY: host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: demo-down host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,11 +38,22 @@ pbx-status:
 	scripts/pbx status
 
 check-config: venv
-	$(VENV)/bin/ari-app check-config $(CONFIG)
+	$(VENV)/bin/ari-app check-config $(or $(CONFIG),config/example.toml)
 
-# Provision the PBX, make the venv, start the service against it with the example config.
-run: host-run venv pbx-up
+# Install what is missing, provision and start the PBX (with the demo's test contexts: PBX_E2E=1), make the
+# venv; then the demo site (its broker, tokens, config in var/demo/) and the service in the foreground.
+run: host-run venv provision
+	PBX_E2E=1 scripts/pbx up
+ifeq ($(CONFIG),)
+	DEMO_DIR=$(abspath $(DEMO_DIR)) scripts/demo-site up
+	cd $(DEMO_DIR) && $(abspath $(VENV))/bin/ari-app run --config config.toml
+else
 	$(VENV)/bin/ari-app run --config $(CONFIG)
+endif
+
+# Stop the demo's broker (the PBX: make pbx-down).
+demo-down:
+	DEMO_DIR=$(abspath $(DEMO_DIR)) scripts/demo-site down
 
 # Unit tests, then e2e tests against the real Asterisk (started by the tests' fixtures).
 test: host-test venv provision

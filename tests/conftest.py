@@ -114,3 +114,9 @@ def pg_server() -> Iterator[PgServer]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+
+
+@pytest.fixture(autouse=True)
+def _no_token_file(monkeypatch):
+    """The CLI's token file (~/.config/ari-app/token: the demo site writes it) never reaches a test."""
+    monkeypatch.setenv("ARI_APP_TOKEN_FILE", "/nonexistent/ari-app-token")

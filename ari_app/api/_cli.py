@@ -49,7 +49,7 @@ def agent_cli(argv: list[str]) -> int:
     parser.add_argument("--reason", help="pause: why, e.g. lunch (a-z, 0-9, _ and -)")
     parser.add_argument("--api", default=os.environ.get("ARI_APP_API", DEFAULT_API),
                         help="the API's base URL")
-    parser.add_argument("--token", default=os.environ.get("ARI_APP_TOKEN"), help="the API token")
+    parser.add_argument("--token", default=default_token(), help="the API token")
     args = _parse(parser, argv)
     if isinstance(args, int):
         return args
@@ -85,7 +85,7 @@ def agent_cli(argv: list[str]) -> int:
 
 def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
     if not args.token:
-        raise _Usage("no API token: set ARI_APP_TOKEN (or pass --token)")
+        raise _Usage(f"no API token: set ARI_APP_TOKEN (or put it in {token_file()}, mode 0600)")
     if args.command != "login" and args.interface is not None:
         raise _Usage("--interface is only for login")
     if args.command != "pause" and args.reason is not None:
@@ -213,14 +213,35 @@ _ENV_EPILOG = ("ARI_APP_API (default %s) and ARI_APP_TOKEN set the API and the t
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
     parser.add_argument("--api", default=os.environ.get("ARI_APP_API", DEFAULT_API), help="the API's base URL")
-    parser.add_argument("--token", default=os.environ.get("ARI_APP_TOKEN"), help="the API token")
+    parser.add_argument("--token", default=default_token(), help="the API token")
+
+
+def token_file() -> str:
+    """Where the CLI finds a token when ARI_APP_TOKEN is not set: ARI_APP_TOKEN_FILE, else
+    ~/.config/ari-app/token (the demo site, scripts/demo-site, writes its supervisor token there)."""
+    return os.environ.get("ARI_APP_TOKEN_FILE") or os.path.expanduser("~/.config/ari-app/token")
+
+
+def default_token() -> str | None:
+    """ARI_APP_TOKEN, else the first word of the token file (if it is there and only its owner may read it)."""
+    if os.environ.get("ARI_APP_TOKEN"):
+        return os.environ["ARI_APP_TOKEN"]
+    try:
+        with open(token_file()) as f:
+            if os.fstat(f.fileno()).st_mode & 0o077:
+                print(f"ari-app: ignoring {token_file()}: readable by others (chmod 600 it)", file=sys.stderr)
+                return None
+            words = f.read().split()
+    except OSError:
+        return None
+    return words[0] if words else None
 
 
 def _call(prog: str, args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None,
           params: dict[str, str] | None = None) -> tuple[int, Any]:
     """One request; (0, data) or (exit code, None) with the message printed on stderr."""
     if not args.token:
-        print(f"{prog}: no API token: set ARI_APP_TOKEN (or pass --token)", file=sys.stderr)
+        print(f"{prog}: no API token: set ARI_APP_TOKEN (or put it in {token_file()}, mode 0600)", file=sys.stderr)
         return 2, None
     api = args.api.rstrip("/")
     try:

@@ -421,3 +421,23 @@ def test_token_new_usage_errors(argv, err, capsys):
     assert api.token_cli(argv) == 2
     assert capsys.readouterr().err == f"ari-app token: {err}\n"
     assert api.token_cli(["new", "--name", "x", "--role", "admin"]) == 2
+
+
+def test_cli_token_from_the_token_file_only_when_private(tmp_path, monkeypatch, capsys):
+    """issue 16: the CLI reads the token file (the demo's ~/.config/ari-app/token) when ARI_APP_TOKEN is unset."""
+    from ari_app.api._cli import default_token
+
+    f = tmp_path / "token"
+    f.write_text("tok-from-file supervisor\n")
+    f.chmod(0o600)
+    monkeypatch.setenv("ARI_APP_TOKEN_FILE", str(f))
+    monkeypatch.delenv("ARI_APP_TOKEN", raising=False)
+    assert default_token() == "tok-from-file"
+    monkeypatch.setenv("ARI_APP_TOKEN", "tok-from-env")
+    assert default_token() == "tok-from-env"
+    monkeypatch.delenv("ARI_APP_TOKEN")
+    f.chmod(0o644)
+    assert default_token() is None
+    assert "readable by others" in capsys.readouterr().err
+    monkeypatch.setenv("ARI_APP_TOKEN_FILE", str(tmp_path / "missing"))
+    assert default_token() is None

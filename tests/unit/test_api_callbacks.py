@@ -418,7 +418,7 @@ def test_cli_usage_errors(fn, argv, err, capsys):
 def test_cli_without_a_token(monkeypatch, capsys):
     monkeypatch.delenv("ARI_APP_TOKEN", raising=False)
     assert api.roster_cli(["duty"]) == 2
-    assert capsys.readouterr().err == "ari-app roster: no API token: set ARI_APP_TOKEN (or pass --token)\n"
+    assert capsys.readouterr().err.startswith("ari-app roster: no API token: set ARI_APP_TOKEN (or put it in ")
 
 
 def test_main_knows_the_new_commands(capsys):
