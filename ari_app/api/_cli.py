@@ -312,9 +312,17 @@ def callbacks_cli(argv: list[str]) -> int:
     p.add_argument("task_id", metavar="ID")
     p.add_argument("agent_id", metavar="AGENT")
     _common(p)
+    p = sub.add_parser("check", help="run the voicemail duty check now (R-VM-CHECK): call the duty agents")
+    p.add_argument("--team", help="only this team (default: every team)")
+    _common(p)
     args = _parse(parser, argv)
     if isinstance(args, int):
         return args
+    if args.command == "check":
+        code, data = _call(prog, args, "POST", "/callbacks/check", {"team": args.team} if args.team else {})
+        if code == 0:
+            print(_dump(data) if args.json else f"duty check ({args.team or 'every team'}): {data['message']}")
+        return code
     if args.command == "list":
         params = {k: v for k, v in (("state", args.state), ("agent", args.agent), ("team", args.team)) if v}
         params.update({k: "1" for k in ("open", "reveal") if getattr(args, k)})

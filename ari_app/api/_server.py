@@ -343,6 +343,16 @@ class _Api:
                 task = await desk.task_reassign(task_id, agent_id, by=token.name)
         return web.json_response(task)
 
+    async def callback_check(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
+        """R-VM-CHECK now: POST /callbacks/check, body {} (every team) or {"team": "support"}."""
+        _desk_role(token, "run a duty check")
+        body = await _body(request, {"team"})
+        team = _check(body, "team", TEAM, "a team name") if body.get("team") is not None else None
+        audit["team"] = team
+        async with asyncio.timeout(self.command_timeout_s):
+            result = await self._desk().check_now(team, by=token.name)
+        return web.json_response(result)
+
     async def import_followups(self, request: web.Request, token: ApiToken, audit: dict[str, Any]
                                ) -> web.Response:
         _desk_role(token, "import follow-up lists")
@@ -503,6 +513,7 @@ def _add_transfer_routes(app: web.Application, api: "_Api") -> None:
 def _add_callback_routes(app: web.Application, api: "_Api") -> None:
     app.router.add_get("/callbacks", api.guarded("callbacks", api.list_callbacks), name="callbacks",
                        allow_head=False)
+    app.router.add_post("/callbacks/check", api.guarded("callback_check", api.callback_check), name="callback_check")
     for command in ("close", "reopen", "reassign"):
         app.router.add_post(f"/callbacks/{{task_id}}/{command}",
                             api.guarded(f"callback_{command}", api.callback_command), name=f"callback_{command}")

@@ -114,7 +114,7 @@ __all__ = [
     "Action", "AgentPresence", "Attempt", "AttemptResult", "CallDutyAgent", "CallbackCommandResult",
     "CallbackError", "CallbackRules", "CallbackTask", "Callbacks", "CloseTask", "DialCustomer",
     "DutyAnswered", "DutyCallEnded", "EndDutyCall", "Event", "PlaceTurn", "FOLLOWUP_POINTER", "FollowupImported",
-    "FollowupRow", "MODES", "Outcome", "Publish", "ReassignTask", "ReopenTask",
+    "CheckNow", "FollowupRow", "MODES", "Outcome", "Publish", "ReassignTask", "ReopenTask",
     "RosterChanged", "RotaPointer", "RotaState", "STAGGER_S", "TRANSITIONS", "TaskEvent", "TaskState",
     "TaskStateError", "VoicemailLeft", "stagger",
 ]
@@ -387,6 +387,14 @@ class ReopenTask:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CheckNow:
+    """R-VM-CHECK on demand: a supervisor (or the demo) runs a team's duty check now, not at its time."""
+    team: str | None  # None: every team
+    by: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RosterChanged:
     """Leave or teams changed: re-check today's duty and move tasks now."""
 
@@ -418,7 +426,7 @@ class FollowupImported:
 
 
 Event = (VoicemailLeft | PlaceTurn | AgentPresence | DutyAnswered | DutyCallEnded | AttemptResult | CloseTask | ReopenTask
-         | RosterChanged | ReassignTask | FollowupImported)
+         | RosterChanged | ReassignTask | FollowupImported | CheckNow)
 
 
 # --- actions (what the shell must do) -----------------------------------------------------------------
@@ -542,6 +550,8 @@ class Callbacks:
                     out += self._sync(team, now, reason="roster")
             case ReassignTask():
                 out += self._reassign(ev, now)
+            case CheckNow():
+                out += self._check_now(ev, now)
             case FollowupImported():
                 out += self._followups(ev, now)
         return out
@@ -989,6 +999,24 @@ class Callbacks:
                 Publish("callback.reassigned", {"task_id": task.task_id, "team": task.team,
                                                 "agent": ev.agent_id, "previous": previous, "by": ev.by,
                                                 "rule": "R-VM-RR"})]
+
+    def _check_now(self, ev: CheckNow, now: float) -> list[Action]:
+        """R-VM-CHECK run now: every holder of due tasks of the team(s) is called (or marked to be called when
+        free), as at a scheduled check; the schedule itself does not move."""
+        if ev.team is not None and ev.team not in self.roster.teams:
+            return [CallbackCommandResult(request_id=ev.request_id, task_id="", ok=False,
+                                          message=f"unknown team {ev.team!r}")]
+        out: list[Action] = []
+        for team in [ev.team] if ev.team is not None else list(self.roster.teams):
+            out += self._check(team, now, reason="manual")
+        called = [f"{a.agent_id} ({a.team})" for a in out if isinstance(a, CallDutyAgent)]
+        busy = [f"{a.fields['agent']} ({a.fields['team']})" for a in out
+                if isinstance(a, Publish) and a.event == "callback.check_missed"]
+        message = (f"called {', '.join(called)}" if called else "nobody to call") + (
+            f"; busy, called when free: {', '.join(busy)}" if busy else "")
+        return [*out, Publish("callback.check_requested", {"team": ev.team, "by": ev.by, "called": len(called),
+                                                           "rule": "R-VM-CHECK"}),
+                CallbackCommandResult(request_id=ev.request_id, task_id="", ok=True, message=message)]
 
     # -- R-CB: follow-up lists (回访) -------------------------------------------------------------------
     def _followups(self, ev: FollowupImported, now: float) -> list[Action]:

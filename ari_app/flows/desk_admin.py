@@ -87,6 +87,15 @@ class DeskAdmin:
         return await self._task_command(
             task_id, lambda rid: cb.ReassignTask(task_id=task_id, agent_id=agent_id, by=by, request_id=rid))
 
+    async def check_now(self, team: str | None, by: str) -> dict[str, Any]:
+        """R-VM-CHECK now (a supervisor, the demo): ``{"team", "message"}``; the message names who is called."""
+        if team is not None and team not in self.roster.teams:
+            raise NotFound(f"unknown team {team!r}")
+        result = await self.command(lambda rid: cb.CheckNow(team=team, by=by, request_id=rid))
+        if not result.ok:
+            raise CommandRefused(result.message)
+        return {"team": team, "message": result.message}
+
     async def _task_command(self, task_id: str, make: Callable[[str], cb.Event]) -> dict[str, Any]:
         if task_id not in self.core.tasks:
             raise NotFound(f"unknown callback task {task_id!r}")

@@ -427,3 +427,23 @@ def test_main_knows_the_new_commands(capsys):
     for command in ("callbacks", "followups", "roster"):
         assert main([command, "--help"]) == 0
         assert f"usage: ari-app {command}" in capsys.readouterr().out
+
+
+async def test_duty_check_now_route_and_cli(client, desk, base_url, capsys):
+    """issue 16 (R-VM-CHECK): a supervisor runs the duty check now; an agent may not; a bad team is refused."""
+    r = await client.post("/callbacks/check", json={"team": "support"}, headers=auth("sam"))
+    body = await r.json()
+    assert r.status == 200 and body["team"] == "support" and body["message"].startswith("called 1001 (support)"), body
+    await settle(desk)
+    assert [f for n, f in desk.published if n == "callback.check_requested"] == [
+        {"team": "support", "by": "sam", "called": 1, "rule": "R-VM-CHECK"}]
+    r = await client.post("/callbacks/check", json={}, headers=auth("alice"))
+    assert r.status == 403
+    r = await client.post("/callbacks/check", json={"team": "nosuch"}, headers=auth("sam"))
+    assert (r.status, await r.json()) == (404, {"error": "unknown team 'nosuch'"})
+    r = await client.post("/callbacks/check", json={"team": "a b"}, headers=auth("sam"))
+    assert r.status == 400
+    r = await client.post("/callbacks/check", json={"agent": "1001"}, headers=auth("sam"))
+    assert r.status == 400
+    assert await cli(api.callbacks_cli, "check", "--team", "sales", "--api", base_url) == 0
+    assert capsys.readouterr().out == "duty check (sales): nobody to call\n"

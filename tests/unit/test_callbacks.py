@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ari_app.core.callbacks import (
-    TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CallbackError, CallbackRules, Callbacks,
+    TRANSITIONS, AgentPresence, AttemptResult, CallbackCommandResult, CheckNow, CallbackError, CallbackRules, Callbacks,
     CallbackTask, CallDutyAgent, CloseTask, DialCustomer, DutyAnswered, DutyCallEnded, EndDutyCall,
     FollowupImported, FollowupRow, Outcome, ReassignTask,
     PlaceTurn, Publish, ReopenTask, RosterChanged, RotaPointer, RotaState, TaskEvent, TaskState, TaskStateError, VoicemailLeft,
@@ -1229,3 +1229,38 @@ def test_r_vm_rr_duty_mode_ignores_logins_even_when_logins_are_required():
     vm(cb, "t1", at(3, "08:00"))
     assert calls(run(cb, at(3, "09:00"), on_call=hang_up_at_once)) == [("Mon 03 09:00", "support", "1001", "check")]
     assert cb.tasks["t1"].assigned == "1001"
+
+
+# -- R-VM-CHECK on demand (issue 16: a supervisor, or the demo, checks now) --------------------------------
+def test_r_vm_check_now_calls_the_holders_of_due_tasks_at_once_and_the_schedule_stays():
+    cb = make()
+    vm(cb, "s1", at(3, "11:05"))  # after the 11:00 check: the next one is at 13:00
+    out = cb.handle(CheckNow(team="support", by="sup", request_id="r1"), at(3, "11:10"))
+    [call] = of(out, CallDutyAgent)
+    assert (call.team, call.agent_id, call.task_ids, call.reason) == ("support", "1001", ("s1",), "manual")
+    [result] = of(out, CallbackCommandResult)
+    assert (result.request_id, result.ok, result.message) == ("r1", True, "called 1001 (support)")
+    [req] = published(out, "callback.check_requested")
+    assert req == {"team": "support", "by": "sup", "called": 1, "rule": "R-VM-CHECK"}
+    hang_up_at_once(cb, call, at(3, "11:11"))
+    assert cb.get_timer() == at(3, "13:00")  # the schedule does not move
+
+
+def test_r_vm_check_now_for_every_team_a_busy_agent_and_nobody_to_call():
+    cb = make()
+    out = cb.handle(CheckNow(team=None, by="sup"), at(3, "11:10"))
+    assert of(out, CallDutyAgent) == []
+    assert of(out, CallbackCommandResult)[0].message == "nobody to call"
+    vm(cb, "s1", at(3, "11:05"))
+    vm(cb, "t1", at(3, "11:06"), queue="sales")
+    cb.handle(AgentPresence(agent_id="1001", busy=True), at(3, "11:07"))
+    out = cb.handle(CheckNow(team=None, by="sup"), at(3, "11:10"))
+    assert [(c.team, c.agent_id) for c in of(out, CallDutyAgent)] == [("sales", "2001")]
+    assert of(out, CallbackCommandResult)[0].message == "called 2001 (sales); busy, called when free: 1001 (support)"
+
+
+def test_r_vm_check_now_refuses_an_unknown_team():
+    cb = make()
+    vm(cb, "s1", at(3, "11:05"))
+    out = cb.handle(CheckNow(team="nosuch", by="sup", request_id="r9"), at(3, "11:10"))
+    assert out == [CallbackCommandResult(request_id="r9", task_id="", ok=False, message="unknown team 'nosuch'")]
