@@ -8,7 +8,7 @@ DEMO_DIR ?= var/demo
 
 PBX_LOCK ?= /tmp/pbx-e2e.lock
 
-.PHONY: demo-down host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: demo demo-down host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,10 +46,15 @@ run: host-run venv provision
 	PBX_E2E=1 scripts/pbx up
 ifeq ($(CONFIG),)
 	DEMO_DIR=$(abspath $(DEMO_DIR)) scripts/demo-site up
-	cd $(DEMO_DIR) && $(abspath $(VENV))/bin/ari-app run --config config.toml
+	cd $(DEMO_DIR) && set -o pipefail && $(abspath $(VENV))/bin/ari-app run --config config.toml | tee -a service.log
 else
 	$(VENV)/bin/ari-app run --config $(CONFIG)
 endif
+
+# Calls you can watch without a SIP phone, against the running demo site (`make run` in another terminal):
+# SIPp phones and callers, what the service logs as it happens, then the day's report (scripts/demo.py).
+demo: venv
+	DEMO_DIR=$(abspath $(DEMO_DIR)) $(PY) scripts/demo.py
 
 # Stop the demo's broker (the PBX: make pbx-down).
 demo-down:
