@@ -44,7 +44,8 @@ SHOWN = {
     "transfer.requested": "agent target", "transfer.consulting": "target", "transfer.completed": "target",
     "voicemail.committed": "queue task_id", "callback.created": "team task_id", "callback.assigned": "agent",
     "callback.check_requested": "team by called", "callback.calling_agent": "agent tasks",
-    "callback.agent_answered": "agent", "callback.attempt": "agent outcome", "call.recording_started": "name",
+    "callback.agent_answered": "agent", "callback.attempt": "agent outcome", "call.recording_started": "recording",
+    "call.prompt": "purpose", "call.bridged": "agent",
 }
 
 
@@ -73,6 +74,17 @@ class Log:
             if name in SHOWN:
                 fields = " ".join(f"{k}={ev[k]}" for k in SHOWN[name].split() if ev.get(k) not in (None, ""))
                 print(f"  {time.monotonic() - self.t0:6.1f}s  {name:<26} {fields}", flush=True)
+
+    async def follow(self) -> None:
+        """Print the lines as they come, while the scenes wait for calls to end."""
+        while True:
+            self.poll()
+            await asyncio.sleep(0.2)
+
+    def mark(self) -> None:
+        """A new scene: what came before is not waited for any more."""
+        self.poll()
+        self.seen.clear()
 
     async def wait(self, event: str, timeout: float = 30, **match) -> dict:
         end = time.monotonic() + timeout
@@ -117,7 +129,8 @@ class Api:
         return r.json()
 
 
-def scene(n: int, title: str) -> None:
+def scene(log: Log, n: int, title: str) -> None:
+    log.mark()
     print(f"\n== {n}. {title}", flush=True)
 
 
@@ -131,14 +144,23 @@ async def main() -> int:
         print("demo: the demo site is not running: start it with `make run` (outside business hours: "
               "`make run DEMO_OPEN=1`) and run `make demo` in another terminal", file=sys.stderr)
         return 1
+    # calls an interrupted earlier run left in the demo's PBX (its phones gone without a BYE) would keep
+    # those phones busy: the demo PBX is the demo's own, so they are hung up first
+    async with httpx.AsyncClient(base_url=ARI, auth=ARI_AUTH, timeout=10) as ari:
+        left = (await ari.get("/channels")).json()
+        for ch in left:
+            await ari.delete(f"/channels/{ch['id']}")
+        if left:
+            print(f"demo: hung up {len(left)} channels an earlier run left behind", flush=True)
     log, api = Log(log_path), Api()
+    follower = asyncio.create_task(log.follow())
     for agent in AGENTS:  # a clean floor: everybody logged out
         await api.agent(agent, "logout", quiet=True)
     async with SippPhone("1001", "dev-1001", answer_after_s=2) as p1, \
             SippPhone("1002", "dev-1002", never_answer=True) as p2, \
             SippPhone("1003", "dev-1003", answer_after_s=2):
         del p1, p2
-        scene(1, "An answered call: agent 1001 takes it within three rings, the caller hears the greeting")
+        scene(log, 1, "An answered call: agent 1001 takes it within three rings, the caller hears the greeting")
         await api.agent("1001", "login")
         async with SippCaller("caller1", "dev-caller1", "600", duration_s=15) as caller:
             answered = await log.wait("call.answered", agent="1001", timeout=60)
@@ -147,10 +169,10 @@ async def main() -> int:
             await caller.wait()
         await log.wait("call.completed", call_id=answered["call_id"], timeout=20)
 
-        scene(2, "A missed offer and the 10 s apology: 1002 never answers; after 15 s the call goes on")
+        scene(log, 2, "A missed offer and the 10 s apology: 1002 never answers; after 15 s the call goes on")
         await api.agent("1001", "logout")
         await api.agent("1002", "login")
-        async with SippCaller("caller2", "dev-caller2", "600", duration_s=10) as caller:
+        async with SippCaller("caller2", "dev-caller2", "600", duration_s=32) as caller:  # from the queue's answer
             entered = await log.wait("call.entered", timeout=20)
             diverted = [e for e in log.seen if e.get("event") == "call.diverted"]
             if diverted:
@@ -163,13 +185,14 @@ async def main() -> int:
         await log.wait("call.completed", call_id=entered["call_id"], timeout=20)
         await api.agent("1002", "logout")
 
-        scene(3, "An attended transfer: 1001 consults 1003; the caller is handed over once 1003 answered")
+        scene(log, 3, "An attended transfer: the agent consults a colleague; the caller is handed over once the colleague answered")
         await api.agent("1003", "login")
         await api.agent("1001", "logout")
         await api.agent("1001", "login")  # 1001 free again, 1003 logged in after it: 1001 is offered first
         async with SippCaller("caller3", "dev-caller3", "600", duration_s=40) as caller:
             answered = await log.wait("call.answered", timeout=40)
-            await asyncio.sleep(3)
+            await log.wait("call.bridged", call_id=answered["call_id"], timeout=30)  # after the greeting
+            await asyncio.sleep(2)
             xfer = await api.post("/transfers", {"agent_id": answered["agent"],
                                                  "target": "1003" if answered["agent"] == "1001" else "1001"})
             await log.wait("transfer.consulting", call_id=answered["call_id"], timeout=30)
@@ -180,7 +203,7 @@ async def main() -> int:
         for agent in ("1003",):
             await api.agent(agent, "logout")
 
-        scene(4, "A voicemail becomes a callback: the duty agent (1001) is called first, then the customer")
+        scene(log, 4, "A voicemail becomes a callback: the duty agent (1001) is called first, then the customer")
         await api.agent("1001", "logout")  # the duty agent is called whether logged in or not
         async with httpx.AsyncClient(base_url=ARI, auth=ARI_AUTH, timeout=10) as ari:
             r = await ari.post("/channels", params={
@@ -193,8 +216,9 @@ async def main() -> int:
         print(f"  supervisor: {result['message']}", flush=True)
         await log.wait("callback.attempt", timeout=120)
 
-    scene(5, "The day's figures (ari-app report daily)")
-    log.poll()
+    await asyncio.sleep(1)
+    follower.cancel()
+    scene(log, 5, "The day's figures (ari-app report daily)")
     r = subprocess.run([str(REPO / ".venv/bin/ari-app"), "report", "daily", "--config", "config.toml"],
                        cwd=DEMO, capture_output=True, text=True, timeout=120)
     print(r.stdout or r.stderr)
