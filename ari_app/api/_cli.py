@@ -138,6 +138,29 @@ def _line(a: dict[str, Any]) -> str:
     return f"agent {a.get('agent_id')}: {a.get('state')}{reason} since {_since(a.get('since'))}"
 
 
+def api_url_of(config_path: str) -> str:
+    """The API's URL as this machine reaches it, from a config's ``[api]`` (a wildcard listen address is
+    reached on loopback). Reads only that table: no secret needs to be in the environment."""
+    import ipaddress
+    import tomllib
+
+    with open(config_path, "rb") as f:
+        table = tomllib.load(f).get("api", {})
+    if not isinstance(table, dict):
+        raise ValueError("[api] is not a table")
+    host, port = table.get("listen_host", "127.0.0.1"), table.get("listen_port", 8090)
+    if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ValueError(f"[api] listen_host {host!r} / listen_port {port!r}")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}"
+
+
 def health_cli(argv: list[str]) -> int:
     """issue 15: GET /health; prints its JSON on one line; 0 when ready (200), 1 otherwise."""
     prog = "ari-app health"
@@ -148,9 +171,17 @@ def health_cli(argv: list[str]) -> int:
     parser.add_argument("--url", "--api", dest="url", default=os.environ.get("ARI_APP_API", DEFAULT_API),
                         help="the API's base URL (default: ARI_APP_API, else %s)" % DEFAULT_API)
     parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to wait (default 5)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="the service's config: the URL from its [api] listen_host and listen_port")
     args = _parse(parser, argv)
     if isinstance(args, int):
         return 1 if args else 0
+    if args.config:
+        try:
+            args.url = api_url_of(args.config)
+        except (OSError, ValueError) as e:
+            print(f"{prog}: --config {args.config}: {e}", file=sys.stderr)
+            return 1
     api = args.url.rstrip("/")
     try:
         with httpx.Client(base_url=api, timeout=args.timeout) as client:

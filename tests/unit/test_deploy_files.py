@@ -456,7 +456,8 @@ def test_compose_lifecycle(compose_site):
             assert svc.get("profiles") == ["postgres"], "postgres must start only with --profile postgres"
         else:
             assert not svc.get("profiles"), name
-    assert services["ari-app"]["healthcheck"]["test"] == ["CMD", "ari-app", "health", "--timeout", "3"]
+    assert services["ari-app"]["healthcheck"]["test"] == ["CMD", "ari-app", "health", "--timeout", "3",
+                                                         "--config", "/etc/ari-app/production.toml"]
     assert services["ari-app"]["depends_on"] == {
         "asterisk": {"condition": "service_healthy"},
         "mosquitto": {"condition": "service_healthy"},

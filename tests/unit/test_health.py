@@ -345,3 +345,31 @@ def test_cli_usage_errors_exit_1_not_2(capsys):
     assert main(["health", "--bogus"]) == 1  # 2 means something else to a container engine's healthcheck
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
     assert main(["health", "--help"]) == 0
+
+
+async def test_cli_takes_the_url_from_the_config(ari_server, tmp_path):
+    """The compose healthcheck passes the config: a changed [api] listen_port is followed."""
+    settings = ApiSettings(listen_port=0)
+    async with service(ari_server, tmp_path) as (svc, _), api.listening(svc, settings) as url:
+        port = int(url.rsplit(":", 1)[1])
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[api]\nlisten_host = "0.0.0.0"\nlisten_port = {port}\n[ari]\npassword_env = "NOT_SET"\n')
+        code, out, err = await run_cli("--config", str(cfg))
+        assert (code, err) == (0, "") and json.loads(out)["status"] == "ok"
+        cfg.write_text(f"[api]\nlisten_port = {port + 1 if port < 65535 else port - 1}\n")
+        code, out, err = await run_cli("--config", str(cfg), "--timeout", "2")
+        assert code == 1 and "cannot reach the API" in err
+        cfg.write_text('[api]\nlisten_port = "x"\n')
+        code, out, err = await run_cli("--config", str(cfg))
+        assert code == 1 and "listen_port 'x'" in err
+
+
+def test_api_url_of(tmp_path):
+    from ari_app.api._cli import api_url_of
+
+    cfg = tmp_path / "c.toml"
+    for text, want in (("", "http://127.0.0.1:8090"), ('[api]\nlisten_host = "::"\nlisten_port = 9\n', "http://127.0.0.1:9"),
+                       ('[api]\nlisten_host = "::1"\n', "http://[::1]:8090"),
+                       ('[api]\nlisten_host = "10.0.0.5"\nlisten_port = 18090\n', "http://10.0.0.5:18090")):
+        cfg.write_text(text)
+        assert api_url_of(str(cfg)) == want
