@@ -8,7 +8,7 @@ DEMO_DIR ?= var/demo
 
 PBX_LOCK ?= /tmp/pbx-e2e.lock
 
-.PHONY: demo demo-down host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
+.PHONY: demo demo-down host-demo host-run host-test lock bench mutation spec-coverage venv provision pbx-up pbx-down pbx-status run test unit e2e check-config compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ host-run:
 
 host-test:
 	scripts/host-packages test
+
+host-demo:
+	scripts/host-packages demo
 
 provision:
 	scripts/pbx provision
@@ -53,7 +56,7 @@ endif
 
 # Calls you can watch without a SIP phone, against the running demo site (`make run` in another terminal):
 # SIPp phones and callers, what the service logs as it happens, then the day's report (scripts/demo.py).
-demo: venv
+demo: host-demo venv
 	DEMO_DIR=$(abspath $(DEMO_DIR)) $(PY) scripts/demo.py
 
 # Stop the demo's broker (the PBX: make pbx-down).

@@ -30,18 +30,19 @@ def listed(purpose: str) -> list[str]:
 
 def test_every_package_has_known_purposes_once():
     e = entries()
-    assert e and all(p and set(p) <= {"run", "test", "service"} for p in e.values()), e
+    assert e and all(p and set(p) <= {"run", "demo", "test", "service"} for p in e.values()), e
     names = [line.split()[0] for line in LIST.read_text().splitlines() if line.strip() and not line.startswith("#")]
     assert len(names) == len(set(names))
 
 
 def test_list_gives_the_packages_of_a_purpose():
     e = entries()
-    for purpose in ("run", "test", "service"):
+    for purpose in ("run", "demo", "test", "service"):
         assert listed(purpose) == [n for n, p in e.items() if purpose in p]
     # what the tests themselves start: SIPp, sox, PostgreSQL, Mosquitto, podman behind docker-compose
     assert {"sip-tester", "sox", "postgresql", "mosquitto", "podman", "docker-compose", "debootstrap"} <= set(listed("test"))
     assert {"python3-venv", "debootstrap", "curl"} <= set(listed("run"))
+    assert "sip-tester" in listed("demo")  # make demo's phones and callers
 
 
 def test_the_service_image_installs_the_service_packages():
@@ -81,5 +82,6 @@ def test_not_root_and_missing_says_what_to_install(tmp_path: Path):
 def test_make_run_and_test_install_first_and_ci_is_make_test():
     make = (REPO / "Makefile").read_text()
     assert re.search(r"(?m)^run: host-run venv ", make) and re.search(r"(?m)^test: host-test venv ", make)
+    assert re.search(r"(?m)^demo: host-demo venv", make)
     ci = (REPO / ".ci/run").read_text()
     assert "apt-get" not in ci and re.search(r"(?m)^make test \|\| status=\$\?$", ci)
