@@ -194,6 +194,13 @@ async def test_anonymous_and_wrong_password_clients_are_refused_by_the_broker(br
 async def test_retained_agent_state_queue_stats_and_the_busy_overrun_alert(mqtt_service, ari, broker):
     await pause("2005", "lunch")
     paused = await mqtt_service.wait_for("agent.paused", agent="2005", timeout=5)
+    # the log line comes before the service's publish reaches the broker: a first subscriber waits for the
+    # state to arrive there (live or retained; a later subscriber raced it once in CI and got it live)
+    probe = await Subscriber(broker.port).start()
+    try:
+        await probe.wait(f"{PREFIX}/agents/2005/state", state="paused")
+    finally:
+        await probe.stop()
     # a subscriber that comes later gets the agent's state from the broker: retained
     sub = await Subscriber(broker.port).start()
     try:
