@@ -156,10 +156,9 @@ async def main() -> int:
     follower = asyncio.create_task(log.follow())
     for agent in AGENTS:  # a clean floor: everybody logged out
         await api.agent(agent, "logout", quiet=True)
-    async with SippPhone("1001", "dev-1001", answer_after_s=2) as p1, \
-            SippPhone("1002", "dev-1002", never_answer=True) as p2, \
+    async with SippPhone("1001", "dev-1001", answer_after_s=2), \
+            SippPhone("1002", "dev-1002", never_answer=True), \
             SippPhone("1003", "dev-1003", answer_after_s=2):
-        del p1, p2
         scene(log, 1, "An answered call: agent 1001 takes it within three rings, the caller hears the greeting")
         await api.agent("1001", "login")
         async with SippCaller("caller1", "dev-caller1", "600", duration_s=15) as caller:

@@ -34,6 +34,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 import sipp  # noqa: E402  (tests/e2e/sipp.py: SIPp phones and callers)
+from servicelog import json_lines  # noqa: E402
 
 NS = "ariapp-lan"
 HOST_IP, PHONE_IP, PROVIDER_IP = "10.99.0.1", "10.99.0.2", "10.99.0.3"
@@ -89,16 +90,7 @@ class Site:
 
     def events(self) -> list[dict]:
         """The service's JSON log lines (every run of its container so far)."""
-        out = self.compose("logs", "--no-color", "--no-log-prefix", "ari-app", timeout=60).stdout
-        lines = []
-        for line in out.splitlines():
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    pass
-        return lines
+        return json_lines(self.compose("logs", "--no-color", "--no-log-prefix", "ari-app", timeout=60).stdout)
 
     async def wait_event(self, event: str, timeout: float = 30, after: int = 0, **match) -> dict:
         end = time.monotonic() + timeout

@@ -7,7 +7,6 @@ developer's own demo is touched. Judged from the service's log lines and the dem
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+from servicelog import json_lines
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,14 +28,7 @@ def readme_block(section: str) -> str:
 
 
 def events(log: Path) -> list[dict]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-    return out
+    return json_lines(log.read_text(errors="replace"))
 
 
 def wait_for(log: Path, event: str, timeout: float, **match) -> dict:
