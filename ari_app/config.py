@@ -919,11 +919,16 @@ def _mqtt(data: Mapping[str, Any], errors: list[str]) -> MqttConfig:
                       stats_every_s=stats_every_s, tls=tls, ca_file=ca_file)
 
 
-def time_of_day(r: _Reader, key: str, default: dt_time) -> dt_time:
-    """An ``"HH:MM"`` value (24 h clock) → ``datetime.time``; errors: ``<path>: expected HH:MM, got '8h'``."""
+def time_of_day(r: _Reader, key: str, default: dt_time, *, midnight_24: bool = False) -> dt_time:
+    """An ``"HH:MM"`` value (24 h clock) → ``datetime.time``; errors: ``<path>: expected HH:MM, got '8h'``.
+
+    ``midnight_24``: ``"24:00"`` is also accepted, as midnight at the end of the day (``time(0, 0)``;
+    a shift's end)."""
     text = r.get(key, str, None)
     if text is None:
         return default
+    if midnight_24 and text == "24:00":
+        return dt_time(0, 0)
     m = _HHMM.match(text)
     if not m:
         r.errors.append(f"{r._key(key)}: expected HH:MM, got {text!r}")

@@ -123,7 +123,7 @@ def _team(name: str, data: Mapping[str, Any], path: str, tz_default: str, known:
         sr = _Reader(sdata, spath, errors)
         sname = sr.get("name", str, _DEFAULT.name, check=bool, must="non-empty")
         start = time_of_day(sr, "start", _DEFAULT.start)
-        end = time_of_day(sr, "end", _DEFAULT.end)
+        end = time_of_day(sr, "end", _DEFAULT.end, midnight_24=True)
         days = sr.get("weekdays", tuple, None, check=lambda v: _weekdays(v) is not None,
                       must="a list of day names or ranges, e.g. ['mon-fri'] or ['mon', 'wed']")
         sr.finish()

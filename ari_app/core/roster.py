@@ -5,8 +5,9 @@
   comes before ``1000``; other IDs after them, by text). An agent belongs
   to exactly one team.
 * A team works one or more **shifts** (``Shift``: name, time zone, daily
-  start/end, weekday set). A shift whose end is not after its start runs
-  past midnight into the next day. All shifts of a team share one time zone.
+  start/end, weekday set). A shift whose end is before its start runs
+  past midnight into the next day; one whose end equals its start lasts
+  24 hours (``00:00``–``24:00``: all day, with no gap at midnight). All shifts of a team share one time zone.
   A day is a working day of a shift when it is not a roster holiday and is
   either one of the shift's weekdays or an extra working day (调休, worked
   like a Monday — the same rule as ``core/hours.py``).
@@ -70,7 +71,7 @@ class Shift:
     name: str = "day"
     timezone: str = "Asia/Shanghai"
     start: time = time(8, 45)
-    end: time = time(17, 30)  # not after start: ends the next day
+    end: time = time(17, 30)  # before start: ends the next day; == start: 24 hours
     weekdays: frozenset[int] = frozenset(range(5))  # 0 = Monday
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
@@ -80,9 +81,6 @@ class Shift:
         if not self.weekdays or not all(isinstance(d, int) and 0 <= d <= 6 for d in self.weekdays):
             raise RosterError(f"shift {self.name!r}: weekdays must be 0 (Monday) … 6 (Sunday), got "
                               f"{sorted(self.weekdays)}")
-        if self.start == self.end:
-            raise RosterError(f"shift {self.name!r}: start and end are both "
-                              f"{self.start.isoformat('minutes')}")
         try:
             tz = ZoneInfo(self.timezone)
         except (KeyError, ValueError):

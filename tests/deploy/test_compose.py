@@ -214,9 +214,9 @@ def site(tmp_path_factory, engine, lan) -> Site:
     (root / "config/roster.toml").write_text(
         'timezone = "UTC"\n'
         '[teams.support]\nagents = ["1001"]\n'
-        '[[teams.support.shifts]]\nname = "all"\nstart = "00:00"\nend = "23:59"\nweekdays = ["mon-sun"]\n'
+        '[[teams.support.shifts]]\nname = "all"\nstart = "00:00"\nend = "24:00"\nweekdays = ["mon-sun"]\n'
         '[teams.sales]\nagents = ["2001"]\n'
-        '[[teams.sales.shifts]]\nname = "all"\nstart = "00:00"\nend = "23:59"\nweekdays = ["mon-sun"]\n')
+        '[[teams.sales.shifts]]\nname = "all"\nstart = "00:00"\nend = "24:00"\nweekdays = ["mon-sun"]\n')
     sipp.ARI_AUTH = ("callcenter", s.dotenv("ARI_PASSWORD"))
     try:
         yield s

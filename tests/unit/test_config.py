@@ -1,3 +1,4 @@
+from datetime import date, time as dt_time
 from pathlib import Path
 
 import pytest
@@ -324,9 +325,9 @@ colour = "blue"
 def test_roster_core_errors_and_leave_errors(tmp_path):
     assert roster_errors(tmp_path, '[teams.a]\nagents = ["1001"]\n[teams.b]\nagents = ["1001"]\n') == [
         "roster: agent '1001' is in teams 'a' and 'b'; an agent belongs to one team"]
-    assert roster_errors(tmp_path, '[teams.a]\nagents = ["1001"]\n[[teams.a.shifts]]\nstart = "09:00"\n'
-                                   'end = "09:00"\n') == [
-        "roster.teams.a.shifts[0]: shift 'day': start and end are both 09:00"]
+    assert roster_errors(tmp_path, '[teams.a]\nagents = ["1001"]\n[[teams.a.shifts]]\nstart = "24:00"\n'
+                                   'end = "24:00"\n') == [
+        "roster.teams.a.shifts[0].start: expected HH:MM, got '24:00'"]
     assert roster_errors(tmp_path, "") == [
         "roster.teams: at least one team is required, e.g. [teams.support]"]
     assert roster_errors(tmp_path, """
@@ -361,6 +362,16 @@ day = "2026-11-31"
         "roster.leave[5].day: expected a date as YYYY-MM-DD, got '2026-11-31'",
     ]
     assert roster_errors(tmp_path, "not toml [")[0].startswith("not valid TOML")
+
+
+def test_a_shift_may_end_at_24_00_and_then_lasts_all_day(tmp_path):
+    from ari_app.roster_file import load_roster
+
+    f = tmp_path / "roster.toml"
+    f.write_text('[teams.a]\nagents = ["1001"]\n[[teams.a.shifts]]\nstart = "00:00"\nend = "24:00"\n')
+    shift = load_roster(f, ("1001",)).team("a").shifts[0]
+    start, end = shift.bounds(date(2026, 12, 7))
+    assert (shift.start, shift.end, end - start) == (dt_time(0, 0), dt_time(0, 0), 24 * 3600)
 
 
 def test_roster_errors_in_the_config_name_the_file(tmp_path, capsys):

@@ -43,4 +43,4 @@ def test_the_demo_config_is_valid_with_everything_on_and_its_tokens(tmp_path: Pa
 def test_demo_open_opens_the_calendar_all_day(tmp_path: Path):
     closed = config_mod.load(render(tmp_path / "a") / "config.toml").calendars["office"].windows
     opened = config_mod.load(render(tmp_path / "b", DEMO_OPEN="1") / "config.toml").calendars["office"].windows
-    assert closed != opened and opened == ("mon-sun 00:00-23:59",)
+    assert closed != opened and opened == ("mon-sun 00:00-24:00",)

@@ -42,6 +42,18 @@ def test_team_validation_messages():
         Shift(timezone="Mars/Base")
 
 
+def test_a_shift_whose_end_equals_its_start_lasts_24_hours_with_no_gap_at_midnight():
+    day_long = Shift(name="all", start=time(0, 0), end=time(0, 0), weekdays=frozenset(range(7)))
+    r = Roster([Team(name="support", agents=("1001",), shifts=(day_long,))])
+    start, end = r.shift_bounds("support", MON, "all")
+    assert (start, end) == (datetime(2025, 3, 3, tzinfo=SH).timestamp(), datetime(2025, 3, 4, tzinfo=SH).timestamp())
+    for hh, mm, ss in ((23, 59, 0), (23, 59, 59), (0, 0, 0), (12, 0, 0)):
+        now = datetime(2025, 3, 3, hh, mm, ss, tzinfo=SH).timestamp()
+        assert r.duty_day("support", now) == MON if hh else TUE
+    nine = Shift(name="n", start=time(9, 0), end=time(9, 0))  # 09:00 to 09:00 the next day
+    assert nine.bounds(MON)[1] - nine.bounds(MON)[0] == 24 * 3600
+
+
 # -- bad input: exact messages, nothing changes ------------------------------------------------
 @pytest.mark.parametrize("agent,message", [
     ("9999", "unknown agent '9999'"),
@@ -209,7 +221,6 @@ def test_duty_day_is_the_running_or_next_working_day():
     (lambda: Shift(name="n", weekdays=frozenset({-1, 3})),
      "shift 'n': weekdays must be 0 (Monday) … 6 (Sunday), got [-1, 3]"),
     (lambda: Shift(weekdays=frozenset({1.0})), "shift 'day': weekdays must be 0 (Monday) … 6 (Sunday), got [1.0]"),
-    (lambda: Shift(name="n", start=time(9, 0), end=time(9, 0)), "shift 'n': start and end are both 09:00"),
     (lambda: Shift(timezone="Mars/Base"), "shift 'day': unknown time zone 'Mars/Base'"),
     (lambda: Shift(timezone="/etc/localtime"), "shift 'day': unknown time zone '/etc/localtime'"),
     (lambda: Team(name="", agents=("1",)), "team.name: must not be empty"),
