@@ -27,7 +27,7 @@ Callbacks and the roster (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE), supervisor and
     GET    /callbacks                tasks, oldest first; query state=open|in_progress|reached|…, agent=1001,
                                      team=support, open=1 (open and in progress only), reveal=1 (caller
                                      numbers in clear, supervisor and ops only, written in the audit line;
-                                     masked 138****5678 otherwise, R-PRIVACY). An agent token may list its
+                                     masked *******5678 otherwise, R-PRIVACY). An agent token may list its
                                      own tasks only (agent= defaults to its agent)
     POST   /callbacks/{id}/close     close without a callback; 409 with the core's message if refused
     POST   /callbacks/{id}/reopen    a finished task is open again (attempts start over)

@@ -117,7 +117,7 @@ async def test_list_masks_callers_and_shows_the_task(client, desk):
     assert list(tasks) == ["vm-old", "vm-1", "vm-done"]  # oldest first
     t = tasks["vm-1"]
     assert t == {"id": "vm-1", "kind": "voicemail", "queue": "support", "team": "support", "state": "open",
-                 "assigned": "1001", "caller": "138****5678", "created_at": NOW - 3600,
+                 "assigned": "1001", "caller": "*******5678", "created_at": NOW - 3600,
                  "deadline": NOW - 3600 + 86400, "overdue": False, "attempts": [], "tries": 0,
                  "next_attempt_at": None, "closed_at": None, "closed_by": None, "reassigned_by": None,
                  "note": "", "recording": "callcenter/vm-1"}
@@ -174,7 +174,7 @@ async def test_close_reopen_reassign_and_refusals(client, desk):
         r = await client.post("/callbacks/vm-1/close", headers=auth("sam"))
         assert r.status == 200
         body = await r.json()
-        assert (body["state"], body["closed_by"], body["caller"]) == ("closed", "sam", "138****5678")
+        assert (body["state"], body["closed_by"], body["caller"]) == ("closed", "sam", "*******5678")
         r = await client.post("/callbacks/vm-1/close", headers=auth("sam"))
         assert (r.status, await r.json()) == (409, {"error": "callback vm-1: cannot close while closed"})
         r = await client.post("/callbacks/vm-1/reopen", headers=auth("olga"))
@@ -343,8 +343,8 @@ async def test_cli_callbacks(base_url, desk, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["ID", "KIND", "TEAM", "STATE", "ASSIGNED", "CALLER", "CREATED", "DEADLINE", "OVERDUE",
                               "TRIES", "NOTE"]
-    assert [line.split()[:6] for line in out[1:]] == [["vm-old", "voicemail", "support", "open", "1001", "138****5678"],
-                                                      ["vm-1", "voicemail", "support", "open", "1001", "138****5678"]]
+    assert [line.split()[:6] for line in out[1:]] == [["vm-old", "voicemail", "support", "open", "1001", "*******5678"],
+                                                      ["vm-1", "voicemail", "support", "open", "1001", "*******5678"]]
     assert out[1].split()[-3:] == ["yes", "0", "-"]
     assert await cli(api.callbacks_cli, "list", "--reveal", "--json", "--api", base_url) == 0
     assert {t["caller"] for t in json.loads(capsys.readouterr().out)} == {CALLER}

@@ -4,13 +4,58 @@ import logging
 
 import structlog
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ari_app.events.logging import configure, mask_number
 
 
 def test_mask_number():
-    assert mask_number("13812345678") == "138****5678"
-    assert mask_number("1001") == "**01"
+    assert mask_number("13812345678") == "*******5678"
+    assert mask_number("1234567") == "*****67"  # issue 17 item 7: was 123****4567, 7 of 7 digits shown
+    assert mask_number("1001") == "***1"
+    assert mask_number("123") == "***"
     assert mask_number("") == ""
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=20))
+def test_mask_shows_at_most_four_digits_and_fewer_than_it_hides(number: str):
+    """issue 17 item 7: for every length 1-20, at most 4 digits show, more are hidden than shown, the
+    length is kept and what shows is the number's own tail."""
+    masked = mask_number(number)
+    assert masked is not None and len(masked) == len(number)
+    shown = masked.lstrip("*")
+    assert shown == "" or number.endswith(shown)
+    assert "*" not in shown
+    assert len(shown) <= 4 and len(shown) < len(masked) - len(shown)
+
+
+@pytest.mark.parametrize("level", ["warning", "error", "critical"])
+def test_audit_lines_are_written_whatever_the_level(level: str):
+    """issue 17 item 11: audit.* lines are info; log_level = "warning" dropped them (the audit could be
+    switched off). Other info lines are still dropped."""
+    out = io.StringIO()
+    configure(level, stream=out, json=True)
+    log = structlog.get_logger()
+    log.info("audit.api", token="ops", path="/callbacks")
+    log.info("call.entered", queue="support")
+    log.debug("audit.nothing_at_debug_either_way")
+    log.critical("service.failed")
+    events = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+    assert events[0] == "audit.api" and "call.entered" not in events and events[-1] == "service.failed"
+    structlog.reset_defaults()
+
+
+def test_exception_lines_pass_the_level_filter():
+    out = io.StringIO()
+    configure("error", stream=out, json=True)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structlog.get_logger().exception("bus.sink_failed")
+    assert json.loads(out.getvalue())["event"] == "bus.sink_failed"
+    structlog.reset_defaults()
 
 
 def test_json_lines_with_context_and_masked_callers():
@@ -23,7 +68,7 @@ def test_json_lines_with_context_and_masked_callers():
     logging.getLogger("httpx").warning("library says %s", "hi")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[0]["event"] == "call.entered" and lines[0]["call_id"] == "c1"
-    assert lines[0]["caller"] == "138****5678" and "13812345678" not in out.getvalue()
+    assert lines[0]["caller"] == "*******5678" and "13812345678" not in out.getvalue()
     assert lines[1]["event"] == "library says hi" and lines[1]["level"] == "warning"
     assert len(lines) == 2
     structlog.reset_defaults()
