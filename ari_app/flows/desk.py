@@ -12,7 +12,8 @@ R-VM-CHECK, R-CB, R-SLA24 (decided by ``core/callbacks.py``), carried out here a
   ``GET /recordings/stored`` agree —
   - an intake whose recording is stored becomes a task (the service died before the commit);
     one with no recording is dropped; one still being recorded is looked at again shortly;
-  - a stored ``callcenter/<id>`` with neither task nor intake is deleted (an orphan);
+  - a stored ``callcenter/<id>`` with neither task nor intake (an orphan: a new or restored store, another
+    instance) is never deleted: it becomes an open task, caller unknown, and an alert (issue 17);
   - each ``callcenter-fallback/<queue>_<epoch>_<digits>_<uniqueid>`` recorded by the dialplan
     while the service was down is copied to ``callcenter/fb-<uniqueid>``, committed as a task
     (its id derived from the uniqueid, so a crash half-way repeats nothing), then deleted.
@@ -21,6 +22,7 @@ R-VM-CHECK, R-CB, R-SLA24 (decided by ``core/callbacks.py``), carried out here a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import secrets
 import time
@@ -46,6 +48,10 @@ log = structlog.get_logger()
 TASK_DIR = "callcenter"  # stored recordings of tasks: callcenter/<task id>
 FALLBACK_DIR = "callcenter-fallback"  # the dialplan's voicemails while the service was down
 _FALLBACK = re.compile(r"^(?P<queue>[A-Za-z0-9_-]+?)_(?P<epoch>\d+)_(?P<digits>\d*)_(?P<uid>[0-9.]+)$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # what the API takes as a task id
+_VM_ID = re.compile(r"^vm-(?P<ms>\d{10,16})-")
+ORPHAN_NOTE = ("orphan voicemail: found in Asterisk with no task in the store (a new or restored store, or "
+               "another instance); the caller's number is unknown: listen to the message first")
 RECONCILE_RETRY_S = 3.0
 
 
@@ -197,7 +203,7 @@ class CallbackDesk(DeskAdmin):
                 try:
                     await self.ari.delete_stored_recording(intake.recording)
                 except AriError:
-                    pass  # not stored, or Asterisk away: reconcile deletes an orphan later
+                    pass  # not stored, or Asterisk away: reconcile makes it an orphan task later
                 self._drop_intake(intake.task_id)
                 return False
             return await self._settle(intake)
@@ -217,7 +223,7 @@ class CallbackDesk(DeskAdmin):
         return self._commit(intake, created_at=created_at)
 
     def _commit(self, intake: VoicemailIntake, *, created_at: float | None = None,
-                not_before: float | None = None) -> bool:
+                not_before: float | None = None, note: str = "") -> bool:
         created = intake.started_at if created_at is None else created_at
         team = intake.team or self.team_of(intake.queue)
         if team is None:
@@ -226,7 +232,7 @@ class CallbackDesk(DeskAdmin):
         task = cb.CallbackTask(task_id=intake.task_id, caller=intake.caller, queue=intake.queue, team=team,
                                recording=intake.recording, created_at=created,
                                deadline=created + self.rules.deadline_s, kind=intake.kind,
-                               next_attempt_at=not_before)
+                               next_attempt_at=not_before, note=note)
         faults.hit("vm.before_commit")
         try:
             inserted = self.store.commit_task(task)
@@ -247,7 +253,7 @@ class CallbackDesk(DeskAdmin):
                  rule="R-VM")
         self.post(cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
                                    recording=task.recording, created_at=created, team=task.team, kind=task.kind,
-                                   not_before=not_before))
+                                   note=task.note, not_before=not_before))
 
     def _drop_intake(self, task_id: str) -> None:
         try:
@@ -288,7 +294,7 @@ class CallbackDesk(DeskAdmin):
     async def _reconcile_once(self) -> bool:
         stored = set(await self.ari.stored_recordings())
         again = False
-        counts = {"from_intake": 0, "intake_dropped": 0, "fallback_imported": 0, "orphans_deleted": 0}
+        counts = {"from_intake": 0, "intake_dropped": 0, "fallback_imported": 0, "orphans_imported": 0}
         for intake in self.store.intakes():
             if intake.task_id in self.recording_now:
                 continue
@@ -304,23 +310,46 @@ class CallbackDesk(DeskAdmin):
         for name in sorted(n for n in stored if n.startswith(f"{FALLBACK_DIR}/")):
             if await self._import_fallback(name, stored):
                 counts["fallback_imported"] += 1
-        known = ({t.recording for t in self.store.tasks()} | {i.recording for i in self.store.intakes()}
-                 | self.held_recordings)
         stored = set(await self.ari.stored_recordings())
+        known = (self.store.task_recordings() | {i.recording for i in self.store.intakes()} | self.held_recordings
+                 | {f"{TASK_DIR}/{i}" for n in stored if (i := _fallback_task_id(n))})  # a fallback kept for later
         for name in sorted(stored):
             if name.startswith(f"{TASK_DIR}/") and name not in known:
-                log.warning("voicemail.orphan_deleted", recording=name, rule="R-VM")
-                await self.ari.delete_stored_recording(name)
-                counts["orphans_deleted"] += 1
+                if await self.ari.live_recording_exists(name):
+                    again = True  # another instance is recording it now: look again
+                elif self._import_orphan(name):
+                    counts["orphans_imported"] += 1
         log.info("voicemail.reconciled", **counts, stored=len(stored), rule="R-VM")
         return again
 
+    def _import_orphan(self, name: str) -> bool:
+        """Issue 17: a stored voicemail no task or intake accounts for (a new, switched or restored store, a
+        second instance on this PBX) is never deleted: it becomes an open task of the first team for its duty
+        agent, caller unknown, its note saying "orphan voicemail" (the agent listens first), and an alert
+        ``voicemail.orphan_imported``. Only retention or an agent closing it ends it."""
+        base = name[len(TASK_DIR) + 1:]
+        task_id = base if _TASK_ID.match(base) else "orphan-" + hashlib.sha256(base.encode()).hexdigest()[:16]
+        m = _VM_ID.match(base)
+        now = self.clock()
+        created = min(now, int(m["ms"]) / 1000) if m else now  # vm-<ms>-…: when it was left
+        team = next(iter(self.roster.teams), None)
+        if team is None:
+            log.error("voicemail.orphan_kept", recording=name, reason="no team", rule="R-VM")
+            return False
+        intake = VoicemailIntake(task_id=task_id, caller="", queue=team, recording=name, started_at=created,
+                                 team=team)
+        if not self._commit(intake, note=ORPHAN_NOTE):
+            return False
+        self.publish("voicemail.orphan_imported", {"task_id": task_id, "recording": name, "team": team,
+                                                   "created_at": created, "rule": "R-VM"})
+        return True
+
     async def _import_fallback(self, name: str, stored: set[str]) -> bool:
         m = _FALLBACK.match(name[len(FALLBACK_DIR) + 1:])
-        if m is None:
+        task_id = _fallback_task_id(name)
+        if m is None or task_id is None:
             log.warning("voicemail.fallback_unreadable", recording=name)
             return False
-        task_id = "fb-" + m["uid"].replace(".", "-")
         target = f"{TASK_DIR}/{task_id}"
         if self.store.task(task_id) is None:
             if target not in stored:
@@ -347,3 +376,9 @@ class CallbackDesk(DeskAdmin):
             return await future
         finally:
             self._requests.pop(request_id, None)
+
+
+def _fallback_task_id(name: str) -> str | None:
+    """The task id of a fallback recording ``callcenter-fallback/<queue>_<epoch>_<digits>_<uid>``, else None."""
+    m = _FALLBACK.match(name[len(FALLBACK_DIR) + 1:]) if name.startswith(f"{FALLBACK_DIR}/") else None
+    return None if m is None else "fb-" + m["uid"].replace(".", "-")

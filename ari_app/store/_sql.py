@@ -218,6 +218,42 @@ class SqlRepository:
                                                 (task_id,)))
         return found[0] if found else None
 
+    def task_recordings(self) -> set[str]:
+        """R-VM: every recording a task holds (reconcile: a stored voicemail outside this set is an orphan)."""
+        return {r[0] for r in self._exec("SELECT recording FROM callback_tasks WHERE recording <> ''")}
+
+    def closed_tasks(self, *, limit: int = 1000) -> list[CallbackTask]:
+        """Closed tasks, newest closed first, at most ``limit`` (the core keeps only open ones in memory)."""
+        ids = [r[0] for r in self._exec(
+            f"SELECT task_id FROM callback_tasks WHERE state NOT IN ({', '.join('?' for _ in _OPEN)})"
+            " ORDER BY closed_at DESC, task_id LIMIT ?", (*_OPEN, limit))]
+        if not ids:
+            return []
+        return rows.tasks_from_rows(self._exec(
+            f"{_TASK_SELECT} WHERE t.task_id IN ({', '.join('?' for _ in ids)})"
+            " ORDER BY t.created_at, t.task_id, a.seq", tuple(ids)))
+
+    # -- R-PRIVACY: retention of callback tasks ------------------------------------------------------
+    def expired_tasks(self, closed_before: float, *, limit: int = 500) -> list[tuple[str, str]]:
+        """(task id, recording) of closed tasks closed before ``closed_before`` that still hold a caller
+        number, a note or a recording; oldest first, at most ``limit``."""
+        found = self._exec(
+            f"SELECT task_id, recording FROM callback_tasks WHERE state NOT IN ({', '.join('?' for _ in _OPEN)})"
+            " AND COALESCE(closed_at, created_at) < ? AND (caller <> '' OR note <> '' OR recording <> '')"
+            " ORDER BY COALESCE(closed_at, created_at), task_id LIMIT ?", (*_OPEN, closed_before, limit))
+        return [(r[0], r[1]) for r in found]
+
+    def anonymise_tasks(self, task_ids: Iterable[str]) -> int:
+        """Blank the caller number, note and recording of these tasks if they are still closed (a task
+        reopened meanwhile is left alone); the rest (team, agent, times, outcomes) stays for the figures."""
+        n = 0
+        with self._tx():
+            for task_id in task_ids:
+                n += self._exec(
+                    "UPDATE callback_tasks SET caller = '', note = '', recording = '' WHERE task_id = ?"
+                    f" AND state NOT IN ({', '.join('?' for _ in _OPEN)})", (task_id, *_OPEN)).rowcount
+        return n
+
     # -- voicemail intake (R-VM) ---------------------------------------------------------------------
     def add_intake(self, intake: VoicemailIntake) -> None:
         self._exec(f"INSERT INTO voicemail_intake ({rows.INTAKE_COLUMNS})"

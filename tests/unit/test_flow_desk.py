@@ -275,18 +275,54 @@ async def test_reconcile_failing_on_ari_is_retried(w, monkeypatch):
 
 
 # -- reconcile: orphans --------------------------------------------------------------------------------------
-async def test_orphan_recording_is_deleted_and_others_are_kept(w):
+async def test_orphan_recording_becomes_a_task_and_is_never_deleted(w):
+    """Issue 17: a recording the store cannot account for (a fresh store, a restored backup, another instance)
+    is kept and becomes an open task, caller unknown, with an alert; the known ones are left alone."""
     w.store.add_intake(intake("vm-live"))
     w.ari.live = {"callcenter/vm-live"}
     t = cb.CallbackTask(task_id="vm-old", caller="1", queue="support", team="support",
                         recording="callcenter/vm-old", created_at=NOW - 600, deadline=NOW + 86000)
     w.store.commit_task(t)
-    w.ari.stored = {"callcenter/x", "callcenter/vm-old", "callcenter/vm-live", "elsewhere/y"}
+    lost = f"vm-{int((NOW - 7200) * 1000)}-abc123"  # another store's voicemail, left two hours ago
+    w.ari.stored = {f"callcenter/{lost}", "callcenter/vm-old", "callcenter/vm-live", "elsewhere/y"}
+    d = w.make()
+    assert await d._reconcile_once() is True  # vm-live: looked at again
+    assert w.ari.writes() == []  # nothing deleted
+    assert w.ari.stored == {f"callcenter/{lost}", "callcenter/vm-old", "callcenter/vm-live", "elsewhere/y"}
+    task = w.store.task(lost)
+    assert task is not None and summary(task) == (
+        lost, "", "support", "support", f"callcenter/{lost}", NOW - 7200, NOW - 7200 + 86400,
+        cb.TaskState.OPEN, "voicemail")
+    assert task.note.startswith("orphan voicemail")
+    assert drain(d) == [cb.VoicemailLeft(task_id=lost, caller="", queue="support", recording=f"callcenter/{lost}",
+                                         created_at=NOW - 7200, team="support", note=desk_mod.ORPHAN_NOTE)]
+    assert w.published == [("voicemail.orphan_imported", {"task_id": lost, "recording": f"callcenter/{lost}",
+                                                          "team": "support", "created_at": NOW - 7200,
+                                                          "rule": "R-VM"})]
+    from ari_app.events.bus import ALERTS
+    assert "voicemail.orphan_imported" in ALERTS
+    w.published.clear()
+    assert await d._reconcile_once() is True  # the next reconnect: now known, nothing new
+    assert w.published == [] and w.ari.writes() == [] and drain(d) == []
+
+
+async def test_orphan_with_an_odd_name_gets_a_safe_task_id_and_its_own_time(w):
+    w.ari.stored = {"callcenter/x y", "callcenter/x"}
     d = w.make()
     await d._reconcile_once()
-    assert w.ari.writes() == [("delete_stored_recording", "callcenter/x")]
-    assert w.ari.stored == {"callcenter/vm-old", "callcenter/vm-live", "elsewhere/y"}
-    assert drain(d) == []
+    tasks = {t.task_id: t for t in w.store.tasks()}
+    odd = next(i for i in tasks if i != "x")
+    assert odd.startswith("orphan-") and desk_mod._TASK_ID.match(odd)
+    assert tasks[odd].recording == "callcenter/x y" and tasks["x"].recording == "callcenter/x"
+    assert {t.created_at for t in tasks.values()} == {NOW} and w.ari.writes() == []
+
+
+async def test_orphan_still_being_recorded_is_looked_at_again(w):
+    """Another instance on the same PBX is recording it now: neither touched nor imported yet."""
+    w.ari.stored = w.ari.live = {"callcenter/vm-other"}
+    d = w.make()
+    assert await d._reconcile_once() is True
+    assert w.store.tasks() == [] and w.ari.writes() == [] and drain(d) == []
 
 
 # -- reconcile: the dialplan's fallback voicemails -----------------------------------------------------------
