@@ -24,8 +24,15 @@ __all__ = ["AgentSession", "MIGRATIONS", "Store"]
 
 MIGRATIONS = migrations(SQLITE_TYPES)
 # How long a write waits for another process's lock before it fails (and the service's outbox retries it
-# later, app.py): writes run on the event loop, so Python's default of 5 s would stall every call that long.
+# later, app.py): the store's one worker thread (store/worker.py) would hold every later store call that long.
 BUSY_TIMEOUT_S = 0.5
+
+
+def operational(e: BaseException) -> bool:
+    """A database error that is the file's condition, not this code's (issue 17, item 8: retried, not dropped):
+    locked, read-only, disk full, an I/O error (``OperationalError``), or a file that is not (or no longer) a
+    database (``DatabaseError`` itself). Constraint and programming errors stay sqlite3's own: they are bugs."""
+    return isinstance(e, (sqlite3.OperationalError, sqlite3.InternalError)) or type(e) is sqlite3.DatabaseError
 
 
 class Store(SqlRepository):
@@ -65,7 +72,9 @@ class Store(SqlRepository):
         ``StoreError`` naming the file, as PostgreSQL's connection failures are (the callers handle only that)."""
         try:
             return self.db.execute(sql, params)
-        except sqlite3.OperationalError as e:
+        except sqlite3.Error as e:
+            if not operational(e):
+                raise
             raise StoreError(f"SQLite store {self.path}: {e}") from e
 
     @contextmanager
