@@ -753,7 +753,7 @@ class Service:
                 await resync.hangup(self.ari, ch.id)
         log.info("ari.resynced", calls=len(rebuilt), untagged=len(untagged), stale_bridges=len(stale))
         if self.desk is not None:  # R-VM: after the hang-ups above, so cut-off recordings are stored
-            asyncio.ensure_future(self.desk.reconcile())
+            self.desk.reconcile_soon()  # a tracked task (issue 17)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from .callback import DutyCall
 from .desk_admin import DeskAdmin
 from .inbound import CallCommand
 
-__all__ = ["CallbackDesk", "FALLBACK_DIR", "TASK_DIR"]
+__all__ = ["CallbackDesk", "DeskTimeout", "FALLBACK_DIR", "TASK_DIR"]
 
 log = structlog.get_logger()
 
@@ -55,7 +55,13 @@ ORPHAN_NOTE = ("orphan voicemail: found in Asterisk with no task in the store (a
 RECONCILE_RETRY_S = 3.0
 
 
+class DeskTimeout(TimeoutError):
+    """The callbacks core did not answer a command in time (the API answers 504 with this message)."""
+
+
 class CallbackDesk(DeskAdmin):
+    COMMAND_TIMEOUT_S = 8.0  # below the API's own command timeout (10 s), so this clearer error comes first
+
     def __init__(self, *, rules: cb.CallbackRules, roster: Roster, store: Repository, ari: AriClient, app: str,
                  publish: Callable[[str, dict[str, Any]], None], dispatch: Callable[[Any], None],
                  register: Callable[[str, Any], None], agent_interface: Callable[[str], str | None],
@@ -77,6 +83,8 @@ class CallbackDesk(DeskAdmin):
         self._requests: dict[str, asyncio.Future[cb.CallbackCommandResult]] = {}
         self._seq = 0
         self._reconciling = False
+        self._background: set[asyncio.Task[None]] = set()  # issue 17: reconciles run as tracked tasks
+        self._retry: asyncio.TimerHandle | None = None
         self.post(cb.RosterChanged())  # tasks left unassigned by a crash get their agent at once
 
     # -- the core's task -------------------------------------------------------------------------------
@@ -85,15 +93,40 @@ class CallbackDesk(DeskAdmin):
 
     async def run(self) -> None:
         self._persist()  # tasks the core changed on load (a call cut off by a restart goes back to open)
-        while True:
-            deadline = self.core.get_timer()
-            try:
-                async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.clock())):
-                    ev = await self.inbox.get()
-            except TimeoutError:
-                await self._step(lambda: self.core.handle_timer(max(deadline or 0.0, self.clock())))
-            else:
-                await self._step(lambda: self.core.handle(ev, self.clock()))
+        try:
+            while True:
+                deadline = self.core.get_timer()
+                try:
+                    async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.clock())):
+                        ev = await self.inbox.get()
+                except TimeoutError:
+                    await self._step(lambda: self.core.handle_timer(max(deadline or 0.0, self.clock())))
+                else:
+                    await self._step(lambda: self.core.handle(ev, self.clock()))
+        finally:
+            self._stop_background()
+
+    # -- issue 17: background work is tracked, its failures logged, and stopped with the desk -------------
+    def reconcile_soon(self) -> None:
+        """Run ``reconcile`` as a tracked task (at an ARI (re)connect, and its retries)."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        task = asyncio.get_running_loop().create_task(self.reconcile(), name="voicemail-reconcile")
+        self._background.add(task)
+        task.add_done_callback(self._reaped)
+
+    def _reaped(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (e := task.exception()) is not None:
+            log.error("callback.background_failed", task=task.get_name(), error=repr(e), exc_info=e)
+
+    def _stop_background(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        for task in list(self._background):
+            task.cancel()
 
     async def _step(self, step: Callable[[], list[cb.Action]]) -> None:
         try:
@@ -288,8 +321,8 @@ class CallbackDesk(DeskAdmin):
             again = True
         finally:
             self._reconciling = False
-        if again:
-            asyncio.get_running_loop().call_later(RECONCILE_RETRY_S, lambda: asyncio.ensure_future(self.reconcile()))
+        if again and self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(RECONCILE_RETRY_S, self.reconcile_soon)
 
     async def _reconcile_once(self) -> bool:
         stored = set(await self.ari.stored_recordings())
@@ -367,13 +400,22 @@ class CallbackDesk(DeskAdmin):
 
     # -- supervisors (API) ------------------------------------------------------------------------------------
     async def command(self, make: Callable[[str], cb.Event]) -> cb.CallbackCommandResult:
+        """Hand a command to the core and wait for its answer, at most ``COMMAND_TIMEOUT_S`` (issue 17: a core
+        that is stuck or gone answers the caller with a clear ``DeskTimeout``, not a wait for ever)."""
         self._seq += 1
         request_id = f"cb-api-{self._seq}"
         future: asyncio.Future[cb.CallbackCommandResult] = asyncio.get_running_loop().create_future()
         self._requests[request_id] = future
-        self.post(make(request_id))
+        ev = make(request_id)
+        self.post(ev)
         try:
-            return await future
+            async with asyncio.timeout(self.COMMAND_TIMEOUT_S):
+                return await future
+        except TimeoutError:
+            log.error("callback.command_timeout", command=type(ev).__name__, request_id=request_id,
+                      timeout_s=self.COMMAND_TIMEOUT_S, queued=self.inbox.qsize())
+            raise DeskTimeout(f"the callbacks desk did not answer {type(ev).__name__} within "
+                              f"{self.COMMAND_TIMEOUT_S:g} s; it may still take effect") from None
         finally:
             self._requests.pop(request_id, None)
 
