@@ -145,6 +145,30 @@ for f in $SECRET_FILES; do
   cat "$SECRETS/$f" >"$ETC/$f"
 done
 
+# --- 2b. the AMI user's rights are the image's (least privilege) ---------------
+# ari-app only logs in, pings and reads Cdr events. A secrets file written by an
+# older setup-secrets grants more: the read/write lines of its [callcenter] user
+# are set to the template's (rights are no secret; the secret line is kept).
+AMI_READ=$(conf_values "$TEMPLATE/manager_users.conf" read | head -n1)
+AMI_WRITE=$(conf_values "$TEMPLATE/manager_users.conf" write | head -n1)
+ami_rights() {
+  RD=$AMI_READ WR=$AMI_WRITE awk '
+    function kv(k, v) { return v == "" ? k " =" : k " = " v }
+    function flush() { if (sec) { if (!r) print kv("read", ENVIRON["RD"]); if (!w) print kv("write", ENVIRON["WR"]) } }
+    /^[ \t]*\[/ { flush(); sec = ($0 ~ /^[ \t]*\[callcenter\]/); r = w = 0; print; next }
+    sec { line = $0; sub(/;.*/, "", line); i = index(line, "=")
+          if (i) { k = substr(line, 1, i - 1); gsub(/^[ \t]+|[ \t]+$/, "", k)
+                   if (k == "read") { if (!r) print kv("read", ENVIRON["RD"]); r = 1; next }
+                   if (k == "write") { if (!w) print kv("write", ENVIRON["WR"]); w = 1; next } } }
+    { print }
+    END { flush() }' "$1"
+}
+ami_rights "$ETC/manager_users.conf" >"$ETC/manager_users.conf.rights" || die "cannot set the AMI user's rights"
+if ! cmp -s "$ETC/manager_users.conf" "$ETC/manager_users.conf.rights"; then
+  log "AMI user callcenter: rights set to read = $AMI_READ, write = $AMI_WRITE (the secrets file granted more)"
+fi
+mv "$ETC/manager_users.conf.rights" "$ETC/manager_users.conf"
+
 # --- 3. no development password anywhere; secrets match the environment -------
 bad=$(grep -rlE "$DEV_RE" "$ETC" || true)
 [ -z "$bad" ] || die "development password(s) in: $(echo $bad) (regenerate with scripts/setup-secrets --force)"
