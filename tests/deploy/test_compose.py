@@ -71,9 +71,14 @@ class Site:
         self.root = root
         self.env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("COMPOSE_")}
         self.env.update(DOCKER_HOST=f"unix://{SOCK}", COMPOSE_PROJECT_NAME=PROJECT, COMPOSE_HTTP_TIMEOUT="300")
+        # as on a fresh Debian host: `docker` (which docker-compose runs for exec and run) is podman-docker's,
+        # never a Docker CLI someone put in /usr/local
+        self.env["PATH"] = ":".join(p for p in self.env.get("PATH", "/usr/bin:/bin").split(":")
+                                    if p and not p.startswith("/usr/local"))
 
-    def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-        return sh("docker-compose", *args, cwd=self.root, timeout=timeout, check=check, env=self.env)
+    def compose(self, *args: str, timeout: float = 600, check: bool = True,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return sh("docker-compose", *args, cwd=self.root, timeout=timeout, check=check, env={**self.env, **(env or {})})
 
     def dotenv(self, key: str) -> str:
         for line in (self.root / ".env").read_text().splitlines():
@@ -285,8 +290,8 @@ async def test_lan_call_through_the_trunk_answered_with_rtp_wallboard_metrics_an
                 ep = stack.ari("GET", f"/endpoints/PJSIP/{agent}").json()
                 assert ep["state"] == "online", ep
             # the supervisor logs agent 1001 in, with the CLI inside the container and the token setup made
-            r = stack.compose("exec", "-T", "-e", f"ARI_APP_TOKEN={stack.token('supervisor')}", "ari-app",
-                              "ari-app", "agent", "login", "1001")
+            r = stack.compose("exec", "-T", "-e", "ARI_APP_TOKEN", "ari-app",  # README: passed through, not typed
+                              "ari-app", "agent", "login", "1001", env={"ARI_APP_TOKEN": stack.token("supervisor")})
             assert "1001" in r.stdout, r.stdout + r.stderr
             mark = len(stack.events())
             caller = TrunkCaller("13900139001", "none", DID, duration_s=60, local_ip=PROVIDER_IP)
@@ -335,8 +340,8 @@ async def test_lan_call_through_the_trunk_answered_with_rtp_wallboard_metrics_an
 
 
 async def test_voicemail_becomes_a_callback_duty_agent_called_customer_dialled_through_the_trunk(stack: Site):
-    r = stack.compose("exec", "-T", "-e", f"ARI_APP_TOKEN={stack.token('supervisor')}", "ari-app",
-                      "ari-app", "agent", "logout", "1001")
+    r = stack.compose("exec", "-T", "-e", "ARI_APP_TOKEN", "ari-app",
+                      "ari-app", "agent", "logout", "1001", env={"ARI_APP_TOKEN": stack.token("supervisor")})
     assert r.returncode == 0, r.stderr
     mark = len(stack.events())
     pw = sh(str(stack.root / "scripts/setup-secrets"), "--show-phone", "1001", cwd=stack.root,
