@@ -138,6 +138,13 @@ CREATE TABLE outbound_calls (
 );
 CREATE INDEX outbound_calls_at ON outbound_calls (at);
 """),
+    ("wrong-PIN limits per agent ID and per phone survive a restart (R-LOGIN, issue 17)", """
+CREATE TABLE login_lockouts (
+    key          TEXT PRIMARY KEY,
+    failures     TEXT NOT NULL DEFAULT '',
+    locked_until {time} NOT NULL DEFAULT 0
+);
+"""),
 ]
 
 SQLITE_TYPES = {"time": "REAL", "day": "TEXT"}
