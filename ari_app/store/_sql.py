@@ -17,6 +17,7 @@ from ..core.agents import AgentLogEntry
 from ..core.callbacks import OPEN_STATES, CallbackTask, RotaState
 from ..core.comply import ComplianceRecord
 from ..core.figures import OutboundAttempt
+from ..core.login import LockState
 from ..core.roster import LeaveEntry
 from ..core.timeline import TimelineEntry
 from . import _rows as rows
@@ -290,3 +291,20 @@ class SqlRepository:
     def remove_leave(self, agent_id: str, day: date, shift: str | None) -> bool:
         return self._exec("DELETE FROM agent_leave WHERE agent_id = ? AND day = ? AND shift = ?",
                           rows.leave_key(agent_id, day, shift)).rowcount > 0
+
+    # -- wrong-PIN limits (R-LOGIN, issue 17) ------------------------------------------------------
+    def lockouts(self) -> list[LockState]:
+        found = self._exec("SELECT key, failures, locked_until FROM login_lockouts ORDER BY key")
+        return [LockState(r[0], tuple(float(t) for t in r[1].split(",") if t), float(r[2])) for r in found]
+
+    def save_lockouts(self, states: Iterable[LockState]) -> None:
+        """Upsert each state, or delete its row when it is empty (decayed); one transaction."""
+        with self._tx():
+            for s in states:
+                if s.empty:
+                    self._exec("DELETE FROM login_lockouts WHERE key = ?", (s.key,))
+                else:
+                    self._exec("INSERT INTO login_lockouts (key, failures, locked_until) VALUES (?, ?, ?)"
+                               " ON CONFLICT (key) DO UPDATE SET failures=excluded.failures,"
+                               " locked_until=excluded.locked_until",
+                               (s.key, ",".join(repr(t) for t in s.failures), s.locked_until))

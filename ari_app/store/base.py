@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..core.callbacks import CallbackTask, RotaState
     from ..core.comply import ComplianceRecord
     from ..core.figures import OutboundAttempt
+    from ..core.login import LockState
     from ..core.roster import LeaveEntry
 
 __all__ = ["AgentSession", "OutboundCall", "Repository", "StoreError", "VoicemailIntake", "open_store", "redact_url"]
@@ -121,6 +122,10 @@ class Repository(Protocol):
     def leave(self) -> list[LeaveEntry]: ...
     def add_leave(self, entry: LeaveEntry) -> None: ...
     def remove_leave(self, agent_id: str, day: date, shift: str | None) -> bool: ...
+
+    # wrong-PIN limits per agent ID and per phone (R-LOGIN, issue 17)
+    def lockouts(self) -> list[LockState]: ...
+    def save_lockouts(self, states: Iterable[LockState]) -> None: ...
 
 
 def open_store(url: str) -> Repository:

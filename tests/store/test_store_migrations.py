@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS call_timeline (
 CREATE INDEX IF NOT EXISTS call_timeline_at ON call_timeline (at);
 """
 
-NEWEST = 4  # v4: agent log, compliance, recordings, outbound calls (R-KPI)
+NEWEST = 5  # v5: wrong-PIN limits (R-LOGIN, issue 17); v4: agent log, compliance, recordings, outbound calls
 
 
 def test_fresh_database_is_at_the_newest_version(backend, url, raw):
@@ -70,7 +70,7 @@ def test_newer_schema_is_refused(backend, url, raw):
     raw("INSERT INTO schema_version (version, applied_at, name) VALUES (7, 0, 'from the future')")
     with pytest.raises(StoreError) as e:
         open_store(url)
-    assert str(e.value) == "database schema is version 7, this ari-app knows up to 4"
+    assert str(e.value) == f"database schema is version 7, this ari-app knows up to {NEWEST}"
 
 
 def test_failed_migration_leaves_the_previous_version(backend, url, raw, monkeypatch):
