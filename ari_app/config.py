@@ -172,6 +172,7 @@ class CallbacksConfig:
     stagger_s: float = STAGGER_S  # check offsets: team i checks i * stagger_s after check_start
     max_record_s: float = 120.0  # R-VM: the longest voicemail
     silence_s: float = 4.0  # R-VM: this much silence ends a voicemail
+    retention_days: int = 90  # R-PRIVACY: a task closed this long ago loses its number and its voicemail
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -823,6 +824,8 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
                         must="a table of queue = team")
     max_record_s = r.positive("max_record_s", CallbacksConfig.max_record_s)
     silence_s = r.positive("silence_s", CallbacksConfig.silence_s)
+    retention_days = r.get("retention_days", int, CallbacksConfig.retention_days, check=lambda v: 1 <= v <= 36500,
+                           must="a number of days 1..36500")
     roster_path = r.get("roster", str, "", check=bool, must="a file path")
     r.finish()
 
@@ -870,7 +873,7 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
         errors.append(str(e))
         return None
     return CallbacksConfig(rules=rules, roster=path, teams=teams, stagger_s=stagger_s,
-                           max_record_s=max_record_s, silence_s=silence_s)
+                           max_record_s=max_record_s, silence_s=silence_s, retention_days=retention_days)
 
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*\Z")

@@ -109,6 +109,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .acd import Publish
 from .roster import Roster, RosterError, agent_order, parse_day
+from .numbers import DEFAULT_DIAL_PATTERNS
 
 __all__ = [
     "Action", "AgentPresence", "Attempt", "AttemptResult", "CallDutyAgent", "CallbackCommandResult",
@@ -244,6 +245,7 @@ class CallbackRules:
     backoff_factor: float = 2.0
     backoff_cap_s: float = 3600.0
     queue_teams: Mapping[str, str] = field(default_factory=dict)  # queue -> team handling its voicemail
+    dial_patterns: tuple[str, ...] = DEFAULT_DIAL_PATTERNS  # issue 17: the numbers a callback may dial (numbers.py)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

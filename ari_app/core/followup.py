@@ -18,9 +18,9 @@ import csv
 import re
 from typing import NamedTuple
 
-__all__ = ["FollowupLine", "normalise_number", "parse_followup_csv"]
+from . import numbers
 
-_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+__all__ = ["FollowupLine", "normalise_number", "parse_followup_csv"]
 
 
 class FollowupLine(NamedTuple):
@@ -30,16 +30,10 @@ class FollowupLine(NamedTuple):
 
 
 def normalise_number(raw: str) -> tuple[str | None, str]:
-    """``" +86 138-0013-5678 "`` → ``("+8613800135678", "")``; a bad number → ``(None, reason)``."""
-    number = re.sub(r"[\s-]", "", raw)
-    if not number:
-        return None, "the number is empty"
-    if not re.fullmatch(r"\+?[0-9]*", number):
-        return None, "the number may hold only digits, spaces, dashes and a leading +"
-    digits = len(number.lstrip("+"))
-    if not _NUMBER.match(number):
-        return None, f"the number has {digits} digits, expected 3-20"
-    return number, ""
+    """``" +86 138-0013-5678 "`` → ``("+8613800135678", "")``; a bad number → ``(None, reason)``.
+
+    The check every dialled number gets (``numbers.clean``: ASCII digits only, issue 17)."""
+    return numbers.clean(raw)
 
 
 def parse_followup_csv(text: str) -> tuple[list[FollowupLine], list[str]]:

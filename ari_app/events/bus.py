@@ -20,7 +20,8 @@ log = structlog.get_logger()
 # Facts a supervisor must see: logged as warnings.
 ALERTS = frozenset({"agent.busy_overrun", "agent.login_locked", "agent.unreachable", "call.offer_missed",
                     "callback.overdue",  # R-SLA24
-                    "voicemail.orphan_imported"})  # R-VM: a voicemail the store had no task for (issue 17)
+                    "voicemail.orphan_imported",  # R-VM: a voicemail the store had no task for (issue 17)
+                    "callback.number_refused"})  # R-CB: a number not dialled (core/numbers.py, issue 17)
 
 
 def log_sink(event: str, fields: Mapping[str, Any]) -> None:

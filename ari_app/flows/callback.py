@@ -8,10 +8,11 @@ The callbacks core (``core/callbacks.py``) decides; this flow carries out one ca
    is told ``DutyAnswered``; it sends ``DialCustomer`` for one task at a time.
 3. For each: the agent hears the voicemail (``recording:<name>``, a playback of its own on the
    agent's channel; ``#`` skips it), then ``callback-dialing``; the customer is dialled through the
-   trunk with the outbound caller ID, the agent hears ringing, and on answer both are bridged
-   (``mixing,dtmf_events``). The outcome goes back as ``AttemptResult``: reached when the customer
-   answered (the agent's wrong-number key makes it wrong_number), else from the hang-up cause —
-   busy (17, 21), no answer (18, 19, the ring time-out), failed (anything else).
+   trunk with the outbound caller ID (only a number ``core/numbers.py`` allows: else the task ends
+   wrong_number with the alert ``callback.number_refused``, never dialled), the agent hears ringing,
+   and on answer both are bridged (``mixing,dtmf_events``). The outcome goes back as
+   ``AttemptResult``: reached when the customer answered (the agent's wrong-number key makes it
+   wrong_number), else from the hang-up cause — busy (17, 21), no answer (18, 19, the ring time-out), failed (anything else).
 4. ``EndDutyCall`` → ``callback-done``, then the agent's line is hung up.
 
 Ids: the agent's channel is the call id ``cb-<agent>-<ms>``; the customer's legs ``<id>~c<n>``, the
@@ -21,7 +22,7 @@ bridge ``<id>~br``, playbacks ``<id>~pb<n>`` — all route to this flow (``call_
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import structlog
 
@@ -31,6 +32,7 @@ from ..ari import (
     StasisEnd, StasisStart,
 )
 from ..core import callbacks as cb
+from ..core import numbers
 from ..core import prompts
 from ..core.keys import KeyReader
 from ._cleanup import destroy_bridge, hangup
@@ -56,8 +58,11 @@ def outcome_of(cause: int) -> cb.Outcome:
 class DutyCall:
     def __init__(self, call_id: str, *, ari: AriClient, app: str, agent_id: str, interface: str,
                  task_count: int, report: Callable[[cb.Event], None], trunk: Any, wrong_number_key: str,
-                 skip_key: str, clock: Callable[[], float] = time.time) -> None:
+                 skip_key: str, clock: Callable[[], float] = time.time,
+                 dial_patterns: Iterable[str] = numbers.DEFAULT_DIAL_PATTERNS,
+                 publish: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.call_id = call_id
+        self.dial_patterns, self.publish = numbers.compile_patterns(dial_patterns), publish
         self.ari, self.app, self.report, self.trunk, self.clock = ari, app, report, trunk, clock
         self.agent_id, self.interface, self.task_count = agent_id, interface, task_count
         self.skip_key = skip_key
@@ -178,6 +183,16 @@ class DutyCall:
             reason = "no_number" if not action.caller else "no_trunk"
             log.warning("callback.cannot_dial", task_id=action.task_id, reason=reason, rule="R-CB")
             self._result(cb.Outcome.WRONG_NUMBER if not action.caller else cb.Outcome.FAILED)
+            await self._play("not-reached", ["callback-not-reached"])
+            return
+        _, refused = numbers.callback_number(action.caller, self.dial_patterns)
+        if refused:  # issue 17: never dialled; the task is kept (wrong_number, its voicemail heard) and flagged
+            fields = {"task_id": action.task_id, "agent": self.agent_id, "reason": refused, "rule": "R-CB"}
+            if self.publish is not None:
+                self.publish("callback.number_refused", fields)  # an alert (events/bus.py ALERTS)
+            else:
+                log.warning("callback.number_refused", **fields)
+            self._result(cb.Outcome.WRONG_NUMBER)
             await self._play("not-reached", ["callback-not-reached"])
             return
         self._legs += 1

@@ -183,7 +183,7 @@ class CallbackDesk(DeskAdmin):
         call = DutyCall(call_id, ari=self.ari, app=self.app, agent_id=agent, interface=interface,
                         task_count=len(action.task_ids), report=self._from_call, trunk=self.trunk,
                         wrong_number_key=self.keys.callback_wrong_number, skip_key=self.keys.callback_skip,
-                        clock=self.clock)
+                        clock=self.clock, dial_patterns=self.rules.dial_patterns, publish=self.publish)
         self.duty_calls[agent] = call
         self.register(call_id, call)  # before the originate: its first events route to it
         log.info("callback.calling_agent", team=action.team, agent=agent, tasks=list(action.task_ids), reason=action.reason,

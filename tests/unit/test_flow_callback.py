@@ -10,6 +10,7 @@ from ari_app.ari import (
 )
 from ari_app.config import TrunkConfig
 from ari_app.core import callbacks as cb
+from ari_app.core import numbers
 from ari_app.flows.callback import AGENT_RING_S, DutyCall, outcome_of
 
 CALL = "cb-1001-1741000000000"
@@ -484,3 +485,41 @@ async def test_lost_reports_the_end_once(h):
     assert h.call.finished and h.call.stage == "done"
     await h.ev(destroyed(CALL))  # (resync drops the flow from the router; its later events never reach it)
     assert h.reports == [cb.DutyCallEnded(agent_id=AGENT, reason="ari_reconnected")]
+
+
+# -- issue 17 item 4: every dialled number is checked (core/numbers.py) ---------------------------------------
+@pytest.mark.parametrize("caller", ["90012345678@from-agents/n", "13800135678&PJSIP/1002", "1380013567,8",
+                                    "00441234567890", "4008001234", "95588", "1380013567\u00b2"])
+async def test_a_refused_number_is_never_dialled_and_is_flagged(caller):
+    """A voicemail or keep-my-place caller ID went into the trunk's dial string as it came
+    ('Local/90012345678@from-agents/n@…' lands in from-agents); now: not dialled, the task ends
+    wrong_number after the agent heard its message, and the alert names the task, not the number."""
+    h = Harness()
+    published: list[tuple[str, dict[str, Any]]] = []
+    h.call.publish = lambda event, fields: published.append((event, fields))
+    await h.answered()
+    await h.call.do(task(caller=caller, recording=""))
+    await h.ev(pbf(2))
+    assert [c for c in h.ari.calls if c[0] == "originate"] == []
+    assert h.reports == [cb.AttemptResult(task_id="t1", outcome=cb.Outcome.WRONG_NUMBER)]
+    assert [e for e, _ in published] == ["callback.number_refused"]
+    fields = published[0][1]
+    assert fields["task_id"] == "t1" and fields["agent"] == AGENT and fields["reason"]
+    assert caller not in repr(fields) and "1380013567" not in repr(fields)
+
+
+async def test_an_allowed_number_is_dialled_in_its_national_form():
+    h = Harness()
+    await h.answered()
+    await h.call.do(task(caller="+86 138-0013-5678", recording=""))
+    await h.ev(pbf(2))
+    assert h.ari.calls[1] == dial_customer(number=CUST)
+
+
+async def test_the_config_patterns_decide():
+    h = Harness()
+    h.call.dial_patterns = numbers.compile_patterns([r"4008\d{6}"])
+    await h.answered()
+    await h.call.do(task(caller="4008001234", recording=""))
+    await h.ev(pbf(2))
+    assert h.ari.calls[1] == dial_customer(number="4008001234")
