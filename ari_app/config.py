@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, Mapping, Iterator
 
 from . import pbx_site
+from .core import numbers
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 from .pbx_site import toml_key
 
@@ -127,8 +128,9 @@ class TrunkConfig:
     prefix: str = ""  # digits put before every number (e.g. "0" for an outside line)
 
     def endpoint(self, number: str) -> str:
-        """The dial string for one customer number."""
-        return self.dial.format(number=self.prefix + number)
+        """The dial string for one customer number; ``numbers.NumberRefused`` unless it is digits only after
+        normalising (issue 17: ``@ / & , ;`` in a caller ID must never reach the dial string)."""
+        return self.dial.format(number=self.prefix + numbers.dial_digits(number))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -799,6 +801,13 @@ def _ami(top: _Reader, errors: list[str]) -> AmiSettings | None:
     return ami
 
 
+def _patterns_ok(v: list[Any]) -> bool:
+    try:
+        return bool(v) and bool(numbers.compile_patterns(v))
+    except ValueError:
+        return False
+
+
 def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[str, QueueConfig],
                agents: Mapping[str, AgentConfig], base_dir: Path) -> CallbacksConfig | None:
     """``[callbacks]`` (R-VM, R-VM-RR, R-VM-CHECK, R-CB, R-SLA24) and its roster file (R-LEAVE)."""
@@ -822,6 +831,8 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
     backoff_cap_s = r.positive("backoff_cap_s", d.backoff_cap_s)
     queue_teams = r.get("queue_teams", dict, {}, check=lambda v: all(isinstance(x, str) for x in v.values()),
                         must="a table of queue = team")
+    dial_patterns = r.get("dial_patterns", list, list(d.dial_patterns), check=_patterns_ok,
+                          must="a non-empty list of regular expressions, each for a whole number (e.g. '1[3-9]\\d{9}')")
     max_record_s = r.positive("max_record_s", CallbacksConfig.max_record_s)
     silence_s = r.positive("silence_s", CallbacksConfig.silence_s)
     retention_days = r.get("retention_days", int, CallbacksConfig.retention_days, check=lambda v: 1 <= v <= 36500,
@@ -868,7 +879,7 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
                               check_every_s=check_every_s, check_offsets=offsets, deadline_s=deadline_s,
                               max_attempts=max_attempts, backoff_base_s=backoff_base_s,
                               backoff_factor=backoff_factor, backoff_cap_s=backoff_cap_s,
-                              queue_teams=queue_teams)
+                              queue_teams=queue_teams, dial_patterns=tuple(dial_patterns))
     except CallbackError as e:  # the messages already name callbacks.<key>
         errors.append(str(e))
         return None
