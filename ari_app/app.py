@@ -23,6 +23,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
+from urllib.parse import quote
 
 import structlog
 from structlog.contextvars import bound_contextvars
@@ -120,6 +121,7 @@ class Service:
         self._requests: dict[str, asyncio.Future[acd.CommandResult]] = {}  # API commands awaiting the core
         self._request_seq = 0
         self._watched: set[str] = set()  # phones whose device state we are subscribed to
+        self._phonebook = api.PhoneBook.from_agents(cfg.agents)  # issue 17: the phones the API may name
         self._presence: dict[str, tuple[bool, bool]] = {}  # agent -> (logged in, busy) told to the desk
         self.ami: AmiLink | None = None  # R-KPI: CDRs of calls that never enter Stasis
         if cfg.ami is not None:
@@ -411,11 +413,12 @@ class Service:
                                                      busy=busy))
 
     async def _subscribe_phones(self, phones: list[str]) -> None:
-        phones = [p for p in phones if p not in self._watched and not p.startswith("Local/")]
+        # issue 17: a dial string with "," would name a second event source; ARI splits on it
+        phones = [p for p in phones if p not in self._watched and not p.startswith("Local/") and "," not in p]
         if not phones:
             return
         try:
-            await self.ari.request("POST", f"/applications/{self.cfg.ari.app}/subscription",
+            await self.ari.request("POST", f"/applications/{quote(self.cfg.ari.app, safe='')}/subscription",
                                    params={"eventSource": [f"deviceState:{p}" for p in phones]})
         except AriError as e:
             log.warning("ari.subscribe_failed", phones=phones, error=str(e))
@@ -426,6 +429,9 @@ class Service:
     def agents(self) -> list[dict[str, Any]]:
         return [api.agent_snapshot(a) for a in sorted(self.acd.agents.values(),
                                                        key=lambda a: (len(a.agent_id), a.agent_id))]
+
+    def phones(self) -> api.PhoneBook:
+        return self._phonebook
 
     def callbacks(self) -> CallbackDesk | None:
         """The callbacks desk (R-VM, R-CB) for the API; None when ``[callbacks]`` is not configured."""
@@ -577,7 +583,9 @@ class Service:
                 case acd.Publish(event=name, fields=fields):
                     self.bus.publish(name, fields)
                     if (name == "agent.logged_in" and fields.get("interface") not in self._watched
-                            and self.stream.connected.is_set()):
+                            and self.stream.connected.is_set()  # issue 17: a configured phone, or a real one
+                            and (fields.get("interface") in self._phonebook.configured
+                                 or fields.get("source") == "phone")):
                         self.dispatcher.dispatch(_WatchPhone(str(fields.get("interface") or "")))
                 case acd.CommandResult() | acd.LoginResult() | TransferResult() if (
                         action.request_id in self._requests):  # an API request awaits it

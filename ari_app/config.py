@@ -65,6 +65,7 @@ __all__ = [
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
 _AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
 _INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+\Z")
+_PHONE = re.compile(r"(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9_.@/-]{1,80}\Z")  # api/_input.py INTERFACE
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 
 
@@ -283,6 +284,7 @@ class AgentConfig:
     agent_id: str
     interface: str  # the default phone; phone login (R-LOGIN) may move the agent
     queues: tuple[str, ...]
+    phones: tuple[str, ...] = ()  # issue 17: more phones the API may log it in at (or, supervisor, call)
     name: str = ""
     role: str = "agent"  # R-SUPERVISE: "supervisor" may listen, whisper, barge
     auto_login: bool = False
@@ -581,6 +583,9 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
                             must="a dial string like PJSIP/1001"),
             queues=r.get("queues", tuple, (), check=lambda v: all(isinstance(x, str) for x in v),
                          must="a list of queue names"),
+            phones=r.get("phones", tuple, (), check=lambda v: all(isinstance(x, str) and _PHONE.match(x)
+                                                                   for x in v),
+                         must='a list of dial strings like "PJSIP/2001" (letters, digits, _ . @ / -)'),
             name=r.get("name", str, ""),
             role=r.get("role", str, "agent", check=lambda v: v in AGENT_ROLES,
                        must="one of " + ", ".join(AGENT_ROLES)),

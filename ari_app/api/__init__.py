@@ -9,7 +9,9 @@ The service implements ``Controller``; ``serve`` runs the API until cancelled;
 from ._cli import DEFAULT_API, agent_cli, callbacks_cli, followups_cli, roster_cli, token_cli
 from ._controller import COMMANDS, Controller, agent_snapshot
 from ._errors import ApiError, BadRequest, CommandRefused, NotFound, UnknownAgent
-from ._server import build_app, listening, serve
+from ._phones import PhoneBook
+from ._serve import listening, serve
+from ._server import build_app
 from ._settings import METRICS_ROLES, ROLES, ApiSettings, ApiToken, hash_token, new_token, parse_api
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "CommandRefused",
     "Controller",
     "NotFound",
+    "PhoneBook",
     "UnknownAgent",
     "agent_cli",
     "agent_snapshot",

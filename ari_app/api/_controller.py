@@ -60,6 +60,13 @@ class CallbacksController(Protocol):
         ...
 
 
+class PhonesController(Protocol):
+    def phones(self) -> Any:
+        """issue 17: the configured phones (``_phones.PhoneBook``) the API may name in ``login`` and
+        ``supervise``; a controller without it accepts no ``interface`` at all."""
+        ...
+
+
 class MetricsController(Protocol):
     def metrics(self) -> Any:
         """The service's metrics (``events.metrics.Metrics``: ``render() -> bytes`` in the Prometheus text

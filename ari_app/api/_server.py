@@ -5,18 +5,21 @@
                                      "failing": [names]}; checks (``Controller.readiness``): ari, store, and
                                      ami and mqtt when configured, each {"ok": bool, "reason": "..." if not}
     GET  /health/live                no auth, liveness: 200 {"status": "ok"} while the process serves HTTP
-    GET  /metrics                    Prometheus text format (R-KPI): supervisor and ops tokens, or no token
-                                     from loopback when [api] metrics_loopback_without_token = true;
-                                     404 when [metrics] enabled = false
+    GET  /metrics                    Prometheus text format (R-KPI): supervisor, ops and metrics tokens (a
+                                     metrics token may call nothing else), or no token from loopback when
+                                     [api] metrics_loopback_without_token = true and no proxy header
+                                     (Forwarded, X-Forwarded-*, X-Real-IP, Via); 404 when [metrics] enabled = false
     GET  /agents                     supervisor, ops
     GET  /agents/{id}                the agent itself, supervisor, ops
-    POST /agents/{id}/login          body {"interface": "PJSIP/1001"} (optional)
+    POST /agents/{id}/login          body {"interface": "PJSIP/1001"} (optional): a configured phone only
+                                     (_phones.py): an agent token its own agent's, others any agent's
     POST /agents/{id}/logout
     POST /agents/{id}/pause          body {"reason": "lunch"}: 1-32 of a-z 0-9 _ -
     POST /agents/{id}/resume
     POST /supervise                  R-SUPERVISE, supervisor and ops only: body {"agent_id": "1001",
                                      "mode": "listen|whisper|barge", "interface": "PJSIP/1010"}; calls the
-                                     interface and, on answer, attaches it to the agent's live call (202)
+                                     interface (a phone of a role = "supervisor" agent, nothing else) and,
+                                     on answer, attaches it to the agent's live call (202)
     POST   /transfers                body {"agent_id": "1001", "target": "2002" | "queue:sales" | "8001"}
     PUT    /transfers/{id}/complete  only once the target answered (R-XFER-CONFIRM)
     DELETE /transfers/{id}           cancel: the caller is back with the agent
@@ -52,7 +55,8 @@ never reveals more than the caller may know: 401 (no or unknown token) →
 403 (role) → 400 (body) → 404 (unknown agent) → 409 (refused by the agent's
 state). Errors are ``{"error": "<message>"}``, unknown paths and methods included (404, 405).
 R-PRIVACY: every request but /health and /health/live writes one ``audit.api`` log line,
-refused ones included.
+refused ones included. Nothing a caller sent is echoed whole (issue 17): error messages quote at most
+40 characters of a value, audit values are cut at 80; limits on connections and bodies: _serve.py.
 """
 
 from __future__ import annotations
@@ -60,9 +64,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -71,26 +73,26 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ._controller import COMMANDS, SUPERVISE_MODES, SUPERVISE_ROLES, Controller
 from ._errors import BadRequest, CommandRefused, NotFound, UnknownAgent
-from ._settings import METRICS_ROLES, ApiSettings, ApiToken
+from ._input import (AGENT_ID, DAY, ERROR_CHARS, INTERFACE, REASON, TASK_ID, TEAM, TRANSFER_TARGET, Fail,
+                     check, clip, flag, show, show_query)
+from ._input import body as _body
+from ._phones import PhoneBook
+from ._settings import MAX_BODY, METRICS_ROLES, ApiSettings, ApiToken
 
-__all__ = ["build_app", "listening", "serve"]
+__all__ = ["build_app"]
 
 log = structlog.get_logger()
 
-REASON = re.compile(r"^[a-z0-9_-]{1,32}$")
-INTERFACE = re.compile(r"^(PJSIP|SIP|IAX2|Local)/\S+$")
-AGENT_ID = re.compile(r"^[0-9]{1,10}$")
 Handler = Callable[[web.Request, ApiToken, dict[str, Any]], Awaitable[web.StreamResponse]]
 
 
-class _Fail(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+_Fail, _check, _flag = Fail, check, flag
+# issue 17: a tokenless /metrics scrape must come straight from this machine, not through a proxy on it
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP", "Via")
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
+    return web.json_response({"error": clip(message, ERROR_CHARS)}, status=status, headers=headers or None)
 
 
 @web.middleware
@@ -115,13 +117,15 @@ class _Api:
             if token is None:
                 reason = "missing bearer token" if "Authorization" not in request.headers else "invalid token"
                 response = _error(401, reason, **{"WWW-Authenticate": "Bearer"})
+            elif token.role not in ROUTE_ROLES:  # a metrics token reads GET /metrics and nothing else
+                response = _error(403, f"token {token.name} (role {token.role}) may only read /metrics")
             else:
                 response = await self._handle(request, token, audit, handler)
             if response.status >= 400:
                 audit["error"] = _message(getattr(response, "text", None))
             log.info("audit.api", token=token.name if token else None, role=token.role if token else None,
-                     action=action, agent=request.match_info.get("agent_id"), status=response.status,
-                     remote=request.remote, **audit)
+                     action=action, agent=clip(request.match_info.get("agent_id")), status=response.status,
+                     remote=request.remote, **{k: v if k == "error" else clip(v) for k, v in audit.items()})
             return response
 
         return route
@@ -156,13 +160,15 @@ class _Api:
     # -- GET /metrics (R-KPI): its own auth, so a local scraper may go without a token ----------------------
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         token = self._token(request)
-        tokenless = "Authorization" not in request.headers and _loopback_peer(request.remote)
+        proxied = [h for h in PROXY_HEADERS if h in request.headers]  # their values are never trusted
+        tokenless = "Authorization" not in request.headers and _loopback_peer(request.remote) and not proxied
         get = getattr(self.controller, "metrics", None)
         source = get() if get is not None else None
         if token is None and not (self.settings.metrics_loopback_without_token and tokenless):
             reason = "missing bearer token" if "Authorization" not in request.headers else "invalid token"
             if "Authorization" not in request.headers and self.settings.metrics_loopback_without_token:
-                reason += " (only loopback scrapes go without one)"
+                reason += (f" (a scrape through a proxy ({proxied[0]} header) needs one)" if proxied
+                           else " (only loopback scrapes go without one)")
             response: web.Response = _error(401, reason, **{"WWW-Authenticate": "Bearer"})
         elif token is not None and token.role not in METRICS_ROLES:
             response = _error(403, f"token {token.name} (role {token.role}) may not read metrics")
@@ -174,7 +180,7 @@ class _Api:
             except Exception:
                 log.exception("api.error", path=request.path)
                 response = _error(500, "internal error (see the service's log)")
-        audit: dict[str, Any] = {}
+        audit: dict[str, Any] = {"proxied": True} if proxied else {}
         if response.status >= 400:
             audit["error"] = _message(response.text)
         log.info("audit.api", token=token.name if token else None, role=token.role if token else None,
@@ -226,7 +232,7 @@ class _Api:
         if command == "login":
             body = await _body(request, {"interface"})
             if "interface" in body:
-                args["interface"] = _check(body, "interface", INTERFACE, "a dial string like PJSIP/1001")
+                args["interface"] = self._login_phone(token, agent_id, body)
         elif command == "pause":
             body = await _body(request, {"reason"})
             if "reason" not in body:
@@ -240,6 +246,23 @@ class _Api:
         return web.json_response(snapshot)
 
 
+    def _phones(self) -> PhoneBook:
+        get = getattr(self.controller, "phones", None)
+        return get() if get is not None else PhoneBook()  # a controller that names none: no phone at all
+
+    def _login_phone(self, token: ApiToken, agent_id: str, body: dict[str, Any]) -> str:
+        """issue 17: the phone comes from the config; an agent token picks only among its own."""
+        interface = _check(body, "interface", INTERFACE, "a dial string like PJSIP/1001")
+        book = self._phones()
+        own = book.own.get(agent_id, ())
+        if token.role == "agent" and interface not in own:
+            raise _Fail(403, f"token {token.name} (role agent) may only log in at agent {agent_id}'s own phones "
+                             f"({', '.join(own) or 'none configured'}; [agents.{agent_id}] interface, phones)")
+        if interface not in book.configured:
+            raise _Fail(400, f"interface: {interface} is not a configured phone "
+                             "([agents.<id>] interface or phones)")
+        return interface
+
     # -- R-SUPERVISE: listen / whisper / barge ------------------------------------------------------
     async def supervise(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
         if token.role not in SUPERVISE_ROLES:
@@ -251,9 +274,11 @@ class _Api:
                 raise _Fail(400, f"{key}: missing (e.g. {example})")
         agent_id = _check(body, "agent_id", AGENT_ID, "an agent ID of 1-10 digits")
         if body["mode"] not in SUPERVISE_MODES:
-            raise _Fail(400, f"mode: must be one of {', '.join(SUPERVISE_MODES)}, "
-                             f"got {json.dumps(body['mode'], ensure_ascii=False)[:40]}")
+            raise _Fail(400, f"mode: must be one of {', '.join(SUPERVISE_MODES)}, got {show(body['mode'])}")
         interface = _check(body, "interface", INTERFACE, "a dial string like PJSIP/1010")
+        if interface not in self._phones().supervisor:  # issue 17: never a caller's dial string
+            raise _Fail(400, f"interface: {interface} is not a supervisor's phone (the interface or phones "
+                             'of an agent with role = "supervisor")')
         audit.update(agent_id=agent_id, mode=body["mode"], interface=interface)
         async with asyncio.timeout(self.command_timeout_s):
             result = await self.controller.supervise(agent_id, body["mode"], interface, supervisor=token.name)
@@ -266,10 +291,11 @@ class _Api:
         for key in ("agent_id", "target"):
             if not isinstance(body.get(key), str) or not body[key]:
                 raise _Fail(400, f"{key}: missing (e.g. {{\"agent_id\": \"1001\", \"target\": \"2002\"}})")
-        if not token.may_act_on(body["agent_id"]):
+        agent_id = _check(body, "agent_id", AGENT_ID, "an agent ID of 1-10 digits")
+        if not token.may_act_on(agent_id):
             raise _Fail(403, f"token {token.name} (role agent) may only transfer calls of agent {token.agent_id}")
         if not TRANSFER_TARGET.match(body["target"]):
-            raise _Fail(400, f"target: must be an agent ID, an extension or queue:<name>, got {body['target']!r}")
+            raise _Fail(400, f"target: must be an agent ID, an extension or queue:<name>, got {show(body['target'])}")
         audit.update(agent_id=body["agent_id"], target=body["target"])
         async with asyncio.timeout(self.command_timeout_s):
             result = await self.controller.transfer_start(body["agent_id"], body["target"])
@@ -280,6 +306,8 @@ class _Api:
         transfer_id = request.match_info["transfer_id"]
         command = "complete" if request.method == "PUT" else "cancel"
         audit.update(transfer_id=transfer_id, command=command)
+        if not TASK_ID.match(transfer_id):
+            raise _Fail(400, f"transfer id: must be 1-64 of A-Z a-z 0-9 _ . -, got {show_query(transfer_id)}")
         async with asyncio.timeout(self.command_timeout_s):
             result = await self.controller.transfer_command(transfer_id, command, token)
         return web.json_response(result)
@@ -296,7 +324,7 @@ class _Api:
         query = request.query
         for key in query:
             if key not in CALLBACK_QUERY:
-                raise _Fail(400, f"{key}: unknown query parameter (expected {', '.join(CALLBACK_QUERY)})")
+                raise _Fail(400, f"{clip(key, 40)}: unknown query parameter (expected {', '.join(CALLBACK_QUERY)})")
         open_only, reveal = _flag(query, "open"), _flag(query, "reveal")
         audit.update(open=open_only, reveal=reveal)  # R-PRIVACY: a refused reveal is audited too
         agent = query.get("agent")
@@ -310,7 +338,7 @@ class _Api:
         elif token.role not in DESK_ROLES:
             raise _Fail(403, f"token {token.name} (role {token.role}) may not list callbacks")
         if agent is not None and not AGENT_ID.match(agent):
-            raise _Fail(400, f"agent: must be an agent ID of 1-10 digits, got {agent[:40]!r}")
+            raise _Fail(400, f"agent: must be an agent ID of 1-10 digits, got {show_query(agent)}")
         audit.update({k: v for k, v in (("state", query.get("state")), ("agent_id", agent),
                                          ("team", query.get("team"))) if v is not None})
         tasks = self._desk().task_list(state=query.get("state"), agent=agent, team=query.get("team"),
@@ -332,7 +360,7 @@ class _Api:
         else:
             await _body(request, set())
         if not TASK_ID.match(task_id):
-            raise _Fail(400, f"task id: must be 1-64 of A-Z a-z 0-9 _ . -, got {task_id[:40]!r}")
+            raise _Fail(400, f"task id: must be 1-64 of A-Z a-z 0-9 _ . -, got {show_query(task_id)}")
         desk = self._desk()
         async with asyncio.timeout(self.command_timeout_s):
             if command == "close":
@@ -401,24 +429,18 @@ class _Api:
         _desk_role(token, "see the duty rota")
         for key in request.query:
             if key != "day":
-                raise _Fail(400, f"{key}: unknown query parameter (expected day)")
+                raise _Fail(400, f"{clip(key, 40)}: unknown query parameter (expected day)")
         day = request.query.get("day")
         if day is not None and not DAY.match(day):
-            raise _Fail(400, f"day: must be a date as YYYY-MM-DD, got {day[:40]!r}")
+            raise _Fail(400, f"day: must be a date as YYYY-MM-DD, got {show_query(day)}")
         if day is not None:
             audit["day"] = day
         return web.json_response(self._desk().duty(day))
 
 
-TRANSFER_TARGET = re.compile(r"^([0-9]{1,15}|queue:[a-z][a-z0-9_-]{0,31})$")
-
-
 DESK_ROLES = ("supervisor", "ops")  # token roles that manage callbacks and the roster
 CALLBACK_QUERY = ("state", "agent", "team", "open", "reveal")
-TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-TEAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
+ROUTE_ROLES = ("agent", "supervisor", "ops")  # every role but metrics
 
 
 def _desk_role(token: ApiToken, what: str) -> None:
@@ -426,44 +448,13 @@ def _desk_role(token: ApiToken, what: str) -> None:
         raise _Fail(403, f"token {token.name} (role {token.role}) may not {what}")
 
 
-def _flag(query: Any, key: str) -> bool:
-    value = query.get(key)
-    if value is None or value.lower() in _FALSE:
-        return False
-    if value.lower() in _TRUE:
-        return True
-    raise _Fail(400, f"{key}: must be 1 or 0, got {value[:20]!r}")
-
-
 def _target(request: web.Request, token: ApiToken) -> str:
     agent_id = request.match_info["agent_id"]
     if not token.may_act_on(agent_id):
         raise _Fail(403, f"token {token.name} (role agent) may only act on agent {token.agent_id}")
+    if not AGENT_ID.match(agent_id):
+        raise _Fail(400, f"agent id: must be 1-10 digits, got {show_query(agent_id)}")
     return agent_id
-
-
-async def _body(request: web.Request, fields: set[str]) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
-        raise _Fail(400, "body: not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _Fail(400, f"body: must be a JSON object, got {type(body).__name__}")
-    for key in body:
-        if key not in fields:
-            hint = f"expected {', '.join(sorted(fields))}" if fields else "this command takes no body"
-            raise _Fail(400, f"{key}: unknown field ({hint})")
-    return body
-
-
-def _check(body: dict[str, Any], key: str, pattern: re.Pattern[str], must: str) -> str:
-    value = body[key]
-    if not isinstance(value, str) or not pattern.match(value):
-        raise _Fail(400, f"{key}: must be {must}, got {json.dumps(value, ensure_ascii=False)[:80]}")
-    return value
 
 
 def _loopback_peer(remote: str | None) -> bool:
@@ -486,7 +477,7 @@ def _message(text: str | None) -> str | None:
 def build_app(controller: Controller, settings: ApiSettings, *, command_timeout_s: float = 10.0
               ) -> web.Application:
     api = _Api(controller, settings, command_timeout_s)
-    app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY)
     app.router.add_get("/health", api.health, name="health", allow_head=False)  # issue 15: readiness
     app.router.add_get("/health/live", api.live, name="live", allow_head=False)
     app.router.add_get("/metrics", api.metrics, name="metrics", allow_head=False)  # R-KPI
@@ -523,32 +514,3 @@ def _add_callback_routes(app: web.Application, api: "_Api") -> None:
     app.router.add_post("/roster/leave", api.guarded("leave_add", api.change_leave), name="leave_add")
     app.router.add_delete("/roster/leave", api.guarded("leave_cancel", api.change_leave), name="leave_cancel")
     app.router.add_get("/roster/duty", api.guarded("duty", api.duty), name="duty", allow_head=False)
-
-
-@asynccontextmanager
-async def listening(controller: Controller, settings: ApiSettings) -> AsyncIterator[str]:
-    """Serve the API inside the block; yields its base URL (with the real port if ``listen_port`` is 0)."""
-    runner = web.AppRunner(build_app(controller, settings), access_log=None, shutdown_timeout=2.0)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        log.info("api.listening", url=url, tokens=len(settings.tokens))
-        if not settings.tokens:
-            log.warning("api.no_tokens", hint="every route but /health, /health/live (and /metrics from "
-                                              "loopback, if allowed) answers 401; see `ari-app token new`")
-        if settings.allow_remote:
-            log.warning("api.remote_allowed", host=settings.listen_host,
-                        hint="plain HTTP: put a TLS proxy in front when it leaves the machine")
-        yield url
-    finally:
-        await runner.cleanup()
-        log.info("api.stopped")
-
-
-async def serve(controller: Controller, settings: ApiSettings) -> None:
-    """Run the API until cancelled, then close its socket and connections."""
-    async with listening(controller, settings):
-        await asyncio.get_running_loop().create_future()

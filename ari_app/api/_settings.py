@@ -10,13 +10,19 @@ characters, so a plain sha256 is enough; comparison is constant-time.
 
     [[api.tokens]]
     name = "alice"                 # shown in the audit log
-    role = "agent"                 # agent | supervisor | ops
+    role = "agent"                 # agent | supervisor | ops | metrics (GET /metrics only)
     agent_id = "1001"              # role agent only: the one agent it may act on
     sha256 = "9f86d0…"             # 64 hex digits
 
-``GET /metrics`` (Prometheus) needs a token of a role in ``METRICS_ROLES``; with
-``metrics_loopback_without_token = true`` a scraper on the same machine (127.0.0.1,
-::1) needs none.
+``GET /metrics`` (Prometheus) needs a token of a role in ``METRICS_ROLES`` (a ``metrics``
+token may read nothing else); with ``metrics_loopback_without_token = true`` a scraper on the
+same machine (127.0.0.1, ::1) needs none, unless the request came through a proxy (it
+carries ``Forwarded``, ``X-Forwarded-*``, ``X-Real-IP`` or ``Via``: then a token is needed).
+
+Limits (issue 17): ``max_connections`` open connections at once (more are answered 503 and
+closed), an idle or unfinished request closed after ``keepalive_s``, a body within
+``BODY_TIMEOUT_S`` (``_input``) and at most ``MAX_BODY`` bytes, headers as aiohttp bounds them
+(lines and fields of 8190 bytes, ``MAX_HEADERS`` headers).
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from typing import Any
 
 __all__ = ["METRICS_ROLES", "ROLES", "ApiSettings", "ApiToken", "hash_token", "new_token", "parse_api"]
 
-ROLES = ("agent", "supervisor", "ops")
-METRICS_ROLES = ("supervisor", "ops")  # token roles that may read GET /metrics
+ROLES = ("agent", "supervisor", "ops", "metrics")
+METRICS_ROLES = ("supervisor", "ops", "metrics")  # token roles that may read GET /metrics
+MAX_BODY = 64 * 1024  # bytes of a request body (413 beyond)
+MAX_HEADERS = 64  # headers of a request (400 beyond)
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 AGENT_ID = re.compile(r"^[0-9]{1,10}\Z")
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
@@ -57,6 +65,8 @@ class ApiSettings:
     allow_remote: bool = False
     tokens: tuple[ApiToken, ...] = ()
     metrics_loopback_without_token: bool = False  # GET /metrics from 127.0.0.1 / ::1 needs no token
+    max_connections: int = 64  # open connections at once; more are answered 503 and closed
+    keepalive_s: float = 15.0  # an idle connection, or one whose request is not complete, is closed after it
 
     def authenticate(self, token: str) -> ApiToken | None:
         """The configured token whose hash matches ``token``, or None."""
@@ -115,7 +125,7 @@ def parse_api(table: dict[str, Any], errors: list[str], *,
         errors.append(f"api: must be a table, got {table!r}")
         return d
     _unknown(table, {"listen_host", "listen_port", "allow_remote", "tokens",
-                     "metrics_loopback_without_token"}, "api", errors)
+                     "metrics_loopback_without_token", "max_connections"}, "api", errors)
     metrics_open = _get(table, "metrics_loopback_without_token", bool, False, "api", errors)
     allow_remote = _get(table, "allow_remote", bool, False, "api", errors)
     host = _get(table, "listen_host", str, d.listen_host, "api", errors)
@@ -123,6 +133,10 @@ def parse_api(table: dict[str, Any], errors: list[str], *,
         errors.append("api.listen_host: must be a loopback address (127.0.0.1, ::1) unless "
                       f"allow_remote = true, got {host!r}")
         host = d.listen_host
+    max_connections = _get(table, "max_connections", int, d.max_connections, "api", errors)
+    if not 1 <= max_connections <= 10_000:
+        errors.append(f"api.max_connections: must be 1-10000, got {max_connections!r}")
+        max_connections = d.max_connections
     port = _get(table, "listen_port", int, d.listen_port, "api", errors)
     if not 1 <= port <= 65535:
         errors.append(f"api.listen_port: must be 1-65535, got {port!r}")
@@ -164,7 +178,7 @@ def parse_api(table: dict[str, Any], errors: list[str], *,
         if role == "agent" and "agent_id" not in t:
             errors.append(f"{path}.agent_id: missing (role agent acts on one agent, "
                           'e.g. agent_id = "1001")')
-        elif role in ("supervisor", "ops") and "agent_id" in t:
+        elif role in ("supervisor", "ops", "metrics") and "agent_id" in t:
             errors.append(f"{path}.agent_id: only for role agent (role {role} acts on every agent)")
         elif agent_id is not None and not AGENT_ID.match(agent_id):
             errors.append(f"{path}.agent_id: agent IDs (工号) are 1-10 digits, got {agent_id!r}")
@@ -177,4 +191,4 @@ def parse_api(table: dict[str, Any], errors: list[str], *,
         if len(errors) == n:
             tokens.append(ApiToken(name=name, role=role, sha256=sha, agent_id=agent_id))
     return ApiSettings(listen_host=host, listen_port=port, allow_remote=allow_remote, tokens=tuple(tokens),
-                       metrics_loopback_without_token=metrics_open)
+                       metrics_loopback_without_token=metrics_open, max_connections=max_connections)

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import aiohttp
 import yarl
@@ -54,8 +54,15 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _query(params: Params | None) -> dict[str, str | int | float]:
-    """Drop None, booleans as "true"/"false", lists comma-joined (ARI splits allowMultiple on ',')."""
+# ARI's allowMultiple parameters: Asterisk URL-decodes a value, then splits it on ","
+_MULTI = frozenset({"channel", "eventSource"})
+
+
+def _query(params: Params | None, method: str = "", path: str = "") -> dict[str, str | int | float]:
+    """Drop None, booleans as "true"/"false", each value URL-quoted whole (issue 17: "," "&" "=" "/" too);
+    a list's elements quoted one by one and joined with "," (ARI splits allowMultiple on it). A list
+    element, or a value of an allowMultiple parameter, that holds "," would name a second target:
+    refused (``AriBadRequest``) before anything is sent."""
     out: dict[str, str | int | float] = {}
     for key, value in (params or {}).items():
         match value:
@@ -63,10 +70,17 @@ def _query(params: Params | None) -> dict[str, str | int | float]:
                 continue
             case bool():
                 out[key] = "true" if value else "false"
-            case str() | int() | float():
+            case int() | float():
                 out[key] = value
+            case str():
+                if key in _MULTI and "," in value:
+                    raise AriBadRequest(400, method, path, f"{key}: {value[:40]!r} holds ',' (one value only)")
+                out[key] = quote(value, safe="")
             case _:
-                out[key] = ",".join(value)
+                items = [str(v) for v in value]
+                if any("," in v for v in items):
+                    raise AriBadRequest(400, method, path, f"{key}: a list element holds ',' (one value each)")
+                out[key] = ",".join(quote(v, safe="") for v in items)
     return out
 
 
@@ -162,7 +176,7 @@ class AriClient:
         """`path` is relative to config.url and already quoted. Returns parsed JSON, None if empty."""
         await self._gate.acquire(_urgent.get())
         try:
-            status, reason, body = await self._send(method, path, _query(params), json)
+            status, reason, body = await self._send(method, path, _query(params, method, path), json)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriUnavailable(method, path, f"{type(exc).__name__}: {exc}") from exc
         finally:
@@ -190,7 +204,8 @@ class AriClient:
                                                   auto_decompress=False)
         url = self._base + path
         if query:
-            url += "?" + urlencode(query, quote_via=quote, safe=",:")
+            # values are quoted by _query already; the key is ours (a fixed name)
+            url += "?" + "&".join(f"{quote(k, safe='')}={v}" for k, v in query.items())
         headers, data = self._headers, None
         if body is not None:
             data, headers = json_module.dumps(body).encode(), self._json_headers

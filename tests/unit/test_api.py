@@ -43,6 +43,10 @@ class FakeController:
     def ari_connected(self) -> bool:
         return self.connected
 
+    def phones(self) -> api.PhoneBook:  # issue 17: the configured phones the API may name
+        return api.PhoneBook(own={"1001": ("PJSIP/1001", "PJSIP/2001"), "1002": ("PJSIP/1002",)},
+                             supervisor=frozenset())
+
     async def agent_command(self, agent_id: str, command: str, **args) -> dict:
         if agent_id not in self.state:
             raise UnknownAgent(agent_id)
@@ -181,6 +185,46 @@ async def test_400_bad_json_and_bad_interface(client, controller):
     assert controller.commands == []
 
 
+# -- issue 17, item 1: the phone comes from the config, never from an agent token ---------------------------
+@pytest.mark.parametrize("interface, status, message", [
+    # on 09ab527 each of these was 200: a colleague logged out (source=replaced), toll fraud, an injection
+    ("PJSIP/1002", 403, "token alice (role agent) may only log in at agent 1001's own phones "
+                        "(PJSIP/1001, PJSIP/2001; [agents.1001] interface, phones)"),
+    ("Local/900861012345678@from-agents", 403, "token alice (role agent) may only log in at agent 1001's"),
+    ("PJSIP/x,endpoint:PJSIP/1002", 400, 'interface: must be a dial string like PJSIP/1001, got "PJSIP/x,'),
+    ("PJSIP/2001\n", 400, "interface: must be a dial string like PJSIP/1001"),
+    ("PJSIP/2001&PJSIP/1002", 400, "interface: must be a dial string like PJSIP/1001"),
+])
+async def test_agent_token_logs_in_only_at_its_own_phones(client, controller, interface, status, message):
+    r = await client.post("/agents/1001/login", json={"interface": interface}, headers=auth("alice"))
+    assert r.status == status and (await r.json())["error"].startswith(message), await r.text()
+    assert controller.commands == []
+    for own in ("PJSIP/2001", "PJSIP/1001"):  # its configured phones: both fine
+        r = await client.post("/agents/1001/login", json={"interface": own}, headers=auth("alice"))
+        assert r.status == 200, await r.text()
+        controller.state["1001"]["state"] = "logged_out"
+    assert [c[2] for c in controller.commands] == [{"interface": "PJSIP/2001"}, {"interface": "PJSIP/1001"}]
+
+
+@pytest.mark.parametrize("name", ["sam", "olga"])
+async def test_supervisor_and_ops_choose_only_configured_phones(client, controller, name):
+    r = await client.post("/agents/1001/login", json={"interface": "PJSIP/7777"}, headers=auth(name))
+    assert (r.status, await r.json()) == (400, {"error": "interface: PJSIP/7777 is not a configured phone "
+                                                         "([agents.<id>] interface or phones)"})
+    r = await client.post("/agents/1001/login", json={"interface": "PJSIP/1002"}, headers=auth(name))
+    assert r.status == 200  # any agent's configured phone (the desk is moved on purpose)
+    assert controller.commands == [("1001", "login", {"interface": "PJSIP/1002"})]
+
+
+async def test_a_controller_without_phones_accepts_no_interface(controller):
+    class Bare(FakeController):
+        phones = None  # type: ignore[assignment]
+
+    async with TestClient(TestServer(api.build_app(Bare(), SETTINGS))) as c:
+        r = await c.post("/agents/1001/login", json={"interface": "PJSIP/1001"}, headers=auth("sam"))
+        assert r.status == 400 and "is not a configured phone" in (await r.json())["error"]
+
+
 async def test_unknown_route_and_method_are_json(client):
     r = await client.get("/nope", headers=auth("olga"))
     assert (r.status, await r.json()) == (404, {"error": "Not Found"})
@@ -270,7 +314,7 @@ def test_settings_exact_messages():
         "api.listen_host: must be a loopback address (127.0.0.1, ::1) unless allow_remote = true, "
         "got '0.0.0.0'",
         "api.listen_port: must be 1-65535, got 70000",
-        "api.tokens[0].role: must be one of agent, supervisor, ops, got 'admin'",
+        "api.tokens[0].role: must be one of agent, supervisor, ops, metrics, got 'admin'",
         "api.tokens[1].sha256: must be 64 hex digits (the token's sha256, from `ari-app token new`), "
         "got 15 characters",
         "api.tokens[2].agent_id: unknown agent '1009'",

@@ -25,13 +25,13 @@ async def test_wire_format(ari_server: FakeAri) -> None:
     srv.reply(200, {"id": "c2", "name": "Local/7001@agents-1", "state": "Down"})
     async with AriClient(config(url)) as c:
         assert await c.info() == {"ok": True}
-        await c.play("a/b~1", ["sound:hello world", "sound:x,y"], playback_id="p+1")
+        await c.play("a/b~1", ["sound:hello world", "sound:x&y=1"], playback_id="p+1")  # "," refused: issue 17
         await c.originate("Local/7001@agents", app="callcenter", variables={"CC_ROLE": "agent"})
     info, play, orig = srv.requests
     assert info.headers["authorization"] == "Basic " + base64.b64encode(b"cc:s3cret").decode()
     assert info.method == "GET" and info.raw_path == "/ari/asterisk/info"
     assert play.raw_path.startswith("/ari/channels/a%2Fb~1/play?")  # the id is one path segment
-    assert play.query == {"media": "sound:hello world,sound:x,y", "playbackId": "p+1"}
+    assert play.query == {"media": "sound:hello world,sound:x&y=1", "playbackId": "p+1"}
     assert orig.method == "POST" and orig.headers["content-type"] == "application/json"
     assert orig.body == b'{"variables": {"CC_ROLE": "agent"}}'
     assert orig.query["endpoint"] == "Local/7001@agents"

@@ -390,6 +390,10 @@ class FakeController:
     def ari_connected(self):
         return True
 
+    def phones(self):  # issue 17: POST /supervise calls only a supervisor's configured phone
+        return api.PhoneBook(own={"1001": ("PJSIP/1001",), "1010": ("PJSIP/1010", "Local/1010@sup-desk")},
+                             supervisor=frozenset({"PJSIP/1010", "Local/1010@sup-desk"}))
+
     async def supervise(self, agent_id, mode, interface, *, supervisor):
         if agent_id == "9999":
             raise UnknownAgent(agent_id)
@@ -427,6 +431,13 @@ async def test_api_supervisor_and_ops_may(client, controller):
                                    ("1001", "listen", "PJSIP/1010", "olga")]
 
 
+async def test_api_any_of_a_supervisors_configured_phones(client, controller):
+    """issue 17: [agents.<id>] phones lists more phones of a supervisor; each may be called."""
+    r = await client.post("/supervise", json={**BODY, "interface": "Local/1010@sup-desk"}, headers=auth("sam"))
+    assert r.status == 202, await r.text()
+    assert controller.requests == [("1001", "listen", "Local/1010@sup-desk", "sam")]
+
+
 async def test_api_agents_and_strangers_may_not(client, controller):
     r = await client.post("/supervise", json=BODY, headers=auth("alice"))
     assert r.status == 403 and "may not supervise" in (await r.json())["error"]
@@ -440,6 +451,11 @@ async def test_api_agents_and_strangers_may_not(client, controller):
     ({"agent_id": "1001", "mode": "listen"}, "interface: missing"),
     ({**BODY, "agent_id": "10a1"}, "agent_id: must be an agent ID"),
     ({**BODY, "interface": "1010"}, "interface: must be a dial string"),
+    # issue 17: only a supervisor's configured phone, never a caller's dial string (on 09ab527: 202)
+    ({**BODY, "interface": "PJSIP/1001"}, "interface: PJSIP/1001 is not a supervisor's phone"),
+    ({**BODY, "interface": "Local/900861012345678@from-agents"}, "interface: Local/900861012345678@from-agents is not"),
+    ({**BODY, "interface": "PJSIP/1010,endpoint:PJSIP/1001"}, "interface: must be a dial string"),
+    ({**BODY, "interface": "PJSIP/1010\n"}, "interface: must be a dial string"),
     ({**BODY, "extra": 1}, "extra: unknown field"),
 ])
 async def test_api_bad_bodies(client, controller, body, message):
