@@ -386,6 +386,7 @@ class ReopenTask:
     task_id: str
     by: str
     request_id: str | None = None
+    stored: CallbackTask | None = None  # a closed task no longer in memory: the store's copy (forget_closed)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -515,6 +516,16 @@ class Callbacks:
     def drain_changed(self) -> list[CallbackTask]:
         ids, self._changed = self._changed, set()
         return [self.tasks[i] for i in sorted(ids)]
+
+    def forget_closed(self) -> list[str]:
+        """R-PRIVACY, issue 17: closed tasks leave memory once drained (the shell has persisted them), so
+        memory holds the open tasks only; reports and a reopen read closed ones from the store."""
+        gone = sorted(i for i, t in self.tasks.items()
+                      if not t.is_open and i not in self._changed and not self._in_session(i))
+        for i in gone:
+            del self.tasks[i]
+            self._armed.discard(i)
+        return gone
 
     def rota_state(self) -> RotaState:
         return RotaState(pointers=dict(self._rota))
@@ -956,6 +967,8 @@ class Callbacks:
 
     def _reopen(self, ev: ReopenTask, now: float) -> list[Action]:
         task = self.tasks.get(ev.task_id)
+        if task is None and ev.stored is not None and ev.stored.task_id == ev.task_id and not ev.stored.is_open:
+            task = self.tasks[ev.task_id] = ev.stored  # forgotten when closed: back from the store
         if task is None:
             return [CallbackCommandResult(request_id=ev.request_id, task_id=ev.task_id, ok=False,
                                           message=f"unknown callback task {ev.task_id!r}")]
