@@ -58,6 +58,7 @@ from .roster_file import make_roster
 from .store import AgentSession
 from .store.base import Repository
 from .store.outbox import WriteOutbox
+from .store.worker import StoreThread
 
 __all__ = ["SUPPORTED_ASTERISK", "Service", "asterisk_version"]
 
@@ -90,6 +91,8 @@ class Service:
         # issue 7: writes the store refused are held and retried (``_retry_writes``), never lost silently
         self._writes_wake = asyncio.Event()
         self.writes = WriteOutbox(on_wait=self._writes_wake.set)
+        # issue 17: while the service runs, every store call runs on this one thread, never on the event loop
+        self.store_io = StoreThread()
         a = cfg.ari
         self.ari_config = AriConfig(url=a.url, username=a.username, password=a.password, app=a.app,
                                     request_timeout_s=a.request_timeout_s, reconnect_min_s=a.reconnect_min_s,
@@ -125,7 +128,8 @@ class Service:
         self._presence: dict[str, tuple[bool, bool]] = {}  # agent -> (logged in, busy) told to the desk
         self.ami: AmiLink | None = None  # R-KPI: CDRs of calls that never enter Stasis
         if cfg.ami is not None:
-            self.ami = outbound_link(cfg.ami, store=store, publish=self.bus.publish, phones=self._phones)
+            self.ami = outbound_link(cfg.ami, store=store, publish=self.bus.publish, phones=self._phones,
+                                     writes=self.writes)
         self.desk: CallbackDesk | None = None
         if cfg.callbacks is not None:
             roster = make_roster(cfg, store.leave())  # leave recorded at run time (API/CLI) joins the file's
@@ -135,7 +139,8 @@ class Service:
                 agent_interface=self._duty_interface, hold_agent=self._hold_for_callback,
                 release_agent=self._release_from_callback,
                 agent_busy=lambda a: self._presence.get(a, (False, False))[1], trunk=cfg.trunk, keys=cfg.keys,
-                clock=clock, writes=self.writes)
+                clock=clock, writes=self.writes, store_io=self.store_io.call)
+            self.desk.stored_leave  # read at start-up: no API request reads the store on the loop (issue 17)
 
     # -- start-up ------------------------------------------------------------------
     def _load_agents(self) -> list[Agent]:
@@ -185,6 +190,9 @@ class Service:
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()
+            await asyncio.to_thread(self.store_io.close)  # the store call running now ends (bounded)
+            if len(self.writes) and self.writes.next_retry() is None:  # queued, not refused: one last try
+                self.writes.flush(self.clock())
             log.info("service.stopped")
 
     def _phones(self) -> dict[str, str]:
@@ -517,7 +525,7 @@ class Service:
                                                  "silent": k.silent}),
                            recorder=None if rec is None else CallRecorder(  # R-QA
                                call_id, ari=self.ari, app=self.cfg.ari.app, pattern=rec.name,
-                               format=rec.format, save=self.store.save_recording, clock=self.clock),
+                               format=rec.format, save=self._save_recording, clock=self.clock),
                            notice=rec is not None and rec.notice)
         self.calls[call_id] = flow
         return flow
@@ -579,35 +587,45 @@ class Service:
             log.exception("core.error")
             return
         for action in actions:
-            match action:
-                case acd.Publish(event=name, fields=fields):
-                    self.bus.publish(name, fields)
-                    if (name == "agent.logged_in" and fields.get("interface") not in self._watched
-                            and self.stream.connected.is_set()  # issue 17: a configured phone, or a real one
-                            and (fields.get("interface") in self._phonebook.configured
-                                 or fields.get("source") == "phone")):
-                        self.dispatcher.dispatch(_WatchPhone(str(fields.get("interface") or "")))
-                case acd.CommandResult() | acd.LoginResult() | TransferResult() if (
-                        action.request_id in self._requests):  # an API request awaits it
-                    future = self._requests[action.request_id]  # type: ignore[index]
-                    if not future.done():
-                        future.set_result(action)
-                case acd.CommandResult() | acd.LoginResult():
-                    if action.request_id:  # a phone's feature-code call
-                        self.dispatcher.dispatch(CallCommand(action.request_id, action))
-                case acd.KeepPlace() if self.desk is not None:  # R-CB: the task first, then the caller hangs up
-                    flow = self.calls.get(action.call_id)
-                    caller = getattr(flow, "caller_number", "")
-                    self.desk.keep_place(action.call_id, caller, action.queue, action.estimate_s)
-                    self.dispatcher.dispatch(CallCommand(action.call_id, action))
-                case acd.PlaceReached():
-                    if self.desk is not None:
-                        self.desk.place_reached(action.call_id, action.agent_id)
-                    else:
-                        self._release_from_callback(action.agent_id)
-                case _:
-                    self.dispatcher.dispatch(CallCommand(action.call_id, action))
-        self._persist_core()
+            try:
+                self._act(action)
+            except Exception:  # issue 17: one failing action (a store error, a bug) never stops the core
+                log.exception("core.action_error", action=type(action).__name__,
+                              call_id=getattr(action, "call_id", None))
+        try:
+            self._persist_core()
+        except Exception:
+            log.exception("core.action_error", action="persist")
+
+    def _act(self, action: acd.Action) -> None:
+        match action:
+            case acd.Publish(event=name, fields=fields):
+                self.bus.publish(name, fields)
+                if (name == "agent.logged_in" and fields.get("interface") not in self._watched
+                        and self.stream.connected.is_set()  # issue 17: a configured phone, or a real one
+                        and (fields.get("interface") in self._phonebook.configured
+                             or fields.get("source") == "phone")):
+                    self.dispatcher.dispatch(_WatchPhone(str(fields.get("interface") or "")))
+            case acd.CommandResult() | acd.LoginResult() | TransferResult() if (
+                    action.request_id in self._requests):  # an API request awaits it
+                future = self._requests[action.request_id]  # type: ignore[index]
+                if not future.done():
+                    future.set_result(action)
+            case acd.CommandResult() | acd.LoginResult():
+                if action.request_id:  # a phone's feature-code call
+                    self.dispatcher.dispatch(CallCommand(action.request_id, action))
+            case acd.KeepPlace() if self.desk is not None:  # R-CB: the task first, then the caller hangs up
+                flow = self.calls.get(action.call_id)
+                caller = getattr(flow, "caller_number", "")
+                self.desk.keep_place(action.call_id, caller, action.queue, action.estimate_s)
+                self.dispatcher.dispatch(CallCommand(action.call_id, action))
+            case acd.PlaceReached():
+                if self.desk is not None:
+                    self.desk.place_reached(action.call_id, action.agent_id)
+                else:
+                    self._release_from_callback(action.agent_id)
+            case _:
+                self.dispatcher.dispatch(CallCommand(action.call_id, action))
 
     def _persist_core(self) -> None:
         """The core's facts, agent log and changed agents to the store, through the outbox: a store that
@@ -621,7 +639,8 @@ class Service:
             writes.write("agent_log", lambda: store.append_agent_log(agent_log), now, rows=len(agent_log))
         for call_id, entry in facts:
             if entry.fact in (Fact.HANGUP, Fact.DIVERTED):  # after its facts: it reads them from the store
-                writes.write("compliance", lambda c=call_id: self._record_compliance(c), now)  # type: ignore[misc]
+                writes.write("compliance", lambda c=call_id, r=self._compliance_rules(): _record_compliance(store, c, r),
+                             now, then=self._compliance_recorded)
         for agent in self.acd.drain_changed_agents():
             self._tell_presence(agent)
             if self.mqtt is not None:
@@ -633,35 +652,45 @@ class Service:
                          key=("agent", agent.agent_id))
 
     async def _retry_writes(self) -> None:
-        """Flush the outbox when its back-off is over (``WriteOutbox.on_wait`` wakes this loop)."""
-        while True:
-            self._writes_wake.clear()
-            at = self.writes.next_retry()
-            if at is None:
-                await self._writes_wake.wait()
-                continue
-            delay = at - self.clock()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._writes_wake.wait()
-                continue
-            self.writes.flush(self.clock())
+        """The store's writer (issue 17): the outbox's writes run on the store's thread (``drain``), never on
+        the event loop; when one is refused, again when its back-off is over (``WriteOutbox.on_wait`` wakes
+        this loop for a new write or a retry)."""
+        w = self.writes
+        w.deferred = True
+        try:
+            while True:
+                self._writes_wake.clear()
+                if not len(w):
+                    await self._writes_wake.wait()
+                    continue
+                at = w.next_retry()
+                delay = 0.0 if at is None else at - self.clock()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._writes_wake.wait()
+                    continue
+                await w.drain(self.store_io.call, self.clock)
+        finally:
+            w.deferred = False
 
-    def _record_compliance(self, call_id: str) -> None:
-        """R-COMPLY: the finished call's record, from its whole stored timeline (also across a restart)."""
-        entries = self.store.timeline(call_id)
-        queue = next((str(e.detail.get("queue")) for e in entries if e.detail.get("queue")), "")
-        q = self.acd.queues.get(queue)
-        rules = comply.ComplianceRules() if q is None else comply.ComplianceRules(
-            ring_target_s=q.ring_target_s, apology_s=q.wait.apology_s, greeting=q.greeting)
-        record = comply.evaluate(call_id, entries, rules)
+    def _save_recording(self, call_id: str, name: str, started_at: float) -> None:
+        """R-QA: the recording's row, through the outbox (held and retried while the store is away)."""
+        store = self.store
+        self.writes.write("recordings", lambda: store.save_recording(call_id, name, started_at), self.clock())
+
+    def _compliance_rules(self) -> dict[str, comply.ComplianceRules]:
+        """Each queue's R-COMPLY rules, taken on the loop for the store's thread."""
+        return {name: comply.ComplianceRules(ring_target_s=q.ring_target_s, apology_s=q.wait.apology_s,
+                                             greeting=q.greeting) for name, q in self.acd.queues.items()}
+
+    def _compliance_recorded(self, record: comply.ComplianceRecord | None) -> None:
         if record is None:
             return
-        self.store.save_compliance(record)
-        self.bus.publish("call.compliance", {"call_id": call_id, "queue": record.queue, "agent": record.agent,
-                                             "passed": record.passed, "broken": list(record.broken),
-                                             "checks": dict(record.checks), "rule": "R-COMPLY"})
+        self.bus.publish("call.compliance", {"call_id": record.call_id, "queue": record.queue,
+                                             "agent": record.agent, "passed": record.passed,
+                                             "broken": list(record.broken), "checks": dict(record.checks),
+                                             "rule": "R-COMPLY"})
 
     # -- every (re)connect: the Asterisk version, then the resync -----------------------------------------
     async def _on_connect(self) -> None:
@@ -799,3 +828,15 @@ def _date(text: str) -> Any:
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+def _record_compliance(store: Repository, call_id: str, rules: dict[str, comply.ComplianceRules]
+                       ) -> comply.ComplianceRecord | None:
+    """R-COMPLY: the finished call's record, from its whole stored timeline (also across a restart); runs on
+    the store's thread (the outbox's write), published by ``Service._compliance_recorded``."""
+    entries = store.timeline(call_id)
+    queue = next((str(e.detail.get("queue")) for e in entries if e.detail.get("queue")), "")
+    record = comply.evaluate(call_id, entries, rules.get(queue) or comply.ComplianceRules())
+    if record is not None:
+        store.save_compliance(record)
+    return record

@@ -37,6 +37,7 @@ from ..core.acd import Publish
 from ..core.roster import Roster
 from ..store.base import Repository, StoreError, VoicemailIntake
 from ..store.outbox import WriteOutbox
+from ..store.worker import inline
 from .callback import DutyCall
 from .desk_admin import DeskAdmin
 from .inbound import CallCommand
@@ -67,13 +68,15 @@ class CallbackDesk(DeskAdmin):
                  register: Callable[[str, Any], None], agent_interface: Callable[[str], str | None],
                  hold_agent: Callable[[str], Awaitable[bool]], release_agent: Callable[[str], None],
                  agent_busy: Callable[[str], bool], trunk: Any, keys: Any,
-                 clock: Callable[[], float] = time.time, writes: WriteOutbox | None = None) -> None:
+                 clock: Callable[[], float] = time.time, writes: WriteOutbox | None = None,
+                 store_io: Callable[..., Awaitable[Any]] = inline) -> None:
         self.rules, self.roster, self.store, self.ari, self.app = rules, roster, store, ari, app
         self.publish, self.dispatch, self.register = publish, dispatch, register
         self.agent_interface, self.hold_agent, self.release_agent = agent_interface, hold_agent, release_agent
         self.agent_busy = agent_busy
         self.trunk, self.keys, self.clock = trunk, keys, clock
         self.writes = writes if writes is not None else WriteOutbox()  # the service shares its own (app.py)
+        self.store_io = store_io  # issue 17: reads at run time on the store's thread (app.py's StoreThread.call)
         now = clock()
         self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(), rota=store.load_rota())
         self.inbox: asyncio.Queue[cb.Event] = asyncio.Queue()
@@ -141,7 +144,10 @@ class CallbackDesk(DeskAdmin):
             faults.hit("cb.assign")
         self._persist()
         for action in actions:
-            await self._act(action)
+            try:
+                await self._act(action)
+            except Exception:  # issue 17: one failing action never stops the callbacks core's task
+                log.exception("callback.action_error", action=type(action).__name__)
 
     def _persist(self) -> None:
         """The tasks the core changed and the rota pointer, through the outbox (issue 7): a store that is away
@@ -217,11 +223,9 @@ class CallbackDesk(DeskAdmin):
 
     def intake_started(self, intake: VoicemailIntake) -> None:
         self.recording_now.add(intake.task_id)
-        try:
-            self.store.add_intake(intake)
-        except StoreError as e:  # the recording still happens; reconcile cannot see it, so say so loudly
-            log.error("store.write_failed", what="voicemail_intake", task_id=intake.task_id, error=str(e),
-                      rule="R-VM")
+        store = self.store  # issue 17: through the outbox, before the task's commit (in order, retried)
+        self.writes.write("voicemail_intake", lambda: store.add_intake(intake), self.clock(),
+                          key=("voicemail_intake", intake.task_id))
 
     def voicemail_abandoned(self, intake: VoicemailIntake) -> None:
         self.recording_now.discard(intake.task_id)
@@ -267,17 +271,17 @@ class CallbackDesk(DeskAdmin):
                                deadline=created + self.rules.deadline_s, kind=intake.kind,
                                next_attempt_at=not_before, note=note)
         faults.hit("vm.before_commit")
-        try:
-            inserted = self.store.commit_task(task)
-        except StoreError as e:  # issue 7: held and retried; reconcile must not take its recording for an orphan
-            log.warning("voicemail.commit_held", task_id=task.task_id, error=str(e), rule="R-VM")
-            self.held_recordings.add(task.recording)
-            self.writes.write("voicemail_task", lambda: self._committed(task, self.store.commit_task(task),
-                                                                        created, not_before),
-                              self.clock(), key=("voicemail_task", task.task_id))
-            return True
-        faults.hit("vm.after_commit")
-        self._committed(task, inserted, created, not_before)
+        # issue 7/17: through the outbox (on the store's thread in the service; held and retried while the store
+        # is away); until it lands, reconcile must not take its recording for an orphan
+        self.held_recordings.add(task.recording)
+        store = self.store
+
+        def committed(inserted: bool) -> None:
+            faults.hit("vm.after_commit")
+            self._committed(task, inserted, created, not_before)
+
+        self.writes.write("voicemail_task", lambda: store.commit_task(task), self.clock(),
+                          key=("voicemail_task", task.task_id), then=committed)
         return True
 
     def _committed(self, task: cb.CallbackTask, inserted: bool, created: float, not_before: float | None) -> None:
@@ -289,10 +293,9 @@ class CallbackDesk(DeskAdmin):
                                    note=task.note, not_before=not_before))
 
     def _drop_intake(self, task_id: str) -> None:
-        try:
-            self.store.drop_intake(task_id)
-        except StoreError as e:
-            log.error("store.write_failed", what="voicemail_intake", task_id=task_id, error=str(e))
+        store = self.store  # in place of its add_intake, should that still be held
+        self.writes.write("voicemail_intake", lambda: store.drop_intake(task_id), self.clock(),
+                          key=("voicemail_intake", task_id))
 
     # -- R-CB keep my place ----------------------------------------------------------------------------------
     def keep_place(self, call_id: str, caller: str, queue: str, estimate_s: float) -> None:
@@ -328,7 +331,7 @@ class CallbackDesk(DeskAdmin):
         stored = set(await self.ari.stored_recordings())
         again = False
         counts = {"from_intake": 0, "intake_dropped": 0, "fallback_imported": 0, "orphans_imported": 0}
-        for intake in self.store.intakes():
+        for intake in await self.store_io(self.store.intakes):
             if intake.task_id in self.recording_now:
                 continue
             if await self.ari.live_recording_exists(intake.recording):
@@ -344,7 +347,8 @@ class CallbackDesk(DeskAdmin):
             if await self._import_fallback(name, stored):
                 counts["fallback_imported"] += 1
         stored = set(await self.ari.stored_recordings())
-        known = (self.store.task_recordings() | {i.recording for i in self.store.intakes()} | self.held_recordings
+        known = (await self.store_io(self.store.task_recordings)
+                 | {i.recording for i in await self.store_io(self.store.intakes)} | self.held_recordings
                  | {f"{TASK_DIR}/{i}" for n in stored if (i := _fallback_task_id(n))})  # a fallback kept for later
         for name in sorted(stored):
             if name.startswith(f"{TASK_DIR}/") and name not in known:
@@ -384,7 +388,7 @@ class CallbackDesk(DeskAdmin):
             log.warning("voicemail.fallback_unreadable", recording=name)
             return False
         target = f"{TASK_DIR}/{task_id}"
-        if self.store.task(task_id) is None:
+        if await self.store_io(self.store.task, task_id) is None:
             if target not in stored:
                 try:
                     await self.ari.copy_stored_recording(name, target)

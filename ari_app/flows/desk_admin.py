@@ -7,7 +7,9 @@ R-PRIVACY (caller numbers masked as in the logs unless ``reveal=True``; follow-u
 repeat a number).
 
 Task changes go through the core's inbox (``command``/``post``: one owner, no locks); reads look at
-``core.tasks`` directly (same event-loop thread). Refusals raise the API's errors:
+``core.tasks`` directly (same event-loop thread). Leave is written through the store's outbox (issue 17:
+on the store's thread, held and retried while the database is away); which entries the store holds is
+kept in memory (``stored_leave``, read once), so no API request reads the database on the event loop. Refusals raise the API's errors:
 ``BadRequest`` (400), ``NotFound``/``UnknownAgent`` (404), ``CommandRefused`` (409, the core's message).
 """
 
@@ -23,11 +25,11 @@ from ..core import callbacks as cb
 from ..core.followup import parse_followup_csv
 from ..core.roster import LeaveDecision, LeaveEntry, RosterError, agent_order, parse_day
 from ..events.logging import mask_number
-from ..store.base import StoreError
 
 if TYPE_CHECKING:
     from ..core.roster import Roster
     from ..store.base import Repository
+    from ..store.outbox import WriteOutbox
 
 __all__ = ["DeskAdmin"]
 
@@ -40,7 +42,9 @@ class DeskAdmin:
     core: cb.Callbacks
     roster: Roster
     store: Repository
+    writes: WriteOutbox
     clock: Callable[[], float]
+    _stored_leave: set[tuple[str, date, str | None]] | None = None
 
     if TYPE_CHECKING:  # CallbackDesk's
         def post(self, ev: cb.Event) -> None: ...
@@ -125,10 +129,17 @@ class DeskAdmin:
     # -- R-LEAVE ----------------------------------------------------------------------------------------------
     def leave_list(self) -> list[dict[str, Any]]:
         """Every leave entry the roster holds: ``source`` is ``api`` (kept in the store) or ``roster_file``."""
-        stored = {(e.agent_id, e.day, e.shift) for e in self.store.leave()}
+        stored = self.stored_leave
         entries = sorted(self.roster.leave_entries(), key=lambda e: (e.day, agent_order(e.agent_id), e.shift or ""))
         return [self._leave_view(e, "api" if (e.agent_id, e.day, e.shift) in stored else "roster_file")
                 for e in entries]
+
+    @property
+    def stored_leave(self) -> set[tuple[str, date, str | None]]:
+        """(agent, day, shift) of every leave entry recorded through the API (the store's), read once."""
+        if self._stored_leave is None:
+            self._stored_leave = {(e.agent_id, e.day, e.shift) for e in self.store.leave()}
+        return self._stored_leave
 
     def _leave_view(self, e: LeaveEntry, source: str) -> dict[str, Any]:
         return {"agent_id": e.agent_id, "team": self.roster.find_team(e.agent_id), "day": e.day.isoformat(),
@@ -172,22 +183,27 @@ class DeskAdmin:
     def _store_leave(self, decision: LeaveDecision) -> None:
         entry = LeaveEntry(agent_id=decision.agent_id, day=decision.day, shift=decision.shift,
                            overridden_by=decision.overridden_by)
-        try:
-            if entry.shift is None:  # a whole day replaces the agent's single-shift entries (as the roster does)
-                for e in self.store.leave():
-                    if e.agent_id == entry.agent_id and e.day == entry.day and e.shift is not None:
-                        self.store.remove_leave(e.agent_id, e.day, e.shift)
-            self.store.add_leave(entry)
-        except StoreError as e:
-            self.roster.cancel_leave(entry.agent_id, entry.day, shift=entry.shift)
-            log.error("store.write_failed", what="leave", agent=entry.agent_id, error=str(e), rule="R-LEAVE")
-            raise
+        stored = self.stored_leave
+        if entry.shift is None:  # a whole day replaces the agent's single-shift entries (as the roster does)
+            for agent, day, shift in sorted(stored, key=str):
+                if agent == entry.agent_id and day == entry.day and shift is not None:
+                    self._remove_stored_leave(agent, day, shift)
+        store = self.store
+        self.writes.write("leave", lambda: store.add_leave(entry), self.clock(),
+                          key=("leave", entry.agent_id, entry.day, entry.shift))
+        stored.add((entry.agent_id, entry.day, entry.shift))
+
+    def _remove_stored_leave(self, agent_id: str, day: date, shift: str | None) -> None:
+        store = self.store
+        self.writes.write("leave", lambda: store.remove_leave(agent_id, day, shift), self.clock(),
+                          key=("leave", agent_id, day, shift))
+        self.stored_leave.discard((agent_id, day, shift))
 
     def leave_cancel(self, agent_id: str, day: str | date, shift: str | None = None, *, by: str
                      ) -> dict[str, Any]:
         """Remove the agent's leave that day (``shift=None``: all of it), from the roster and the store."""
         team, d = self._leave_input(agent_id, day, shift)
-        stored = {(e.agent_id, e.day, e.shift) for e in self.store.leave()}
+        stored = set(self.stored_leave)
         gone = [e for e in self.roster.leave_entries()
                 if e.agent_id == agent_id and e.day == d and (shift is None or e.shift == shift)]
         if not gone or not self.roster.cancel_leave(agent_id, d, shift=shift):
@@ -195,7 +211,7 @@ class DeskAdmin:
             raise NotFound(f"agent {agent_id} has no leave on {d.isoformat()}{where}")
         for e in gone:
             if (e.agent_id, e.day, e.shift) in stored:
-                self.store.remove_leave(e.agent_id, e.day, e.shift)
+                self._remove_stored_leave(e.agent_id, e.day, e.shift)
         self.post(cb.RosterChanged())
         views = [self._leave_view(e, "api" if (e.agent_id, e.day, e.shift) in stored else "roster_file")
                  for e in gone]
