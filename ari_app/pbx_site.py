@@ -23,7 +23,7 @@ The config keys (every other key of the file is the service's and ignored here):
 
 Rules (``check``; ``ari-app check-config`` reports them too, ``config.parse`` calls ``check``): numbers
 are 1-20 digits, a number is used once (queue numbers and voicemail numbers together), never starts
-with 9 (agents dial ``9<number>`` for an outside line: ``_9X.`` in ``[from-agents]`` would shadow it)
+with 9 (agents dial ``9<number>`` for an outside line: ``_9XXX.`` in ``[from-agents]`` would shadow it)
 and is not an agent ID; a DID is 1-20 digits with an optional leading ``+``, listed once (with or
 without ``+``) and names an existing queue; the endpoint is 1-40 letters, digits, ``_ . -``. Every
 value written into the dialplan passes one of these patterns, so nothing else (a newline, ``,``,
@@ -60,7 +60,7 @@ DID = re.compile(r"\+?[0-9]{1,20}")  # a called number as a provider sends it
 ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # a PJSIP endpoint name
 _SAFE = re.compile(r"[A-Za-z0-9_.+/-]*")  # the last line of defence in render()
 
-OUTBOUND_PREFIX = "9"  # [from-agents]: exten => _9X.,1,Goto(callcenter-outbound,${EXTEN:1},1)
+OUTBOUND_PREFIX = "9"  # [from-agents]: exten => _9XXX.,1,Goto(callcenter-outbound,${EXTEN:1},1)
 VOICEMAIL_DIR = "/var/spool/asterisk/recording/callcenter-fallback"  # ari_app.flows.desk.FALLBACK_DIR
 DEFAULT_APP = "callcenter"
 DEFAULT_ENDPOINT = "trunk"
