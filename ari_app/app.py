@@ -104,7 +104,7 @@ class Service:
             self._load_agents(),
             busy=BusyPolicy(limit_s=b.limit_s, limits=dict(b.limits), repeat_every_s=b.repeat_every_s,
                             on_overrun=b.on_overrun, missed_resume_s=b.missed_resume_s),
-            login=LoginGuard(max_attempts=cfg.login.max_attempts, lock_s=cfg.login.lock_s),
+            login=self._load_login_guard(),
         )
         self.bus = Bus([log_sink])
         self.mqtt: MqttSink | None = None  # [mqtt]: the bus's events on a broker (events/mqtt.py)
@@ -143,6 +143,14 @@ class Service:
             self.desk.stored_leave  # read at start-up: no API request reads the store on the loop (issue 17)
 
     # -- start-up ------------------------------------------------------------------
+    def _load_login_guard(self) -> LoginGuard:
+        """R-LOGIN: the limits per agent ID and per phone, with the stored state (issue 17)."""
+        c = self.cfg.login
+        guard = LoginGuard(max_attempts=c.max_attempts, phone_max_attempts=c.phone_max_attempts,
+                           window_s=c.window_s, lock_s=c.lock_s)
+        guard.load(self.store.lockouts(), self.clock())
+        return guard
+
     def _load_agents(self) -> list[Agent]:
         sessions = self.store.agents()
         agents = []
@@ -337,7 +345,7 @@ class Service:
             ev.channel.id, ari=self.ari, report=self.inbox.put_nowait, keys=self.cfg.keys,
             pin_hashes={a.agent_id: a.pin_hash for a in self.cfg.agents.values()},
             agent_at=self._agent_at, schedule=self._schedule, digit_timeout_s=self.cfg.login.digit_timeout_s,
-            max_attempts=self.cfg.login.max_attempts)
+            max_attempts=self.cfg.login.max_attempts, min_pin_length=self.cfg.login.min_pin_length)
         self.calls[ev.channel.id] = flow
         await flow.start(ev.channel, code)
 
@@ -641,6 +649,9 @@ class Service:
             if entry.fact in (Fact.HANGUP, Fact.DIVERTED):  # after its facts: it reads them from the store
                 writes.write("compliance", lambda c=call_id, r=self._compliance_rules(): _record_compliance(store, c, r),
                              now, then=self._compliance_recorded)
+        lockouts = self.acd.login.drain_changed()  # R-LOGIN: wrong-PIN limits survive a restart (issue 17)
+        if lockouts:
+            writes.write("lockouts", lambda: store.save_lockouts(lockouts), now, rows=len(lockouts))
         for agent in self.acd.drain_changed_agents():
             self._tell_presence(agent)
             if self.mqtt is not None:

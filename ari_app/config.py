@@ -245,10 +245,13 @@ class BusyConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class LoginConfig:
-    """R-LOGIN"""
-    max_attempts: int = 3
+    """R-LOGIN (issue 17: limits per agent ID and per phone over a sliding window, stored; PIN length)"""
+    max_attempts: int = 3  # wrong PINs for one agent ID within window_s lock it for lock_s
+    phone_max_attempts: int = 10  # wrong PINs at one phone within window_s lock the phone for lock_s
+    window_s: float = 900.0
     lock_s: float = 900.0
     digit_timeout_s: float = 8.0
+    min_pin_length: int = 6  # a shorter PIN is refused at log-in and by ari-app pin-hash
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -653,8 +656,13 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     r = _Reader(top.table_of("login"), "login", errors)
     login = LoginConfig(
         max_attempts=r.get("max_attempts", int, 3, check=lambda v: v >= 1, must=">= 1"),
+        phone_max_attempts=r.get("phone_max_attempts", int, LoginConfig.phone_max_attempts,
+                                 check=lambda v: v >= 1, must=">= 1"),
+        window_s=r.positive("window_s", LoginConfig.window_s),
         lock_s=r.positive("lock_s", LoginConfig.lock_s),
         digit_timeout_s=r.positive("digit_timeout_s", LoginConfig.digit_timeout_s),
+        min_pin_length=r.get("min_pin_length", int, LoginConfig.min_pin_length, check=lambda v: 4 <= v <= 12,
+                             must="4 to 12 (digits)"),
     )
     r.finish()
 

@@ -238,7 +238,7 @@ class Divert:
 class LoginResult:
     request_id: str | None
     agent_id: str
-    outcome: str  # ok | failed | locked | still_locked
+    outcome: str  # ok | failed | locked | still_locked | phone_locked | phone_still_locked (core/login.py)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -825,8 +825,12 @@ class Acd:
         return out
 
     def _login_attempt(self, ev: LoginAttempt, now: float) -> list[Action]:
-        outcome = self.login.attempt(ev.agent_id, ev.pin_ok and ev.agent_id in self.agents, now)
+        """R-LOGIN: limited per agent ID and per phone (issue 17); an unknown ID is counted like a known one."""
+        outcome = self.login.attempt(ev.agent_id, ev.pin_ok and ev.agent_id in self.agents, now, ev.interface)
         out: list[Action] = []
+        if any(k.startswith("phone:") for k in self.login.just_locked):
+            out.append(Publish("agent.login_phone_locked", {"interface": ev.interface, "agent": ev.agent_id,
+                                                            "lock_s": self.login.lock_s, "rule": "R-LOGIN"}))
         if outcome == "ok":
             agent = self.agents[ev.agent_id]
             if not agent.can(AgentEvent.LOGIN):
@@ -838,7 +842,7 @@ class Acd:
         elif outcome == "locked":
             out.append(Publish("agent.login_locked", {"agent": ev.agent_id, "interface": ev.interface,
                                                       "lock_s": self.login.lock_s, "rule": "R-LOGIN"}))
-        else:
+        elif outcome != "phone_locked":  # phone_locked: its alert above
             out.append(Publish("agent.login_failed", {"agent": ev.agent_id, "interface": ev.interface,
                                                       "outcome": outcome, "rule": "R-LOGIN"}))
         out.append(LoginResult(request_id=ev.request_id, agent_id=ev.agent_id, outcome=outcome))

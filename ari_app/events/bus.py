@@ -19,6 +19,7 @@ log = structlog.get_logger()
 
 # Facts a supervisor must see: logged as warnings.
 ALERTS = frozenset({"agent.busy_overrun", "agent.login_locked", "agent.unreachable", "call.offer_missed",
+                    "agent.login_phone_locked",  # R-LOGIN: one phone typed too many wrong PINs (issue 17)
                     "callback.overdue",  # R-SLA24
                     "voicemail.orphan_imported",  # R-VM: a voicemail the store had no task for (issue 17)
                     "callback.number_refused"})  # R-CB: a number not dialled (core/numbers.py, issue 17)

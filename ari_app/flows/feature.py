@@ -2,9 +2,11 @@
 
 The dialplan sends ``*<code>`` from agent phones into ``Stasis(callcenter,feature,<code>)``; the
 key map (config ``[keys]``) says what each code means. Log in asks by voice for the agent ID (工号)
-and the PIN, each ended by ``#``; the PIN is checked against its hash here (off the event loop) and
-the core decides (attempt limits, lock-out, one agent ID at one phone). Everything is event
-driven: the phone's DTMF, playbacks ending and digit time-outs arrive in order on this call's key.
+and the PIN, each ended by ``#``; the PIN is checked against its hash here (off the event loop, as
+slow for an unknown ID as for a known one; a PIN shorter than ``[login] min_pin_length`` is refused)
+and the core decides (attempt limits per ID and per phone, lock-out, one agent ID at one phone).
+Everything is event driven: the phone's DTMF, playbacks ending and digit time-outs arrive in order
+on this call's key.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..ari import (
 )
 from ..config import KeyMap
 from ..core import acd, prompts
-from ..core.login import verify_pin
+from ..core.login import MIN_PIN_LENGTH, is_pin_hash, verify_pin_timed
 
 __all__ = ["FeatureCall", "FlowTimer", "interface_of"]
 
@@ -50,11 +52,12 @@ class FeatureCall:
 
     def __init__(self, channel_id: str, *, ari: AriClient, report: Callable[[acd.Event], None], keys: KeyMap,
                  pin_hashes: Mapping[str, str], agent_at: Callable[[str], str | None],
-                 schedule: Callable[[float, FlowTimer], None], digit_timeout_s: float, max_attempts: int) -> None:
+                 schedule: Callable[[float, FlowTimer], None], digit_timeout_s: float, max_attempts: int,
+                 min_pin_length: int = MIN_PIN_LENGTH) -> None:
         self.call_id = channel_id
         self.ari, self.report, self.keys = ari, report, keys
         self.pin_hashes, self.agent_at, self.schedule = pin_hashes, agent_at, schedule
-        self.digit_timeout_s, self.max_attempts = digit_timeout_s, max_attempts
+        self.digit_timeout_s, self.max_attempts, self.min_pin_length = digit_timeout_s, max_attempts, min_pin_length
         self.interface = ""
         self.stage = "start"  # id | pin | waiting | closing
         self.digits = ""
@@ -114,7 +117,7 @@ class FeatureCall:
         match action:
             case acd.LoginResult(outcome="ok"):
                 await self._close(("login-ok",))
-            case acd.LoginResult(outcome="locked" | "still_locked"):
+            case acd.LoginResult(outcome="locked" | "still_locked" | "phone_locked" | "phone_still_locked"):
                 await self._close(("login-locked",))
             case acd.LoginResult():
                 self.attempts += 1
@@ -145,8 +148,15 @@ class FeatureCall:
             await self._ask("pin")
             return
         self.stage = "waiting"
-        stored = self.pin_hashes.get(self.agent_id, "")
-        pin_ok = bool(stored and entered) and await asyncio.to_thread(verify_pin, entered, stored)
+        # issue 17: an unknown ID (or one without a PIN) is checked against a hash as costly as the
+        # configured ones, so the time of the answer does not tell which IDs exist
+        iterations = next((int(h.split("$")[1]) for h in self.pin_hashes.values() if is_pin_hash(h)), None)
+        stored = self.pin_hashes.get(self.agent_id) or None
+        pin_ok = await asyncio.to_thread(verify_pin_timed, entered, stored, iterations=iterations)
+        if pin_ok and len(entered) < self.min_pin_length:  # a PIN set before [login] min_pin_length
+            log.warning("login.pin_too_short", agent=self.agent_id, min_pin_length=self.min_pin_length,
+                        fix="set a new PIN: ari-app pin-hash")
+            pin_ok = False
         self.report(acd.LoginAttempt(agent_id=self.agent_id, interface=self.interface, pin_ok=pin_ok,
                                      request_id=self.call_id))
 

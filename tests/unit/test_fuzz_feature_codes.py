@@ -38,7 +38,7 @@ from ari_app.flows.supervise import parse_code
 
 KEYS = KeyMap()
 CALL = "1700000000.7"
-AGENT, PIN = "1001", "4321"
+AGENT, PIN = "1001", "654321"
 PIN_HASHES = {AGENT: hash_pin(PIN, salt=b"fuzz-salt-16byte", iterations=1000)}  # few rounds: a fast test
 STAGES = {"start", "id", "pin", "waiting", "closing"}
 FEATURE_PROMPTS = {
@@ -131,12 +131,12 @@ def steps():
         st.tuples(st.just("dtmf"), st.sampled_from(DTMF)),
         st.tuples(
             st.just("keys"),
-            st.sampled_from([AGENT + "#", PIN + "#", "1001", "4321", "9999#", "#", "1234567890123#"]),
+            st.sampled_from([AGENT + "#", PIN + "#", "1001", "654321", "9999#", "#", "1234567890123#"]),
         ),
         st.tuples(st.just("dtmf"), odd_digits),
         st.tuples(st.just("timer"), st.sampled_from(["current", "stale"])),
         st.tuples(st.just("playback_finished"), st.sampled_from(["closing", "other"])),
-        st.tuples(st.just("answer"), st.sampled_from(["ok", "failed", "locked", "still_locked", "refused"])),
+        st.tuples(st.just("answer"), st.sampled_from(["ok", "failed", "locked", "still_locked", "phone_locked", "phone_still_locked", "refused"])),
         st.tuples(st.just("hangup"), st.sampled_from(["request", "destroyed", "stasis_end"])),
     )
 
@@ -254,7 +254,7 @@ def check(flow: FeatureCall, ari: FakeAri, reports: list[Any]) -> None:
     None,
     False,
     False,
-    [("keys", "1001#"), ("keys", "4321#"), ("answer", "ok"), ("playback_finished", "closing")],
+    [("keys", "1001#"), ("keys", "654321#"), ("answer", "ok"), ("playback_finished", "closing")],
 )
 @example("*11", "PJSIP/1001-0000000a", None, False, False, [("dtmf", "12")] * 7)
 @example("*11", "PJSIP/1001-0000000a", None, False, False, [("dtmf", "²"), ("dtmf", "#")])
