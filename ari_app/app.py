@@ -534,7 +534,8 @@ class Service:
                            recorder=None if rec is None else CallRecorder(  # R-QA
                                call_id, ari=self.ari, app=self.cfg.ari.app, pattern=rec.name,
                                format=rec.format, save=self._save_recording, clock=self.clock),
-                           notice=rec is not None and rec.notice)
+                           notice=rec is not None and rec.notice,
+                           caller_keys=frozenset({k.voicemail, k.keep_place}))  # logged in clear (issue 17)
         self.calls[call_id] = flow
         return flow
 

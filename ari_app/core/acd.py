@@ -551,7 +551,8 @@ class Acd:
             if call.state == CallState.RINGING and call.agent_id is not None:
                 out.append(StopRinging(call_id=call.call_id, agent_id=call.agent_id, attempt=call.attempt))
             return out + self._divert(call, (), rules.voicemail_destination, "voicemail", now, rule="R-WAITLIMIT")
-        return [Publish("call.key_ignored", {"call_id": call.call_id, "digit": ev.digit})]
+        own = ev.digit in (rules.keep_place_key, rules.voicemail_key)  # R-PRIVACY: other keys not shown (issue 17)
+        return [Publish("call.key_ignored", {"call_id": call.call_id, "digit": ev.digit if own else "masked"})]
 
     def _keep_place(self, call: _Call, now: float) -> list[Action]:
         """R-CB keep my place: the caller leaves the line but not their place in it."""

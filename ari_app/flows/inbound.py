@@ -92,8 +92,10 @@ class _Leg:
 class InboundCall(TransferFlow, InCallFlow):
     def __init__(self, call_id: str, *, ari: AriClient, report: Callable[[acd.Event], None], app: str,
                  moh_class: str, clock: Callable[[], float] = time.time, keys: KeyReader | None = None,
-                 recorder: CallRecorder | None = None, notice: bool = False) -> None:
+                 recorder: CallRecorder | None = None, notice: bool = False,
+                 caller_keys: frozenset[str] = frozenset()) -> None:
         self.call_id = call_id
+        self.caller_keys = caller_keys  # the caller's keys while waiting (voicemail, keep my place): logged
         self.recorder = recorder  # R-QA: None = calls are not recorded
         self.notice = notice  # R-QA: the recording notice as the call enters the queue
         self._over = False
@@ -250,7 +252,7 @@ class InboundCall(TransferFlow, InCallFlow):
             case ChannelDtmfReceived(channel=ch, digit=digit):
                 role = "caller" if ch.id == self.call_id else "agent"
                 agent = self.legs[ch.id].agent_id if ch.id in self.legs else None
-                log.info("call.dtmf", digit=digit, role=role, agent=agent, channel=ch.id)
+                log.info("call.dtmf", digit=self._shown_key(role, digit), role=role, agent=agent, channel=ch.id)
                 if role == "caller" and self.connected_leg is None and self._greeting is None:
                     self.report(acd.CallerKey(call_id=self.call_id, digit=digit))
                 elif ch.id == self.connected_leg and self.keys is not None:
@@ -262,6 +264,15 @@ class InboundCall(TransferFlow, InCallFlow):
                 self.report(acd.CallerSpoke(call_id=self.call_id))
             case PlaybackFinished(playback=pb) if pb.id in self.playbacks:
                 await self._playback_done(pb.id, self.playbacks.pop(pb.id), pb.state)
+
+    def _shown_key(self, role: str, digit: str) -> str:
+        """R-PRIVACY (issue 17): a key is logged only when it is one of the service's own keys — the caller's
+        while waiting, the agent's ``*`` and ``#`` — else ``masked``: a card number typed during a call
+        must not be rebuilt from the log."""
+        if role == "caller":
+            waiting = self.connected_leg is None and self._greeting is None
+            return digit if waiting and digit in self.caller_keys else "masked"
+        return digit if digit in ("*", "#") else "masked"
 
     def _agent_key(self, digit: str) -> None:
         command = self.keys.feed(digit, self.clock()) if self.keys else None
