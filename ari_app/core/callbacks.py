@@ -665,11 +665,18 @@ class Callbacks:
             return p  # the rota never goes back
         d = day if p.day is None else p.day + timedelta(days=1)
         last, pick = p.last_agent, None
-        while d <= day:
+        away = {(e.agent_id, e.day) for e in self.roster.leave_entries()}
+        plain = self.roster.plain_from()
+        while d <= day and d < plain:  # days that may have holidays or leave: one by one
             if self.roster.works_on(team, d):
-                pick = self._next_after(team, last, self._free_on(d))
+                pick = self._next_after(team, last, lambda a, d=d: (a, d) not in away)
                 last = pick or last
             d += timedelta(days=1)
+        if d <= day and (steps := self.roster.working_days(team, d, day)):  # issue 17: counted, not walked:
+            members = self.roster.members(team)  # nobody on leave, so one agent after another per working day
+            first = self._next_after(team, last, lambda a: True)
+            pick = members[(members.index(first) + steps - 1) % len(members)] if first is not None else None
+            last = pick or last
         return RotaPointer(last_agent=last, day=day, duty=pick)
 
     def _fix_duty(self, team: str, day: date, out: list[Action]) -> str | None:

@@ -245,6 +245,22 @@ class Roster:
             d += timedelta(days=1)
         return None
 
+    def plain_from(self) -> date:
+        """The first day after every holiday, extra working day and leave entry: from it on, each team
+        works by its shifts' weekdays alone and nobody is on leave (issue 17: the rota counts those days)."""
+        days = [*self.holidays, *self.extra_workdays, *(e.day for e in self._leave)]
+        last = max(days, default=None)
+        return date.min if last is None else last + timedelta(days=1) if last < date.max else date.max
+
+    def working_days(self, team: str, first: date, last: date) -> int:
+        """How many days of ``first``..``last`` (both included) the team works, by weekday alone: for
+        days from ``plain_from()`` on (holidays and extra working days are not looked at)."""
+        if last < first:
+            return 0
+        weekdays = frozenset().union(*(s.weekdays for s in self.team(team).shifts))
+        weeks, rest = divmod((last - first).days + 1, 7)
+        return weeks * len(weekdays) + sum((first.weekday() + i) % 7 in weekdays for i in range(rest))
+
     # -- leave (R-LEAVE) -------------------------------------------------------
     def leave_entries(self) -> tuple[LeaveEntry, ...]:
         """Everything to persist."""

@@ -15,7 +15,7 @@ kept in memory (``stored_leave``, read once), so no API request reads the databa
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["DeskAdmin"]
 
 log = structlog.get_logger()
+
+DUTY_RANGE_DAYS = 366  # GET /roster/duty: a day at most this far from today (UTC), before or after
 
 
 class DeskAdmin:
@@ -230,6 +232,10 @@ class DeskAdmin:
         except RosterError as e:
             raise BadRequest(str(e)) from None
         now = self.clock()
+        today = datetime.fromtimestamp(now, UTC).date()
+        if wanted is not None and abs((wanted - today).days) > DUTY_RANGE_DAYS:  # issue 17: a bounded preview
+            raise BadRequest(f"day: must be within {DUTY_RANGE_DAYS} days of today ({today.isoformat()}), "
+                             f"got {wanted.isoformat()}")
         mode = self.core.rules.mode
         teams: dict[str, dict[str, Any]] = {}
         for team in self.roster.teams:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -308,6 +309,21 @@ async def test_duty_today_and_on_a_day(client):
     r = await client.get("/roster/duty?day=2025-03-08", headers=auth("sam"))  # Saturday
     assert (await r.json())["teams"]["support"] == {"day": "2025-03-08", "working": False, "agent": None,
                                                     "on_leave": []}
+
+
+async def test_duty_days_are_bounded_and_counted(client):
+    """issue 17, item 3: on 09ab527 9999-12-31 walked the rota day by day on the loop (about 17 s per
+    team, then an OverflowError: 500); now a day more than 366 days from today is a 400 at once, and
+    a far day within the bound is counted, not walked."""
+    for day in ("9999-12-31", "0001-01-01", "2026-03-05", "2024-03-01"):
+        began = time.perf_counter()
+        r = await client.get(f"/roster/duty?day={day}", headers=auth("sam"))
+        assert time.perf_counter() - began < 1.0
+        assert (r.status, await r.json()) == (400, {"error": f"day: must be within 366 days of today "
+                                                             f"(2025-03-03), got {day}"})
+    for day in ("2026-03-04", "2024-03-02"):  # the edges: today ± 366 days
+        r = await client.get(f"/roster/duty?day={day}", headers=auth("sam"))
+        assert r.status == 200 and (await r.json())["teams"]["support"]["day"] == day
 
 
 # -- not configured --------------------------------------------------------------------------------------------
