@@ -2,7 +2,7 @@
 
 A supervisor listens (the agent's call, unheard), whispers (heard by the agent only) or barges
 (joins the call). Only a supervisor may: an agent with ``role = "supervisor"`` logged in at the
-phone, or the supervisor whose configured phone it is when nobody is logged in there. The flow
+phone (``*11`` and the PIN); a phone nobody is logged in at may not, whoever's desk it is. The flow
 (``flows/supervise.py``) carries it out with snoop channels on the agent's channel.
 """
 
@@ -48,19 +48,14 @@ def supervisor_at(interface: str, *, logged_in: str | None, agents: Mapping[str,
     """May the phone ``interface`` supervise?
 
     ``logged_in``: the agent logged in at that phone (or None); ``agents``: the configured agents
-    (``config.AgentConfig``: ``role``, ``interface``). The agent logged in at a phone owns it: a
-    supervisor logged in there may; an ordinary agent logged in there may not, whoever's desk it is.
-    A phone nobody is logged in at may if it is a supervisor's configured interface.
+    (``config.AgentConfig``: ``role``). Only a supervisor logged in at the phone may: by phone with
+    their PIN (``*11``), through the API, or ``auto_login`` in the config. A phone nobody is logged
+    in at may not, even a supervisor's own desk phone (issue 17: an idle desk phone listened in
+    without a PIN); an ordinary agent logged in there may not either.
     """
-    if logged_in is not None:
-        cfg = agents.get(logged_in)
-        if cfg is not None and getattr(cfg, "role", "agent") == "supervisor":
-            return Permission(logged_in)
-        return Permission(None, "not_a_supervisor", PROMPT_NOT_SUPERVISOR)
-    owners = sorted((a for a in agents.values() if getattr(a, "role", "agent") == "supervisor"
-                     and interface and a.interface == interface), key=lambda a: (len(a.agent_id), a.agent_id))
-    if owners:
-        return Permission(owners[0].agent_id)
-    return Permission(None, "not_logged_in", PROMPT_NOT_LOGGED_IN)
-
-
+    if logged_in is None:
+        return Permission(None, "not_logged_in", PROMPT_NOT_LOGGED_IN)
+    cfg = agents.get(logged_in)
+    if cfg is not None and getattr(cfg, "role", "agent") == "supervisor":
+        return Permission(logged_in)
+    return Permission(None, "not_a_supervisor", PROMPT_NOT_SUPERVISOR)

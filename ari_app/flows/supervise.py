@@ -9,8 +9,9 @@ Two ways in, one flow:
   the given interface with this flow waiting for it; on answer it runs the same steps.
 
 Only a supervisor may supervise (``supervisor_at``): the phone's logged-in agent has
-``role = "supervisor"``, or nobody is logged in there and it is the configured interface of an
-agent with that role. Anyone else hears a prompt and is hung up (``supervise.refused``).
+``role = "supervisor"`` (logged in with ``*11`` and the PIN, the API or ``auto_login``). A phone
+nobody is logged in at may not, even the supervisor's own desk phone (issue 17). Anyone else hears
+a prompt and is hung up (``supervise.refused``).
 
 Media, all through Asterisk (built on the AGENT's channel, the leg in the call's talk bridge):
 

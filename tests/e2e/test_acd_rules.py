@@ -21,7 +21,7 @@ MEDIA = "sound:callcenter/"
 async def test_r_login_agent_logs_in_by_dtmf_and_gets_the_next_call(service, ari):
     async with SippPhone("1005", "dev-1005", answer_after_s=1) as phone:
         # dial the log-in feature code from the agent's own phone: agent ID, #, PIN, #
-        async with SippCaller("1005", "dev-1005", "*11", duration_s=None, dtmf="1005#1234#", dtmf_at_s=2) as dial:
+        async with SippCaller("1005", "dev-1005", "*11", duration_s=None, dtmf="1005#100500#", dtmf_at_s=2) as dial:
             login = await service.wait_for("agent.logged_in", agent="1005", timeout=20)
             assert login["source"] == "phone" and login["interface"] == "PJSIP/1005" and login["rule"] == "R-LOGIN"
             assert await dial.wait(20) == 0, dial.report()  # the service says "登录成功" and hangs up
@@ -34,13 +34,13 @@ async def test_r_login_agent_logs_in_by_dtmf_and_gets_the_next_call(service, ari
 async def test_r_login_three_wrong_pins_lock_the_agent_id(service):
     async with SippPhone("1006", "dev-1006"):
         for attempt in range(3):
-            async with SippCaller("1006", "dev-1006", "*11", duration_s=None, dtmf="1006#9999#", dtmf_at_s=2) as d:
+            async with SippCaller("1006", "dev-1006", "*11", duration_s=None, dtmf="1006#999999#", dtmf_at_s=2) as d:
                 assert await d.wait(30) == 0, d.report()
         locked = await service.wait_for("agent.login_locked", agent="1006", timeout=5)
         assert locked["rule"] == "R-LOGIN" and locked["level"] == "warning"
         assert [e["outcome"] for e in service.events("agent.login_failed", agent="1006")] == ["failed", "failed"]
         # the right PIN is refused while the ID is locked
-        async with SippCaller("1006", "dev-1006", "*11", duration_s=None, dtmf="1006#4321#", dtmf_at_s=2) as d:
+        async with SippCaller("1006", "dev-1006", "*11", duration_s=None, dtmf="1006#100600#", dtmf_at_s=2) as d:
             assert await d.wait(30) == 0, d.report()
         await service.wait_for("agent.login_failed", agent="1006", outcome="still_locked", timeout=5)
         assert service.events("agent.logged_in", agent="1006") == []

@@ -283,8 +283,21 @@ def tone_alaw(seconds: float = 1.0) -> bytes:
                  for i in range(int(RATE * seconds)))
 
 
+SUPERVISOR_PIN = "490100"  # tests/e2e/config.toml [agents.4901] pin_hash
+
+
+async def supervisor_logs_in(service) -> None:
+    """Issue 17: a supervisor's phone supervises only while the supervisor is logged in there (*11, PIN)."""
+    async with SippCaller("1020", "dev-1020", "*11", duration_s=None, dtmf=f"{SUPERVISOR}#{SUPERVISOR_PIN}#",
+                          dtmf_at_s=2) as dial:
+        login = await service.wait_for("agent.logged_in", agent=SUPERVISOR, timeout=20)
+        assert login["interface"] == "PJSIP/1020" and login["source"] == "phone", login
+        assert await dial.wait(20) == 0, dial.report()
+
+
 async def test_r_supervise_whisper_by_feature_code_from_the_supervisors_sip_phone(
         service, ari, watcher, monkeypatch):
+    await supervisor_logs_in(service)
     call = await connected_call(service, ari)
     monkeypatch.setattr(sipp, "_alaw_speech", tone_alaw)  # the phone's RTP: 1000 Hz, not speech
     async with SippCaller("1020", "dev-1020", f"*16{AGENT}", duration_s=SUPERVISE_S + 1) as phone:
@@ -347,8 +360,25 @@ async def test_r_supervise_an_ordinary_agents_phone_is_refused(service, ari, wat
     await end_call(service, ari, call)
 
 
+async def test_r_supervise_the_supervisors_idle_phone_is_refused_without_a_login(service, ari, watcher):
+    """Issue 17: nobody is logged in at PJSIP/1020, supervisor 4901's configured phone: whoever dials
+    *15 there hears "not logged in" and is hung up; nothing is snooped."""
+    call = await connected_call(service, ari)
+    async with SippCaller("1020", "dev-1020", f"*15{AGENT}", duration_s=None) as phone:
+        assert await phone.wait(20) == 0, phone.report()
+    refused = await service.wait_for("supervise.refused", timeout=5)
+    assert (refused["reason"], refused["interface"], refused["supervisor"]) == ("not_logged_in", "PJSIP/1020", None)
+    played = await watcher.wait("PlaybackStarted",
+                                playback__target_uri=f"channel:{refused['supervisor_channel']}")
+    assert played["playback"]["media_uri"] == "sound:callcenter/not-logged-in"
+    assert service.events("supervise.started") == [] and service.events("audit.supervise") == []
+    assert not [c for c in await ari.channels() if "~snoop" in c["id"]]
+    await end_call(service, ari, call)
+
+
 async def test_r_supervise_no_live_call_prompt_and_409(service, ari, watcher, api):
     # the supervisor's phone: agent 4001 is idle, so there is nothing to listen to
+    await supervisor_logs_in(service)
     async with SippCaller("1020", "dev-1020", f"*17{AGENT}", duration_s=None) as phone:
         assert await phone.wait(20) == 0, phone.report()
     refused = await service.wait_for("supervise.refused", timeout=5)

@@ -69,8 +69,11 @@ def test_a_supervisor_logged_in_at_the_phone_may():
     assert supervisor_at("PJSIP/1010", logged_in="1010", agents=AGENTS).allowed
 
 
-def test_a_supervisors_configured_phone_may_while_nobody_is_logged_in_there():
-    assert supervisor_at("PJSIP/1010", logged_in=None, agents=AGENTS) == Permission("1010")
+def test_a_supervisors_own_idle_phone_may_not():
+    """Issue 17: the supervisor's configured desk phone supervised while nobody was logged in there:
+    whoever sat down at it listened in without a PIN. Now the supervisor logs in (*11, PIN) first."""
+    assert supervisor_at("PJSIP/1010", logged_in=None, agents=AGENTS) == Permission(
+        None, "not_logged_in", "not-logged-in")
 
 
 def test_an_ordinary_agent_may_not_even_at_a_supervisors_desk():
@@ -81,11 +84,11 @@ def test_an_ordinary_agent_may_not_even_at_a_supervisors_desk():
     assert supervisor_at("PJSIP/1010", logged_in="7777", agents=AGENTS).reason == "not_a_supervisor"
 
 
-def test_two_supervisors_at_one_phone_the_first_in_agent_id_order_may():
-    # mutation testing (issue 7): agent IDs in numeric order (shorter first), whatever the config's order
+def test_a_shared_supervisors_desk_may_only_for_the_one_logged_in_there():
     shared = {a: AgentConfig(agent_id=a, interface="PJSIP/desk", queues=(), role="supervisor")
               for a in ("1000", "900", "950")}
-    assert supervisor_at("PJSIP/desk", logged_in=None, agents=shared) == Permission("900")
+    assert not supervisor_at("PJSIP/desk", logged_in=None, agents=shared).allowed
+    assert supervisor_at("PJSIP/desk", logged_in="950", agents=shared) == Permission("950")
 
 
 def test_agents_without_a_role_are_ordinary_agents():
@@ -502,7 +505,24 @@ def stasis(cid, *args, name="PJSIP/1010-00000001"):
     return StasisStart(type="StasisStart", channel=Channel(id=cid, name=name), args=args)
 
 
+def log_in(svc, agent_id, interface):
+    from ari_app.core import acd
+    svc._apply(lambda: svc.acd.handle(acd.AgentCommand(agent_id=agent_id, command="login", interface=interface,
+                                                       source="phone"), 1000.0))
+    assert svc._agent_at(interface) == agent_id
+
+
+async def test_service_refuses_the_supervisors_idle_desk_phone(service):
+    """Issue 17: nobody logged in at PJSIP/1010 (supervisor 1010's configured phone) listened in."""
+    await service._on_item(SUP, stasis(SUP, "feature", "*151001"))
+    f = service.calls[SUP]
+    assert (f.stage, f.supervisor, f.target) == ("closing", "", None)
+    assert ("play", SUP, ["sound:callcenter/not-logged-in"], {"playback_id": f"{SUP}~spb1"}) in service.ari.calls
+    assert not any(c[0] == "snoop" for c in service.ari.calls)
+
+
 async def test_service_routes_the_three_codes_to_the_supervise_flow(service):
+    log_in(service, "1010", "PJSIP/1010")  # *11 with the supervisor's PIN
     await service._on_item(SUP, stasis(SUP, "feature", "*161001"))
     f = service.calls[SUP]
     assert isinstance(f, SuperviseCall) and (f.mode, f.supervisor, f.target) == ("whisper", "1010", Target(
