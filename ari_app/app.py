@@ -37,6 +37,7 @@ from .config import Config
 from .core import acd
 from .core import callbacks as cb
 from .core import comply
+from .core import numbers
 from .core.agents import Agent, AgentState, BusyPolicy
 from .core.hours import ALWAYS_OPEN, Calendar, parse_window
 from .core.keys import KeyReader
@@ -273,7 +274,8 @@ class Service:
             except AriError as e:
                 log.warning("call.fallback_failed", error=str(e))
             return
-        priority = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else 0
+        # issue 17: "²" passed isdigit() and int() raised: the caller heard silence. ASCII digits or 0.
+        priority = (numbers.ascii_int(args[2]) if len(args) > 2 else None) or 0
         flow = self._flow(ev.channel.id)
         with bound_contextvars(queue=args[1]):
             await flow.start(ev.channel, args[1], priority)

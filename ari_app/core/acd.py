@@ -933,7 +933,7 @@ class Acd:
             if target == call.agent_id:
                 return refuse("cannot transfer a call to its own agent")
             kind, interface = "agent", self.agents[target].interface
-        elif target.isdigit() and 2 <= len(target) <= 15:
+        elif target.isascii() and target.isdigit() and 2 <= len(target) <= 15:  # 0-9 only (issue 17)
             kind, interface = "extension", f"PJSIP/{target}"
         else:
             return refuse(f"unknown transfer target {ev.target!r}")

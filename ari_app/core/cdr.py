@@ -136,7 +136,7 @@ def _talk(f: Mapping[str, str]) -> float | str:
             return f"BillableFloat {exact!r} is not a number of seconds"
         return value
     text = f.get("billableseconds", "")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" is isdigit() but int() raises (issue 17)
         return f"BillableSeconds {text!r} is not a whole number of seconds"
     return float(int(text))
 

@@ -51,7 +51,7 @@ def verify_pin(pin: str, stored: str) -> bool:
 
 def is_pin_hash(stored: str) -> bool:
     parts = stored.split("$")
-    return len(parts) == 4 and parts[0] == "pbkdf2_sha256" and parts[1].isdigit()
+    return len(parts) == 4 and parts[0] == "pbkdf2_sha256" and parts[1].isascii() and parts[1].isdigit()
 
 
 @functools.cache

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Pattern
 
-__all__ = ["DEFAULT_DIAL_PATTERNS", "NumberRefused", "ascii_digits", "callback_number", "clean",
+__all__ = ["DEFAULT_DIAL_PATTERNS", "NumberRefused", "ascii_digits", "ascii_int", "callback_number", "clean",
            "compile_patterns", "dial_digits", "national"]
 
 # Chinese mobiles (1[3-9] + 9 digits) and landlines (0 + a 2-3 digit area code not starting with 0 + a
@@ -46,6 +46,14 @@ class NumberRefused(ValueError):
 def ascii_digits(text: object) -> bool:
     """True for a non-empty string of ASCII 0-9 only (``str.isdigit`` also takes ``"²"`` and ``"١٢"``)."""
     return isinstance(text, str) and _DIGITS.fullmatch(text) is not None
+
+
+def ascii_int(text: object, *, max_digits: int = 9) -> int | None:
+    """``"12"`` / ``"-3"`` → the int; ``None`` for anything else (``"²"``: ``isdigit()`` but ``int()`` raises;
+    ``"١٢"``, ``" 1"``, ``"1_0"``: ``int()`` takes them; more than ``max_digits`` digits)."""
+    if not isinstance(text, str) or not re.fullmatch(rf"-?[0-9]{{1,{max_digits}}}", text):
+        return None
+    return int(text)
 
 
 def clean(raw: str) -> tuple[str | None, str]:

@@ -47,7 +47,7 @@ class RosterError(ValueError):
 
 def agent_order(agent_id: str) -> tuple[int, int, str]:
     """Sort key for agent-ID order (工号 order): numeric IDs by number, then the rest by text."""
-    if agent_id.isdigit():
+    if agent_id.isascii() and agent_id.isdigit():  # "²" is isdigit() but int() raises (issue 17)
         return (0, int(agent_id), agent_id)
     return (1, 0, agent_id)
 

@@ -21,12 +21,13 @@ Everything it decides is logged (``call.resynced``, ``call.orphan_hungup``).
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 
 import structlog
 
 from ..ari import AriClient, AriNotFound, Channel
-from ..core import acd
+from ..core import acd, numbers
 from ._cleanup import destroy_bridge, hangup
 from .inbound import LEG_SEP, PACKED_TAGS, TAGS, call_key, unpack_tags
 from .recording import snoop_id
@@ -133,14 +134,15 @@ def to_core_event(snap: CallSnapshot, now: float) -> acd.CallArrived | acd.CallR
 
 
 def _int(s: str | None, default: int) -> int:
-    try:
-        return int(s) if s is not None else default
-    except ValueError:
-        return default
+    """ASCII digits only (issue 17: the same rule as a new call's CC_PRIORITY)."""
+    value = numbers.ascii_int(s)
+    return default if value is None else value
 
 
 def _float(s: str | None, default: float) -> float:
+    """A finite number (a tag of "nan" or "inf" would break the queue's order)."""
     try:
-        return float(s) if s is not None else default
+        value = float(s) if s is not None else default
     except ValueError:
         return default
+    return value if math.isfinite(value) else default

@@ -158,7 +158,7 @@ class SuperviseCall:
             await self._refuse(permission.reason, permission.prompt)
             return
         self.supervisor = permission.supervisor or ""
-        if not self.agent_id.isdigit() or self.agent_id not in self.known_agents:
+        if not (self.agent_id.isascii() and self.agent_id.isdigit()) or self.agent_id not in self.known_agents:
             await self._refuse("unknown_agent", PROMPT_NO_CALL)
             return
         if self.agent_id == self.supervisor:
