@@ -55,6 +55,7 @@ from .flows import supervise  # R-SUPERVISE
 from .flows.desk import CallbackDesk  # R-VM, R-CB
 from .flows.voicemail import VoicemailCall
 from .flows.recording import CallRecorder, retention_loop  # R-QA, R-PRIVACY
+from .flows.callback_retention import callbacks_retention_loop  # R-PRIVACY: closed tasks, old intakes
 from .roster_file import make_roster
 from .store import AgentSession
 from .store.base import Repository
@@ -196,6 +197,10 @@ class Service:
                     tg.create_task(retention_loop(self.ari, self.cfg.recording.name,
                                                   self.cfg.recording.retention_days, self.clock),
                                    name="recording-retention")
+                if self.desk is not None and self.cfg.callbacks is not None:  # R-PRIVACY (issue 17)
+                    tg.create_task(callbacks_retention_loop(self.store, self.ari, self.cfg.callbacks.retention_days,
+                                                            self.clock, store_io=self.store_io.call),
+                                   name="callback-retention")
         finally:
             await self.dispatcher.aclose()
             await self.ari.aclose()

@@ -341,8 +341,8 @@ class _Api:
             raise _Fail(400, f"agent: must be an agent ID of 1-10 digits, got {show_query(agent)}")
         audit.update({k: v for k, v in (("state", query.get("state")), ("agent_id", agent),
                                          ("team", query.get("team"))) if v is not None})
-        tasks = self._desk().task_list(state=query.get("state"), agent=agent, team=query.get("team"),
-                                       open_only=open_only, reveal=reveal)
+        tasks = await self._desk().list_tasks(state=query.get("state"), agent=agent, team=query.get("team"),
+                                              open_only=open_only, reveal=reveal)  # closed ones: from the store
         return web.json_response(tasks)
 
     async def callback_command(self, request: web.Request, token: ApiToken, audit: dict[str, Any]

@@ -517,11 +517,12 @@ class Callbacks:
         ids, self._changed = self._changed, set()
         return [self.tasks[i] for i in sorted(ids)]
 
-    def forget_closed(self) -> list[str]:
-        """R-PRIVACY, issue 17: closed tasks leave memory once drained (the shell has persisted them), so
-        memory holds the open tasks only; reports and a reopen read closed ones from the store."""
-        gone = sorted(i for i, t in self.tasks.items()
-                      if not t.is_open and i not in self._changed and not self._in_session(i))
+    def forget_closed(self, task_ids: Iterable[str] | None = None) -> list[str]:
+        """R-PRIVACY, issue 17: closed tasks (of ``task_ids``, default all) leave memory once drained and
+        persisted (the shell calls this when the write has landed), so memory holds the open tasks only;
+        reports and a reopen read closed ones from the store."""
+        gone = sorted(i for i in (self.tasks if task_ids is None else task_ids) if (t := self.tasks.get(i))
+                      and not t.is_open and i not in self._changed and not self._in_session(i))
         for i in gone:
             del self.tasks[i]
             self._armed.discard(i)

@@ -26,7 +26,7 @@ import hashlib
 import re
 import secrets
 import time
-from typing import Any, Callable, Awaitable
+from typing import Any, Callable, Awaitable, Coroutine
 
 import structlog
 
@@ -78,7 +78,8 @@ class CallbackDesk(DeskAdmin):
         self.writes = writes if writes is not None else WriteOutbox()  # the service shares its own (app.py)
         self.store_io = store_io  # issue 17: reads at run time on the store's thread (app.py's StoreThread.call)
         now = clock()
-        self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(), rota=store.load_rota())
+        self.core = cb.Callbacks(rules, roster, now=now, tasks=store.tasks(open_only=True),  # issue 17: memory
+                                 rota=store.load_rota())  # holds open tasks only (closed: read from the store)
         self.inbox: asyncio.Queue[cb.Event] = asyncio.Queue()
         self.duty_calls: dict[str, DutyCall] = {}  # agent -> its running callback call
         self.recording_now: set[str] = set()  # task ids of intakes a voicemail flow of ours is recording
@@ -115,7 +116,10 @@ class CallbackDesk(DeskAdmin):
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        task = asyncio.get_running_loop().create_task(self.reconcile(), name="voicemail-reconcile")
+        self._spawn(self.reconcile(), "voicemail-reconcile")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
         self._background.add(task)
         task.add_done_callback(self._reaped)
 
@@ -155,9 +159,13 @@ class CallbackDesk(DeskAdmin):
         now, store = self.clock(), self.store
         for task in self.core.drain_changed():
             self.writes.write("callback_task", lambda t=task: store.save_tasks([t]), now,  # type: ignore[misc]
-                              key=("callback_task", task.task_id))
+                              key=("callback_task", task.task_id), then=None if task.is_open else self._forget(task))
         rota = self.core.rota_state()
         self.writes.write("rota", lambda: store.save_rota(rota), now, key=("rota",))
+
+    def _forget(self, task: cb.CallbackTask) -> Callable[[Any], None]:
+        """Issue 17: a closed task leaves the core's memory once its write has landed (reads go to the store)."""
+        return lambda _result: self.core.forget_closed([task.task_id])
 
     async def _act(self, action: cb.Action) -> None:
         match action:
@@ -288,9 +296,24 @@ class CallbackDesk(DeskAdmin):
         self.held_recordings.discard(task.recording)
         log.info("voicemail.committed", task_id=task.task_id, queue=task.queue, team=task.team, new=inserted,
                  rule="R-VM")
-        self.post(cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
-                                   recording=task.recording, created_at=created, team=task.team, kind=task.kind,
-                                   note=task.note, not_before=not_before))
+        left = cb.VoicemailLeft(task_id=task.task_id, caller=task.caller, queue=task.queue,
+                                recording=task.recording, created_at=created, team=task.team, kind=task.kind,
+                                note=task.note, not_before=not_before)
+        if not inserted and task.task_id not in self.core.tasks:  # stored before: closed ones are not in memory
+            self._spawn(self._post_unless_closed(left), "voicemail-recommitted")
+        else:
+            self.post(left)
+
+    async def _post_unless_closed(self, left: cb.VoicemailLeft) -> None:
+        """Issue 17: a task already stored and closed (so no longer in the core's memory) is not made anew."""
+        try:
+            stored = await self.store_io(self.store.task, left.task_id)
+        except StoreError:
+            stored = None
+        if stored is not None and not stored.is_open:
+            log.info("voicemail.already_closed", task_id=left.task_id, state=stored.state.value, rule="R-VM")
+            return
+        self.post(left)
 
     def _drop_intake(self, task_id: str) -> None:
         store = self.store  # in place of its add_intake, should that still be held

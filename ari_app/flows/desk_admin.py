@@ -16,7 +16,7 @@ kept in memory (``stored_leave``, read once), so no API request reads the databa
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 import structlog
 
@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from ..store.base import Repository
     from ..store.outbox import WriteOutbox
 
-__all__ = ["DeskAdmin"]
+__all__ = ["CLOSED_LISTED", "DeskAdmin"]
+
+CLOSED_LISTED = 1000  # GET /callbacks: at most this many closed tasks (the newest closed), read from the store
+_OPEN_STATES = {s.value for s in cb.OPEN_STATES}
 
 log = structlog.get_logger()
 
@@ -44,6 +47,7 @@ class DeskAdmin:
     core: cb.Callbacks
     roster: Roster
     store: Repository
+    store_io: Callable[..., Awaitable[Any]]  # CallbackDesk's: store reads on the store's thread
     writes: WriteOutbox
     clock: Callable[[], float]
     _stored_leave: set[tuple[str, date, str | None]] | None = None
@@ -54,16 +58,31 @@ class DeskAdmin:
         async def command(self, make: Callable[[str], cb.Event]) -> cb.CallbackCommandResult: ...
 
     # -- tasks (R-VM, R-CB, R-SLA24) ----------------------------------------------------------------------
+    async def list_tasks(self, *, state: str | None = None, agent: str | None = None, team: str | None = None,
+                         open_only: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
+        """``task_list`` with the closed tasks too, read from the store (issue 17: the core keeps open ones only;
+        the newest ``CLOSED_LISTED`` closed tasks)."""
+        self.task_list(state=state, team=team, open_only=True)  # bad input: refused before the store is asked
+        closed: list[cb.CallbackTask] = []
+        if not open_only and state not in _OPEN_STATES:
+            closed = await self.store_io(self.store.closed_tasks, CLOSED_LISTED)
+        return self.task_list(state=state, agent=agent, team=team, open_only=open_only, reveal=reveal,
+                              closed=closed)
+
     def task_list(self, *, state: str | None = None, agent: str | None = None, team: str | None = None,
-                  open_only: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
-        """JSON-ready tasks, oldest first; caller numbers masked unless ``reveal`` (R-PRIVACY)."""
+                  open_only: bool = False, reveal: bool = False, closed: Iterable[cb.CallbackTask] = ()
+                  ) -> list[dict[str, Any]]:
+        """JSON-ready tasks, oldest first; caller numbers masked unless ``reveal`` (R-PRIVACY). The core's
+        (open) tasks, and ``closed`` ones (the store's) the core does not hold."""
         if state is not None and state not in {s.value for s in cb.TaskState}:
             raise BadRequest(f"state: must be one of {', '.join(s.value for s in cb.TaskState)}, got {state!r}")
         if team is not None and team not in self.roster.teams:
             raise NotFound(f"unknown team {team!r}")
         now = self.clock()
         out = []
-        for t in sorted(self.core.tasks.values(), key=lambda t: (t.created_at, t.task_id)):
+        held = dict(self.core.tasks)
+        every = list(held.values()) + [t for t in closed if t.task_id not in held]
+        for t in sorted(every, key=lambda t: (t.created_at, t.task_id)):
             if ((state is not None and t.state.value != state) or (agent is not None and t.assigned != agent)
                     or (team is not None and t.team != team) or (open_only and not t.is_open)):
                 continue
@@ -82,16 +101,35 @@ class DeskAdmin:
         }
 
     async def task_close(self, task_id: str, by: str) -> dict[str, Any]:
+        await self._forgotten(task_id, "close")
         return await self._task_command(task_id, lambda rid: cb.CloseTask(task_id=task_id, by=by, request_id=rid))
 
     async def task_reopen(self, task_id: str, by: str) -> dict[str, Any]:
-        return await self._task_command(task_id, lambda rid: cb.ReopenTask(task_id=task_id, by=by, request_id=rid))
+        stored = await self._forgotten(task_id, "reopen")
+        return await self._task_command(task_id, lambda rid: cb.ReopenTask(task_id=task_id, by=by, request_id=rid,
+                                                                           stored=stored), stored)
 
     async def task_reassign(self, task_id: str, agent_id: str, by: str) -> dict[str, Any]:
         if task_id in self.core.tasks and self.roster.find_team(agent_id) is None:
             raise NotFound(f"unknown agent {agent_id} (in no team of the callbacks roster)")
+        await self._forgotten(task_id, "reassign")
         return await self._task_command(
             task_id, lambda rid: cb.ReassignTask(task_id=task_id, agent_id=agent_id, by=by, request_id=rid))
+
+    async def _forgotten(self, task_id: str, command: str) -> cb.CallbackTask | None:
+        """A closed task the core no longer holds (issue 17), read from the store: close and reassign are refused
+        as the core refuses them; reopen gets the store's copy, unless retention erased its number and audio."""
+        if task_id in self.core.tasks:
+            return None
+        stored = await self.store_io(self.store.task, task_id)
+        if stored is None or stored.is_open:  # unknown, or open and on its way to the core: the core answers
+            return None
+        if command != "reopen":
+            raise CommandRefused(f"callback {task_id}: cannot {command} while {stored.state.value}")
+        if not stored.caller and not stored.recording:
+            raise CommandRefused(f"callback {task_id}: its caller number and voicemail were erased after the "
+                                 "retention period (R-PRIVACY); nothing to call back")
+        return stored
 
     async def check_now(self, team: str | None, by: str) -> dict[str, Any]:
         """R-VM-CHECK now (a supervisor, the demo): ``{"team", "message"}``; the message names who is called."""
@@ -102,13 +140,16 @@ class DeskAdmin:
             raise CommandRefused(result.message)
         return {"team": team, "message": result.message}
 
-    async def _task_command(self, task_id: str, make: Callable[[str], cb.Event]) -> dict[str, Any]:
-        if task_id not in self.core.tasks:
+    async def _task_command(self, task_id: str, make: Callable[[str], cb.Event],
+                            stored: cb.CallbackTask | None = None) -> dict[str, Any]:
+        task = self.core.tasks.get(task_id, stored)
+        if task is None:
             raise NotFound(f"unknown callback task {task_id!r}")
         result = await self.command(make)
         if not result.ok:
             raise CommandRefused(result.message)
-        return self._task_view(self.core.tasks[task_id], self.clock(), False)
+        # the core changes the task in place; a task it closed may have left its memory already (forget_closed)
+        return self._task_view(self.core.tasks.get(task_id, task), self.clock(), False)
 
     # -- R-CB: follow-up lists (回访) -----------------------------------------------------------------------
     def followups_import(self, csv_text: str, team: str, *, by: str) -> dict[str, Any]:

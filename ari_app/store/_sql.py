@@ -223,7 +223,7 @@ class SqlRepository:
         """R-VM: every recording a task holds (reconcile: a stored voicemail outside this set is an orphan)."""
         return {r[0] for r in self._exec("SELECT recording FROM callback_tasks WHERE recording <> ''")}
 
-    def closed_tasks(self, *, limit: int = 1000) -> list[CallbackTask]:
+    def closed_tasks(self, limit: int = 1000) -> list[CallbackTask]:
         """Closed tasks, newest closed first, at most ``limit`` (the core keeps only open ones in memory)."""
         ids = [r[0] for r in self._exec(
             f"SELECT task_id FROM callback_tasks WHERE state NOT IN ({', '.join('?' for _ in _OPEN)})"
