@@ -48,11 +48,26 @@ def _run(path: str, log_format: str = "json") -> int:
 
 
 def _pin_hash(argv: list[str]) -> int:
+    """``ari-app pin-hash``: the PIN typed at a prompt (not echoed), or ``--stdin``: one line read from standard
+    input (scripts). Never on the command line (issue 17: ps and the shell's history show it to others)."""
     import getpass
 
-    from .core.login import hash_pin
+    from .core.login import MIN_PIN_LENGTH, hash_pin
 
-    pin = argv[0] if argv else getpass.getpass("PIN (4-12 digits): ")
+    if argv == ["--stdin"]:
+        pin = sys.stdin.readline().rstrip("\r\n")
+    elif not argv:
+        try:
+            pin = getpass.getpass(f"PIN ({MIN_PIN_LENGTH}-12 digits): ")
+        except (EOFError, KeyboardInterrupt):
+            print("pin-hash: no PIN typed", file=sys.stderr)
+            return 2
+    else:
+        print("usage: ari-app pin-hash [--stdin]\n"
+              "pin-hash: the PIN is typed at the prompt, or read from standard input with --stdin; never given "
+              "as an argument (other users see a command line in ps, and the shell keeps it in its history)",
+              file=sys.stderr)
+        return 2
     try:
         print(hash_pin(pin))
     except ValueError as e:
@@ -86,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                      "'ari-app roster leave list|add|cancel', 'ari-app roster duty' (callbacks and leave), "
                      "'ari-app report daily|monthly|attendance|qa' (figures, attendance, QA sample), "
                      "'ari-app pbx-render --config FILE --out FILE' (the dialplan's numbers), "
-                     "'ari-app token new' (an API token), 'ari-app pin-hash [PIN]' (an agent's PIN for the config), "
+                     "'ari-app token new' (an API token), 'ari-app pin-hash [--stdin]' (an agent's PIN for the config), "
                      "'ari-app health [--url URL]' (is the service ready? exit 0 or 1)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the service")

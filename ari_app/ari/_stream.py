@@ -122,10 +122,15 @@ class EventStream:
             await self._sleep(delay)
 
     def _handle(self, message: str | bytes) -> None:
+        obj: Any = None
         try:
-            event = parse_event(json.loads(message))
+            obj = json.loads(message)
+            event = parse_event(obj)
         except Exception as exc:  # bad JSON, bad UTF-8, MalformedEvent...
-            log.warning("ari.event_malformed", error=str(exc), excerpt=_excerpt(message))
+            # R-PRIVACY (issue 17): what was wrong, never the frame's content (a caller's number is in it)
+            etype = obj.get("type") if isinstance(obj, dict) else None
+            log.warning("ari.event_malformed", error=str(exc), size=len(message),
+                        event_type=_excerpt(etype, 64) if isinstance(etype, str) else None)
             return
         if isinstance(event, UnknownEvent) and _excerpt(event.type, 64) not in self._unknown_types:
             # delivered all the same (as UnknownEvent, raw kept); said once per type, not per event

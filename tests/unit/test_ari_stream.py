@@ -207,6 +207,8 @@ async def test_malformed_frames_are_skipped(fake: FakeAri) -> None:
         json.dumps({"type": "StasisStart", "args": []}),  # channel missing
         b"\xff\xfe binary garbage",
         json.dumps({"type": "StasisEnd", "channel": {"name": "no id"}}) + " " * 500,
+        json.dumps({"type": "StasisStart", "channel": {"caller": {"number": "13800135678"}}}),
+        '{"type": "ChannelDtmfReceived", "channel": {"caller": {"number": "13800135678"}}, "digit": 4',
     ]
     fake.plans = [Plan(frames=[frame(1), *bad, frame(2)], hold=True)]
     with capture_logs() as logs:
@@ -215,8 +217,13 @@ async def test_malformed_frames_are_skipped(fake: FakeAri) -> None:
     malformed = [e for e in logs if e["event"] == "ari.event_malformed"]
     assert len(malformed) == len(bad)
     assert "StasisStart event: missing required field 'channel'" in malformed[3]["error"]
-    assert malformed[0]["excerpt"] == "not json {"
-    assert len(malformed[5]["excerpt"]) <= 203
+    # issue 17 item 21: what was wrong, its type and size -- never the frame's content (200 characters of
+    # it were logged, a caller's number with them)
+    assert [(e["event_type"], e["size"]) for e in malformed[:3]] == [(None, 10), (None, 14), (None, 9)]
+    assert malformed[3]["event_type"] == malformed[6]["event_type"] == "StasisStart"
+    assert malformed[5]["event_type"] == "StasisEnd" and malformed[5]["size"] > 500
+    assert all("excerpt" not in e for e in malformed)
+    assert "13800135678" not in repr(malformed) and "5678" not in repr(malformed)
     assert h.stream.connections == 1 and h.delays == []
 
 

@@ -1280,6 +1280,16 @@ def test_asterisk_entrypoint_logs_to_the_console_only(asterisk_root: Path, deplo
     assert "messages.log" in (REPO / "asterisk-config/logger.conf").read_text()  # the development PBX keeps it
 
 
+def test_no_asterisk_log_takes_verbose_messages():
+    """issue 17 item 21: verbose(3) wrote every dialplan step, callers' and dialled numbers with it, to
+    messages.log. No log channel takes verbose now (console or file)."""
+    for line in (REPO / "asterisk-config/logger.conf").read_text().splitlines():
+        line = line.split(";", 1)[0]
+        if "=>" in line:
+            levels = [x.strip() for x in line.split("=>", 1)[1].split(",")]
+            assert not any(x.startswith(("verbose", "debug", "dtmf", "*")) for x in levels), line
+
+
 def test_asterisk_entrypoint_reload_renders_then_reloads_and_a_failure_changes_nothing(
         asterisk_root: Path, deploy: Path, tmp_path: Path):
     env = install_secrets(asterisk_root, deploy)
