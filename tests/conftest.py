@@ -13,13 +13,16 @@ that needs PostgreSQL is never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import select
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +115,71 @@ def pg_server() -> Iterator[PgServer]:
     finally:
         subprocess.run(["pg_dropcluster", "--stop", version, cluster], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+class Blackhole:
+    """A TCP proxy to ``127.0.0.1:upstream`` that can stop forwarding (issue 17): after ``drop()`` it reads
+    nothing and sends nothing, on open connections and new ones alike, and closes no socket — as a network that
+    drops every packet (not a refused connection). ``resume()`` forwards again (what waited is delivered).
+    Threads, so it serves synchronous store tests and the e2e service alike."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.forwarding = threading.Event()
+        self.forwarding.set()
+        self.closed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True, name="blackhole").start()
+
+    def drop(self) -> None:
+        self.forwarding.clear()
+
+    def resume(self) -> None:
+        self.forwarding.set()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.forwarding.set()
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.upstream))
+            except OSError:
+                continue
+            self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        while not self.closed.is_set():
+            if not self.forwarding.wait(0.1):
+                continue
+            try:
+                ready, _, _ = select.select([src], [], [], 0.1)
+                if not ready or not self.forwarding.is_set():
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(data)
+            except OSError:
+                return
+
+
+@pytest.fixture
+def pg_blackhole(pg_server: PgServer) -> Iterator[Blackhole]:
+    """``pg_server`` behind a ``Blackhole``: connect to ``pg_blackhole.port``; ``drop()`` cuts the network."""
+    proxy = Blackhole(pg_server.port)
+    yield proxy
+    proxy.close()
 
 
 
