@@ -200,8 +200,9 @@ def site(tmp_path_factory, engine, lan) -> Site:
         if src.is_file():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / rel)
-    # this build host's trust store (its TLS-inspecting proxy): docker/service/ca/README.md
-    shutil.copy(Path("/etc/ssl/certs/ca-certificates.crt"), root / "docker/service/ca/build-host.crt")
+    # this build host's trust store, the one its pip uses (a TLS-inspecting proxy): docker/service/ca/README.md
+    shutil.copy(Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt"),
+                root / "docker/service/ca/build-host.crt")
     s = Site(root)
     # README "Deploy", step 2: secrets, phones, PINs, tokens, the provider trunk
     sh(str(root / "scripts/setup-secrets"), "--pbx-bind", HOST_IP, "--trunk-ip", PROVIDER_IP,
