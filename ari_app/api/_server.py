@@ -154,7 +154,7 @@ class _Api:
         except web.HTTPException as e:  # body too large
             return _error(e.status, e.reason)
         except Exception:
-            log.exception("api.error", path=request.path)
+            log.exception("api.error", path=clip(request.path))
             return _error(500, "internal error (see the service's log)")
 
     # -- GET /metrics (R-KPI): its own auth, so a local scraper may go without a token ----------------------
@@ -178,7 +178,7 @@ class _Api:
             try:
                 response = web.Response(body=source.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
             except Exception:
-                log.exception("api.error", path=request.path)
+                log.exception("api.error", path=clip(request.path))
                 response = _error(500, "internal error (see the service's log)")
         audit: dict[str, Any] = {"proxied": True} if proxied else {}
         if response.status >= 400:
@@ -193,7 +193,7 @@ class _Api:
         try:
             checks = self._readiness()
         except Exception:
-            log.exception("api.error", path=request.path)
+            log.exception("api.error", path=clip(request.path))
             return _error(500, "internal error (see the service's log)")
         failing = [name for name, check in checks.items() if not check.get("ok")]
         if failing:
@@ -339,6 +339,8 @@ class _Api:
             raise _Fail(403, f"token {token.name} (role {token.role}) may not list callbacks")
         if agent is not None and not AGENT_ID.match(agent):
             raise _Fail(400, f"agent: must be an agent ID of 1-10 digits, got {show_query(agent)}")
+        if query.get("team") is not None and not TEAM.match(query["team"]):
+            raise _Fail(400, f"team: must be a team name (1-64 of A-Z a-z 0-9 _ -), got {show_query(query['team'])}")
         audit.update({k: v for k, v in (("state", query.get("state")), ("agent_id", agent),
                                          ("team", query.get("team"))) if v is not None})
         tasks = await self._desk().list_tasks(state=query.get("state"), agent=agent, team=query.get("team"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import structlog
 
@@ -172,7 +173,7 @@ class TransferFlow:
         if not self.xfer_refer or not self.connected_leg:
             return
         try:
-            await self.ari.request("POST", f"/channels/{self.connected_leg}/transfer_progress",
+            await self.ari.request("POST", f"/channels/{quote(self.connected_leg, safe='')}/transfer_progress",
                                    params={"states": state})
         except AriError as e:
             log.info("transfer.progress_failed", state=state, error=str(e))

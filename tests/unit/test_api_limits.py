@@ -185,3 +185,23 @@ async def test_a_trickled_body_is_a_408_and_a_big_one_a_413(monkeypatch):
     async with TestClient(TestServer(api.build_app(FakeController(), SETTINGS))) as c:
         r = await c.post("/agents/1002/pause", data=b" " * (65 * 1024), headers=auth("sam"))
         assert r.status == 413 and "error" in await r.json()
+
+
+async def test_siblings_a_bad_team_query_and_a_crash_log_are_cut(client):
+    """Siblings (issue 17): GET /callbacks?team= is checked like every other team (on 09ab527 it went to
+    the desk as sent), and a handler's crash logs the request path alone (cut to 80 characters), never its query."""
+    r = await client.get("/callbacks?team=" + "t" * 100 + "!", headers=auth("sam"))
+    assert (r.status, await r.json()) == (400, {"error": "team: must be a team name (1-64 of A-Z a-z 0-9 _ -), "
+                                                         f"got '{'t' * 40}'…"})
+
+    async def broken(*_a, **_k):
+        raise RuntimeError("boom")
+    controller = FakeController()
+    controller.agent_command = broken
+    async with TestClient(TestServer(api.build_app(controller, SETTINGS))) as c:
+        with capture_logs() as logs:
+            r = await c.post("/agents/1002/logout?" + "q" * 3000, headers=auth("sam"))
+        assert (r.status, await r.json()) == (500, {"error": "internal error (see the service's log)"})
+    [crash] = [e for e in logs if e["event"] == "api.error"]
+    assert crash["path"] == "/agents/1002/logout"  # the path, never the query
+    assert all(len(str(v)) <= _input.ERROR_CHARS + 1 for e in logs for v in e.values())

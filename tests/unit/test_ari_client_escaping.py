@@ -44,3 +44,19 @@ async def test_every_value_is_quoted_and_arrives_whole(ari_server: FakeAri, valu
     assert listed.query["eventSource"].split(",") == ["deviceState:PJSIP/1001",
                                                       f"deviceState:{value.replace(',', '')}"]
     assert listed.raw_path.split("?", 1)[1].count(",") == 1
+
+
+async def test_the_transfer_progress_path_quotes_the_channel_id():
+    """A sibling (issue 17): flows/transfer.py put the agent leg's channel ID in the path unquoted."""
+    from types import SimpleNamespace
+
+    from ari_app.flows.transfer import TransferFlow
+
+    sent: list[tuple] = []
+
+    async def request(method, path, **kwargs):
+        sent.append((method, path, kwargs))
+
+    flow = SimpleNamespace(xfer_refer=True, connected_leg="c1/../x?y", ari=SimpleNamespace(request=request))
+    await TransferFlow._progress(flow, "channel_progress")  # type: ignore[arg-type]
+    assert sent == [("POST", "/channels/c1%2F..%2Fx%3Fy/transfer_progress", {"params": {"states": "channel_progress"}})]
