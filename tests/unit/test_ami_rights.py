@@ -2,7 +2,7 @@
 production. The service logs in, sends Ping and reads ``Cdr`` events (class ``cdr``); nothing else.
 
 The real Asterisk's answer to these rights (Ping and Cdr accepted, Originate refused) is
-tests/e2e/test_ami_rights.py.
+tests/e2e/test_ami_user_rights.py.
 """
 
 from __future__ import annotations
