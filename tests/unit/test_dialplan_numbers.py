@@ -2,7 +2,7 @@
 
 An Asterisk pattern's ``.`` matches any character: ``_X.`` took ``123&PJSIP/x`` and
 ``Dial(PJSIP/${EXTEN}@${CC_TRUNK})`` then called a second target. The e2e check is
-tests/e2e/test_dialplan_numbers.py.
+tests/e2e/test_outbound_digits.py.
 """
 
 import re
