@@ -205,3 +205,14 @@ async def test_siblings_a_bad_team_query_and_a_crash_log_are_cut(client):
     [crash] = [e for e in logs if e["event"] == "api.error"]
     assert crash["path"] == "/agents/1002/logout"  # the path, never the query
     assert all(len(str(v)) <= _input.ERROR_CHARS + 1 for e in logs for v in e.values())
+
+
+@pytest.mark.parametrize("raw, ok", [
+    (b'{"a": "[[[[[[[[[[[[[[[["}', True),  # brackets in a string are no nesting
+    (b'{"a": "\\"[[[[[[[[[[[[[[[[\\""}', True),  # nor after an escaped quote
+    (b'[[[[[[[[1]]]]]]]]', True),  # 8 deep: the limit
+    (b'[[[[[[[[[1]]]]]]]]]', False),  # 9
+    (b'{"a": "x\\\\"}' + b"[" * 9, False),  # an escaped backslash ends the string
+])
+def test_the_depth_check(raw, ok):
+    assert _input._depth_ok(raw) is ok
