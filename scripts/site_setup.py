@@ -108,8 +108,11 @@ def make_config(example: Path, out: Path, tokens_out: Path | None, pins_out: Pat
 
 def phone_names(config: dict) -> list[str]:
     names: list[str] = []
-    # supervisors are agents with role = "supervisor": their phones are here too
-    interfaces = [a.get("interface", "") for a in config.get("agents", {}).values() if isinstance(a, dict)]
+    # supervisors are agents with role = "supervisor": their phones are here too; and each agent's
+    # further phones ([agents.<id>] phones, issue 17: the only ones the API may log it in at)
+    agents = [a for a in config.get("agents", {}).values() if isinstance(a, dict)]
+    interfaces = [i for a in agents
+                  for i in [a.get("interface", ""), *(a["phones"] if isinstance(a.get("phones"), list) else [])]]
     for iface in interfaces:
         if isinstance(iface, str) and iface.startswith("PJSIP/"):
             name = iface.split("/", 1)[1]

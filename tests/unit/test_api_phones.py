@@ -84,3 +84,15 @@ async def test_subscriptions_quote_the_app_and_skip_commas(service):
     assert (method, path) == ("POST", "/applications/callcenter/subscription")
     assert kwargs["params"] == {"eventSource": ["deviceState:PJSIP/1001"]}
     assert service._watched == {"PJSIP/1001"}
+
+
+def test_setup_secrets_makes_a_sip_account_for_every_configured_pjsip_phone():
+    """scripts/site_setup.py (setup-secrets): the phones list's PJSIP phones get accounts too."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "site_setup.py"
+    spec = importlib.util.spec_from_file_location("site_setup_for_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert module.phone_names({"agents": AGENTS}) == ["1001", "2001", "1002", "1010"]
