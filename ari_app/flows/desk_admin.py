@@ -15,6 +15,7 @@ kept in memory (``stored_leave``, read once), so no API request reads the databa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
@@ -25,6 +26,7 @@ from ..core import callbacks as cb
 from ..core.followup import parse_followup_csv
 from ..core.roster import LeaveDecision, LeaveEntry, RosterError, agent_order, parse_day
 from ..events.logging import mask_number
+from ..store.base import StoreError
 
 if TYPE_CHECKING:
     from ..core.roster import Roster
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["CLOSED_LISTED", "DeskAdmin"]
 
 CLOSED_LISTED = 1000  # GET /callbacks: at most this many closed tasks (the newest closed), read from the store
+CLOSED_READ_S = 5.0  # ... within this time (the store's thread may be busy with writes to a database away)
 _OPEN_STATES = {s.value for s in cb.OPEN_STATES}
 
 log = structlog.get_logger()
@@ -65,7 +68,13 @@ class DeskAdmin:
         self.task_list(state=state, team=team, open_only=True)  # bad input: refused before the store is asked
         closed: list[cb.CallbackTask] = []
         if not open_only and state not in _OPEN_STATES:
-            closed = await self.store_io(self.store.closed_tasks, CLOSED_LISTED)
+            try:
+                async with asyncio.timeout(CLOSED_READ_S):
+                    closed = await self.store_io(self.store.closed_tasks, CLOSED_LISTED)
+            except (StoreError, TimeoutError) as e:  # the open tasks need no store: say how to get them
+                log.warning("callback.closed_unavailable", error=str(e) or type(e).__name__)
+                raise CommandRefused("closed tasks cannot be read now: the store is unavailable; the open "
+                                     "ones are listed with open=1") from None
         return self.task_list(state=state, agent=agent, team=team, open_only=open_only, reveal=reveal,
                               closed=closed)
 

@@ -80,3 +80,17 @@ def test_forget_closed_is_bounded_to_what_it_is_asked():
         c.handle(cb.CloseTask(task_id=i, by="sup"), NOW)
     c.drain_changed()
     assert c.forget_closed(["a", "zz"]) == ["a"] and list(c.tasks) == ["b"]
+
+
+async def test_a_store_away_refuses_the_closed_list_clearly_and_the_open_list_still_works(client, desk):
+    from ari_app.store import StoreError
+
+    def away(*_args):
+        raise StoreError("database is locked")
+
+    desk.store.closed_tasks = away  # type: ignore[method-assign]
+    r = await client.get("/callbacks", headers=auth("sam"))
+    assert (r.status, await r.json()) == (409, {"error": "closed tasks cannot be read now: the store is unavailable; "
+                                                         "the open ones are listed with open=1"})
+    r = await client.get("/callbacks?open=1", headers=auth("sam"))
+    assert r.status == 200 and [t["id"] for t in await r.json()] == ["vm-old", "vm-1"]
