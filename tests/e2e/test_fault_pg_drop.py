@@ -27,7 +27,7 @@ TOLERANCE_S = 1.0
 
 
 async def test_postgresql_packets_dropped_calls_answered_timers_on_time_held_writes_land(
-        asterisk, ari, tmp_path, watcher, pg_server, pg_blackhole):
+        asterisk, ari, tmp_path, watcher, pg_server, pg_blackhole, capsys, record_property):
     db = f"pgdrop{os.getpid()}"
     with psycopg.connect(pg_server.url(pg_server.user), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {db}")
@@ -76,12 +76,15 @@ async def test_postgresql_packets_dropped_calls_answered_timers_on_time_held_wri
             assert created, agent
             gone = await watcher.wait("ChannelDestroyed", channel__id=created[0]["channel"]["id"], timeout=10)
             ring_err.append(ari_time(gone) - ari_time(created[0]) - RING_S)
-        print(f"\ntimer precision while PostgreSQL's packets were dropped (store unreachable "
-              f"{min(outage_at_apology):.1f}-{max(outage_at_apology):.1f} s at the apologies):"
-              f"\n  R-WAIT apology at {APOLOGY_S:g} s: error " + ", ".join(f"{e:+.3f} s" for e in apology_err)
-              + f"\n  R-RING cut-off at {RING_S:g} s: error " + ", ".join(f"{e:+.3f} s" for e in ring_err)
-              + f"\n  calls answered: 10/10, longest wait {max(e['wait_s'] for e in answered):.3f} s"
-              + f"\n  store.unavailable {_epoch(down) - dropped_at:.1f} s after the drop: {down['reason']}")
+        report = (f"\ntimer precision while PostgreSQL's packets were dropped (store unreachable "
+                  f"{min(outage_at_apology):.1f}-{max(outage_at_apology):.1f} s at the apologies):"
+                  f"\n  R-WAIT apology at {APOLOGY_S:g} s: error " + ", ".join(f"{e:+.3f} s" for e in apology_err)
+                  + f"\n  R-RING cut-off at {RING_S:g} s: error " + ", ".join(f"{e:+.3f} s" for e in ring_err)
+                  + f"\n  calls answered: 10/10, longest wait {max(e['wait_s'] for e in answered):.3f} s"
+                  + f"\n  store.unavailable {_epoch(down) - dropped_at:.1f} s after the drop: {down['reason']}")
+        with capsys.disabled():  # in CI's output too, not only with -s
+            print(report)
+        record_property("timer_precision_during_pg_drop", report.strip())  # and in junit.xml
         assert all(abs(e) <= TOLERANCE_S for e in apology_err), apology_err
         assert all(-0.2 <= e <= TOLERANCE_S for e in ring_err), ring_err
         assert min(outage_at_apology) > APOLOGY_S, outage_at_apology  # the whole wait fell in the outage
