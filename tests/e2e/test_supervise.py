@@ -206,7 +206,7 @@ async def supervision_window(watcher, sup: str, mode: str, call: Call) -> tuple[
 
 
 async def supervise_by_api(api, service, mode: str) -> tuple[str, str]:
-    tag = str(("listen", "whisper", "barge").index(mode) + 1)  # issue 17: 4901's configured phones
+    tag = str(("listen", "whisper", "barge").index(mode) + 41)  # issue 17: one of 4901's configured phones
     r = await api.post("/supervise", json={"agent_id": AGENT, "mode": mode,
                                            "interface": f"Local/{tag}@e2e-sup-tone"})
     assert r.status_code == 202, r.text
@@ -389,13 +389,13 @@ async def test_r_supervise_no_live_call_prompt_and_409(service, ari, watcher, ap
     assert played["playback"]["media_uri"] == "sound:callcenter/invalid-number"
     # the API: 409, and nobody is called
     r = await api.post("/supervise", json={"agent_id": AGENT, "mode": "listen",
-                                           "interface": "Local/1@e2e-sup-tone"})
+                                           "interface": "Local/41@e2e-sup-tone"})
     assert r.status_code == 409 and "not on a live call" in r.json()["error"], r.text
     r = await api.post("/supervise", json={"agent_id": "9999", "mode": "listen", "interface": "PJSIP/1020"})
     assert r.status_code == 404, r.text
     # issue 17: a dial string that is no supervisor's configured phone is refused before anything is dialled
     r = await api.post("/supervise", json={"agent_id": AGENT, "mode": "listen",
-                                           "interface": "Local/9@e2e-sup-tone"})
+                                           "interface": "Local/49@e2e-sup-tone"})
     assert r.status_code == 400 and "is not a supervisor's phone" in r.json()["error"], r.text
     chans, bridges = await ari.wait_empty(3)
     assert not chans and not bridges
