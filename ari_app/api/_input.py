@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["AGENT_ID", "DAY", "INTERFACE", "MAX_DEPTH", "REASON", "TASK_ID", "TEAM", "TRANSFER_TARGET",
+__all__ = ["AGENT_ID", "DAY", "INTERFACE", "MAX_DEPTH", "REASON", "TASK_ID", "TEAM", "TRANSFER_ID", "TRANSFER_TARGET",
            "Fail", "body", "check", "clip", "flag", "show", "show_query"]
 
 # \Z, never $: "$" also matches before a trailing newline
@@ -25,6 +25,7 @@ INTERFACE = re.compile(r"(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9_.@/-]{1,80}\Z")
 AGENT_ID = re.compile(r"[0-9]{1,10}\Z")
 TRANSFER_TARGET = re.compile(r"([0-9]{1,15}|queue:[a-z][a-z0-9_-]{0,31})\Z")
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+TRANSFER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}\Z")  # the call's channel ID, "~x", a number
 TEAM = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 

@@ -73,7 +73,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ._controller import COMMANDS, SUPERVISE_MODES, SUPERVISE_ROLES, Controller
 from ._errors import BadRequest, CommandRefused, NotFound, UnknownAgent
-from ._input import (AGENT_ID, DAY, ERROR_CHARS, INTERFACE, REASON, TASK_ID, TEAM, TRANSFER_TARGET, Fail,
+from ._input import (AGENT_ID, DAY, ERROR_CHARS, INTERFACE, REASON, TASK_ID, TEAM, TRANSFER_ID, TRANSFER_TARGET, Fail,
                      check, clip, flag, show, show_query)
 from ._input import body as _body
 from ._phones import PhoneBook
@@ -306,8 +306,8 @@ class _Api:
         transfer_id = request.match_info["transfer_id"]
         command = "complete" if request.method == "PUT" else "cancel"
         audit.update(transfer_id=transfer_id, command=command)
-        if not TASK_ID.match(transfer_id):
-            raise _Fail(400, f"transfer id: must be 1-64 of A-Z a-z 0-9 _ . -, got {show_query(transfer_id)}")
+        if not TRANSFER_ID.match(transfer_id):
+            raise _Fail(400, f"transfer id: must be 1-128 of A-Z a-z 0-9 _ . ~ -, got {show_query(transfer_id)}")
         async with asyncio.timeout(self.command_timeout_s):
             result = await self.controller.transfer_command(transfer_id, command, token)
         return web.json_response(result)

@@ -207,6 +207,23 @@ async def test_siblings_a_bad_team_query_and_a_crash_log_are_cut(client):
     assert all(len(str(v)) <= _input.ERROR_CHARS + 1 for e in logs for v in e.values())
 
 
+async def test_a_transfer_id_as_the_core_makes_it_reaches_the_controller_and_a_bad_one_is_a_400():
+    """Transfer IDs are the call's channel ID, ``~x`` and a number (core/acd.py): the path check lets them
+    through (a first version refused ``~``: the QA e2e test's transfer got a 400), and refuses the rest."""
+    seen = []
+
+    class Controller(FakeController):
+        async def transfer_command(self, transfer_id: str, command: str, token) -> dict:
+            seen.append((transfer_id, command))
+            return {"transfer_id": transfer_id, "state": command}
+    async with TestClient(TestServer(api.build_app(Controller(), SETTINGS))) as c:
+        r = await c.put("/transfers/1796667830.73~x1/complete", headers=auth("sam"))
+        assert (r.status, await r.json()) == (200, {"transfer_id": "1796667830.73~x1", "state": "complete"})
+        r = await c.delete("/transfers/a,b", headers=auth("sam"))
+        assert r.status == 400 and "transfer id: must be" in (await r.json())["error"]
+    assert seen == [("1796667830.73~x1", "complete")]
+
+
 @pytest.mark.parametrize("raw, ok", [
     (b'{"a": "[[[[[[[[[[[[[[[["}', True),  # brackets in a string are no nesting
     (b'{"a": "\\"[[[[[[[[[[[[[[[[\\""}', True),  # nor after an escaped quote
