@@ -7,27 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from amicdr import AMI, AMI_SECRET, AMI_USER
+from amicdr import AMI, AMI_SECRET, AMI_USER, CdrTap
 
-
-async def _message(reader: asyncio.StreamReader) -> dict[str, str]:
-    msg: dict[str, str] = {}
-    while True:
-        line = await asyncio.wait_for(reader.readline(), 10)
-        if not line:
-            raise ConnectionError("AMI closed the connection")
-        text = line.decode(errors="replace").rstrip("\r\n")
-        if not text:
-            if msg:
-                return msg
-            continue
-        key, _, value = text.partition(":")
-        msg[key.strip()] = value.strip()
+_message = CdrTap._message  # one AMI frame: "Key: value" lines up to a blank line
 
 
 async def _response(reader: asyncio.StreamReader, action_id: str) -> dict[str, str]:
     while True:
-        msg = await _message(reader)
+        msg = await asyncio.wait_for(_message(reader), 10)
         if msg.get("ActionID") == action_id and "Response" in msg:
             return msg
 

@@ -21,6 +21,8 @@ from ari_app.core.login import LockState, LoginGuard, hash_pin
 from ari_app.events.bus import ALERTS
 from ari_app.flows.feature import FeatureCall
 
+from test_feature_codes import FakeAri
+
 T0 = 1_750_000_000.0
 CALL = "1700000000.7"
 GOOD = {"ari": {"password": "x"}, "queues": {"support": {}},
@@ -67,20 +69,6 @@ def test_an_unknown_id_is_answered_like_a_known_one():
 
 
 # -- the flow: PBKDF2 for unknown IDs, the minimum length, the locked prompts ---------------------------------
-class FakeAri:
-    def __init__(self) -> None:
-        self.played: list[list[str]] = []
-
-    async def answer(self, channel_id: str) -> None:
-        pass
-
-    async def play(self, channel_id: str, media: list[str], *, playback_id: str) -> None:
-        self.played.append(media)
-
-    async def hangup(self, channel_id: str) -> None:
-        pass
-
-
 async def dial_login(keys: str, pin_hashes: dict[str, str], **kw: Any) -> tuple[FeatureCall, FakeAri, list[Any]]:
     ari, reports = FakeAri(), []
     f = FeatureCall(CALL, ari=ari, report=reports.append, keys=KeyMap(), pin_hashes=pin_hashes,
