@@ -48,6 +48,14 @@ def test_the_outbound_number_is_filtered_and_anything_else_refused():
 
 def test_agents_outside_line_and_feature_codes():
     lines = contexts(DIALPLANS[0])["from-agents"]
-    assert "exten => _9XXX.,1,Goto(callcenter-outbound,${EXTEN:1},1)" in lines
+    # 9 and at least 3 more characters ("." is one or more): 9110, 9119, 9120 reach the outbound context
+    assert "exten => _9XX.,1,Goto(callcenter-outbound,${EXTEN:1},1)" in lines
     stasis = [ln for ln in lines if "Stasis(" in ln]
     assert stasis == ["same => n,Stasis(${CC_APP},feature,${FILTER(0-9*#,${EXTEN})})"]
+
+
+def test_a_queue_calls_priority_is_digits_only_before_stasis():
+    """CC_PRIORITY comes from a trunk's context; a "," in it would add Stasis arguments (issue 17 sibling)."""
+    lines = contexts(DIALPLANS[0])["callcenter-queue"]
+    stasis = next(i for i, ln in enumerate(lines) if "Stasis(" in ln)
+    assert "same => n,Set(CC_PRIORITY=${FILTER(0-9,${CC_PRIORITY})})" in lines[:stasis]
