@@ -72,6 +72,7 @@ _DURABLE = {AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.PAUSED, Agen
 # issue 15: the Asterisk versions the service is built and tested with, (major, minor): from the first
 # included, up to the second excluded. Checked at every ARI connect (``[ari] allow_unsupported_asterisk``).
 SUPPORTED_ASTERISK = ((22, 0), (23, 0))
+HOLD_TIMEOUT_S = 5.0  # the callbacks desk's wait for the core to set an agent aside
 SUPPORTED_ASTERISK_TEXT = (f">= {SUPPORTED_ASTERISK[0][0]}.{SUPPORTED_ASTERISK[0][1]}, "
                            f"< {SUPPORTED_ASTERISK[1][0]}.{SUPPORTED_ASTERISK[1][1]}")
 _VERSION = re.compile(r"(?:certified[/-]|\d+:)?(\d+)\.(\d+)(?![0-9])")  # a Debian epoch (1:) before it
@@ -325,9 +326,14 @@ class Service:
             return True  # the ACD set the agent aside for a kept place (R-CB)
         if agent.state != AgentState.AVAILABLE:
             return False
-        result = await self._ask_core(lambda rid: acd.AgentCommand(agent_id=agent_id, command="pause",
-                                                                   reason="callback", source="callbacks",
-                                                                   request_id=rid))
+        try:
+            result = await self._ask_core(
+                lambda rid: acd.AgentCommand(agent_id=agent_id, command="pause", reason="callback",
+                                             source="callbacks", request_id=rid),
+                timeout_s=HOLD_TIMEOUT_S, on_late=lambda _late: self._release_from_callback(agent_id))
+        except TimeoutError:  # the callbacks desk never waits on the core for ever (issue 17, item 18)
+            log.error("callback.hold_timeout", agent=agent_id, timeout_s=HOLD_TIMEOUT_S, rule="R-VM-CHECK")
+            return False
         return bool(result.ok)
 
     def _release_from_callback(self, agent_id: str) -> None:
@@ -547,16 +553,34 @@ class Service:
         return flow
 
     # -- transfers from the API (R-XFER-*) -----------------------------------------------------------
-    async def _ask_core(self, make: Callable[[str], acd.Event]) -> Any:
+    async def _ask_core(self, make: Callable[[str], acd.Event], *, timeout_s: float | None = None,
+                        on_late: Callable[[Any], None] | None = None) -> Any:
+        """Post a request to the core and await its answer; ``timeout_s``: raise ``TimeoutError`` after it,
+        and hand an answer that comes later to ``on_late`` (so what the core did can be undone)."""
         self._request_seq += 1
         request_id = f"api-{self._request_seq}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._requests[request_id] = future
         self.inbox.put_nowait(make(request_id))
+        late = False
         try:
-            return await future
+            if timeout_s is None:
+                return await future
+            async with asyncio.timeout(timeout_s):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            if on_late is not None:
+                late = True
+
+                def answered(f: asyncio.Future[Any]) -> None:
+                    self._requests.pop(request_id, None)
+                    if not f.cancelled():
+                        on_late(f.result())
+                future.add_done_callback(answered)
+            raise
         finally:
-            self._requests.pop(request_id, None)
+            if not late:
+                self._requests.pop(request_id, None)
 
     async def transfer_start(self, agent_id: str, target: str) -> dict[str, Any]:
         agent = self.acd.agents.get(agent_id)

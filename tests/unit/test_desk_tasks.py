@@ -106,3 +106,34 @@ async def test_the_service_starts_reconcile_through_the_tracked_path():
         text = path.read_text()
         assert "ensure_future(self.desk.reconcile" not in text and "ensure_future(self.reconcile" not in text, path
     assert "self.desk.reconcile_soon()" in (root / "app.py").read_text()
+
+
+async def test_the_wait_to_set_a_duty_agent_aside_is_bounded_and_a_late_yes_is_undone(tmp_path, monkeypatch):
+    """The desk asks the core to pause an agent (reason ``callback``) before it rings them for callbacks
+    (app.py ``_hold_for_callback``). Before: that wait had no bound, and it runs inline in the desk's loop,
+    so a core that never answered stopped every callback. Now: "not held" after ``HOLD_TIMEOUT_S``, and a
+    yes that comes later is undone (the agent resumed), so nobody stays paused for a call never made."""
+    from ari_app import app as app_mod
+    from ari_app.core import acd
+    from ari_app.core.agents import AgentState
+
+    from test_store_errors import service
+
+    monkeypatch.setattr(app_mod, "HOLD_TIMEOUT_S", 0.05)
+    svc = service(tmp_path)
+    agent = svc.acd.agents["1001"]
+    agent.state, agent.interface = AgentState.AVAILABLE, "PJSIP/1001"
+    with capture_logs() as logs:
+        held = await asyncio.wait_for(svc._hold_for_callback("1001"), 2)  # no core task: nobody answers
+    assert held is False
+    assert [e["agent"] for e in logs if e["event"] == "callback.hold_timeout"] == ["1001"]
+    pause = svc.inbox.get_nowait()
+    assert (pause.command, pause.reason, pause.source) == ("pause", "callback", "callbacks")
+    # the core answers late: it did pause the agent; the answer resumes them
+    agent.state, agent.reason = AgentState.PAUSED, "callback"
+    svc._requests[pause.request_id].set_result(acd.CommandResult(request_id=pause.request_id, agent_id="1001", ok=True))
+    await asyncio.sleep(0)
+    resume = svc.inbox.get_nowait()
+    assert (resume.command, resume.source) == ("resume", "callbacks")
+    assert svc._requests == {}
+    svc.store.close()
