@@ -11,6 +11,7 @@ Audit lines (events named ``audit.*``) are written whatever ``log_level`` says.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -34,6 +35,16 @@ def mask_number(number: str | None) -> str | None:
     n = str(number)
     shown = max(0, min(4, len(n) // 2 - 1))
     return "*" * (len(n) - shown) + (n[-shown:] if shown else "")
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{5,}")
+
+
+def mask_digit_runs(text: str) -> str:
+    """Every run of 5 or more digits in a free text masked as ``mask_number`` does: for names and messages
+    that may hold a caller's number (a fallback voicemail's name ``<queue>_<epoch>_<digits>_<id>``, an
+    ARI error naming that path)."""
+    return _DIGIT_RUN.sub(lambda m: mask_number(m[0]) or "", text)
 
 
 def mask_numbers(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:

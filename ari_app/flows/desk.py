@@ -35,6 +35,7 @@ from ..ari import AriClient, AriError, AriConflict
 from ..core import callbacks as cb
 from ..core.acd import Publish
 from ..core.roster import Roster
+from ..events.logging import mask_digit_runs
 from ..store.base import Repository, StoreError, VoicemailIntake
 from ..store.outbox import WriteOutbox
 from ..store.worker import inline
@@ -343,7 +344,7 @@ class CallbackDesk(DeskAdmin):
         try:
             again = await self._reconcile_once()
         except (AriError, StoreError) as e:
-            log.warning("voicemail.reconcile_failed", error=str(e))
+            log.warning("voicemail.reconcile_failed", error=mask_digit_runs(str(e)))  # a fallback's path names digits
             again = True
         finally:
             self._reconciling = False
@@ -408,7 +409,7 @@ class CallbackDesk(DeskAdmin):
         m = _FALLBACK.match(name[len(FALLBACK_DIR) + 1:])
         task_id = _fallback_task_id(name)
         if m is None or task_id is None:
-            log.warning("voicemail.fallback_unreadable", recording=name)
+            log.warning("voicemail.fallback_unreadable", recording=mask_digit_runs(name))
             return False
         target = f"{TASK_DIR}/{task_id}"
         if await self.store_io(self.store.task, task_id) is None:

@@ -342,6 +342,25 @@ async def test_fallback_is_copied_committed_and_deleted(w):
     assert drain(d) == [left(FB_TASK, created_at=float(EPOCH))]
 
 
+async def test_a_fallback_that_fails_or_cannot_be_read_is_logged_without_the_callers_digits(w):
+    """A fallback voicemail's name holds the caller's digits; an ARI error names the path, and an unreadable
+    name was logged whole (issue 17, outside review): both are masked now (R-PRIVACY)."""
+    from structlog.testing import capture_logs
+
+    odd = "callcenter-fallback/support-13912345678"
+    w.ari.stored = {FB, odd}
+    w.ari.fail["copy_stored_recording"] = AriNotFound(404, "POST", f"/recordings/stored/{FB}/copy", "gone")
+    d = w.make()
+    with capture_logs() as logs:
+        await d.reconcile()
+    d._stop_background()
+    lines = [e for e in logs if e["event"] in ("voicemail.reconcile_failed", "voicemail.fallback_unreadable")]
+    assert sorted(e["event"] for e in lines) == ["voicemail.fallback_unreadable", "voicemail.reconcile_failed"]
+    text = repr(lines)
+    assert "13800135678" not in text and "13912345678" not in text
+    assert text.count("*******5678") == 2  # each number masked where it was
+
+
 async def test_fallback_without_caller_digits(w):
     name = f"callcenter-fallback/billing_{EPOCH}__1740963600.7"
     w.ari.stored = {name}

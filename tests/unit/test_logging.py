@@ -113,3 +113,12 @@ def test_run_takes_the_log_format():
         assert e.code == 2
     else:
         raise AssertionError("an unknown log format is refused")
+
+
+def test_mask_digit_runs_masks_every_long_run_in_a_text():
+    from ari_app.events.logging import mask_digit_runs
+
+    assert mask_digit_runs("callcenter-fallback/support_1740963600_13800135678_1.2") == \
+        "callcenter-fallback/support_******3600_*******5678_1.2"
+    assert mask_digit_runs("queue 1234 of 12") == "queue 1234 of 12"  # short runs stay
+    assert mask_digit_runs("") == ""
