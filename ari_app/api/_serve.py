@@ -1,8 +1,8 @@
 """Serving the control API (``listening``, ``serve``) within its limits (issue 17).
 
 An idle connection, or one whose request line and headers are not all in, is closed after
-``[api]``'s ``keepalive_s`` (aiohttp's own default is 3630 s); request lines and header fields are
-at most 8190 bytes and ``MAX_HEADERS`` headers; bodies at most ``MAX_BODY`` bytes, read within
+``ApiSettings.keepalive_s`` (15 s, not a config key; aiohttp's own default is 3630 s); request lines and
+header fields are at most 8190 bytes and ``MAX_HEADERS`` headers; bodies at most ``MAX_BODY`` bytes, read within
 ``_input.BODY_TIMEOUT_S``; at most ``max_connections`` open connections, the next ones answered 503 and
 closed at once (a listen backlog of 128 waits before that).
 """
