@@ -148,9 +148,9 @@ class _Api:
             return _error(404, e.message)
         except CommandRefused as e:
             return _error(409, e.message)
-        except TimeoutError:
-            return _error(504, f"the service did not answer within {self.command_timeout_s:g} s; "
-                               "the command may still take effect")
+        except TimeoutError as e:  # the callbacks desk's own (DeskTimeout) says what did not answer
+            return _error(504, str(e) or f"the service did not answer within {self.command_timeout_s:g} s; "
+                                         "the command may still take effect")
         except web.HTTPException as e:  # body too large
             return _error(e.status, e.reason)
         except Exception:

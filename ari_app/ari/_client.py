@@ -55,7 +55,7 @@ def _seg(value: str) -> str:
 
 
 # ARI's allowMultiple parameters: Asterisk URL-decodes a value, then splits it on ","
-_MULTI = frozenset({"channel", "eventSource"})
+_MULTI = frozenset({"channel", "eventSource", "media"})
 
 
 def _query(params: Params | None, method: str = "", path: str = "") -> dict[str, str | int | float]:

@@ -50,7 +50,7 @@ log = structlog.get_logger()
 TASK_DIR = "callcenter"  # stored recordings of tasks: callcenter/<task id>
 FALLBACK_DIR = "callcenter-fallback"  # the dialplan's voicemails while the service was down
 _FALLBACK = re.compile(r"^(?P<queue>[A-Za-z0-9_-]+?)_(?P<epoch>\d+)_(?P<digits>\d*)_(?P<uid>[0-9.]+)$")
-_TASK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # what the API takes as a task id
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # what the API takes as a task id (api TASK_ID)
 _VM_ID = re.compile(r"^vm-(?P<ms>\d{10,16})-")
 ORPHAN_NOTE = ("orphan voicemail: found in Asterisk with no task in the store (a new or restored store, or "
                "another instance); the caller's number is unknown: listen to the message first")

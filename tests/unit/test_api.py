@@ -243,6 +243,12 @@ async def test_controller_timeout_and_crash(controller):
         controller.agent_command = slow
         r = await c.post("/agents/1001/login", headers=auth("sam"))
         assert r.status == 504 and "may still take effect" in (await r.json())["error"]
+
+        async def desk_timeout(*_a, **_k):  # a TimeoutError with its own message (flows/desk.py DeskTimeout)
+            raise TimeoutError("the callbacks desk did not answer within 8 s")
+        controller.agent_command = desk_timeout
+        r = await c.post("/agents/1001/login", headers=auth("sam"))
+        assert (r.status, await r.json()) == (504, {"error": "the callbacks desk did not answer within 8 s"})
         controller.agent_command = broken
         with capture_logs() as logs:
             r = await c.post("/agents/1001/login", headers=auth("sam"))

@@ -24,6 +24,8 @@ async def test_a_list_element_with_a_comma_is_refused_before_sending(ari_server:
                             params={"eventSource": ["deviceState:PJSIP/x,endpoint:PJSIP/1002"]})
         with pytest.raises(AriBadRequest):  # a plain string for an allowMultiple parameter too
             await c.request("POST", "/bridges/b1/addChannel", params={"channel": "c1,c2"})
+        with pytest.raises(AriBadRequest):  # media too: "sound:a,sound:b" would play a second file
+            await c.play("c1", "sound:a,sound:b")
     assert "holds ','" in e.value.message
     assert ari_server.requests == []  # nothing reached Asterisk
 

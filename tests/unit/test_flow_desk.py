@@ -14,6 +14,7 @@ from ari_app.ari import (
 from ari_app.config import KeyMap
 from ari_app.core import callbacks as cb
 from ari_app.core.roster import Roster, Shift, Team
+from ari_app.api import _input as api_input
 from ari_app.flows import desk as desk_mod
 from ari_app.flows.desk import CallbackDesk
 from ari_app.flows.voicemail import VoicemailCall
@@ -307,13 +308,14 @@ async def test_orphan_recording_becomes_a_task_and_is_never_deleted(w):
 
 
 async def test_orphan_with_an_odd_name_gets_a_safe_task_id_and_its_own_time(w):
-    w.ari.stored = {"callcenter/x y", "callcenter/x"}
+    w.ari.stored = {"callcenter/x y", "callcenter/x", "callcenter/.x", "callcenter/x\n"}
     d = w.make()
     await d._reconcile_once()
     tasks = {t.task_id: t for t in w.store.tasks()}
-    odd = next(i for i in tasks if i != "x")
-    assert odd.startswith("orphan-") and desk_mod._TASK_ID.match(odd)
-    assert tasks[odd].recording == "callcenter/x y" and tasks["x"].recording == "callcenter/x"
+    odd = sorted(i for i in tasks if i != "x")
+    assert len(odd) == 3 and all(i.startswith("orphan-") and api_input.TASK_ID.match(i) for i in odd)
+    assert sorted(tasks[i].recording for i in odd) == ["callcenter/.x", "callcenter/x\n", "callcenter/x y"]
+    assert tasks["x"].recording == "callcenter/x"
     assert {t.created_at for t in tasks.values()} == {NOW} and w.ari.writes() == []
 
 
