@@ -41,7 +41,7 @@ _OPEN_STATES = {s.value for s in cb.OPEN_STATES}
 
 log = structlog.get_logger()
 
-DUTY_RANGE_DAYS = 366  # GET /roster/duty: a day at most this far from today (UTC), before or after
+DUTY_RANGE_DAYS = 366  # GET /roster/duty and POST /roster/leave: a day at most this far from today (UTC)
 
 
 class DeskAdmin:
@@ -213,6 +213,10 @@ class DeskAdmin:
                   *, by: str) -> dict[str, Any]:
         """R-LEAVE: grant (and persist) or refuse; ``override_by`` (a supervisor) lifts the one-per-shift limit."""
         team, d = self._leave_input(agent_id, day, shift)
+        today = datetime.fromtimestamp(self.clock(), UTC).date()
+        if abs((d - today).days) > DUTY_RANGE_DAYS:  # issue 17: the rota walks leave days; keep them near
+            raise BadRequest(f"day: must be within {DUTY_RANGE_DAYS} days of today ({today.isoformat()}), "
+                             f"got {d.isoformat()}")
         try:
             decision = self.roster.request_leave(agent_id, d, shift=shift, override_by=override_by)
         except RosterError as e:

@@ -326,6 +326,20 @@ async def test_duty_days_are_bounded_and_counted(client):
         assert r.status == 200 and (await r.json())["teams"]["support"]["day"] == day
 
 
+async def test_leave_days_are_bounded_too(client):
+    """The rota walks day by day up to the last leave day (item 3's fix counts only beyond it): a leave entry
+    for 9999-12-31 would bring the walk back, so POST /roster/leave takes days within 366 of today too
+    (outside review of issue 17)."""
+    for day in ("9999-12-31", "2026-03-05"):
+        began = time.perf_counter()
+        r = await client.post("/roster/leave", json={"agent_id": "1001", "day": day}, headers=auth("sam"))
+        assert time.perf_counter() - began < 1.0
+        assert (r.status, await r.json()) == (400, {"error": f"day: must be within 366 days of today "
+                                                             f"(2025-03-03), got {day}"})
+    r = await client.post("/roster/leave", json={"agent_id": "1001", "day": "2026-03-04"}, headers=auth("sam"))
+    assert r.status == 200 and (await r.json())["granted"] is True
+
+
 # -- not configured --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method, path, body", [
     ("GET", "/callbacks", None), ("POST", "/callbacks/vm-1/close", None),
