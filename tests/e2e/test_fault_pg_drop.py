@@ -27,7 +27,7 @@ TOLERANCE_S = 1.0
 
 
 async def test_postgresql_packets_dropped_calls_answered_timers_on_time_held_writes_land(
-        asterisk, ari, tmp_path, watcher, pg_server, pg_blackhole, capsys, record_property):
+        asterisk, ari, tmp_path, watcher, pg_server, pg_blackhole, capsys, record_testsuite_property):
     db = f"pgdrop{os.getpid()}"
     with psycopg.connect(pg_server.url(pg_server.user), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {db}")
@@ -84,7 +84,7 @@ async def test_postgresql_packets_dropped_calls_answered_timers_on_time_held_wri
                   + f"\n  store.unavailable {_epoch(down) - dropped_at:.1f} s after the drop: {down['reason']}")
         with capsys.disabled():  # in CI's output too, not only with -s
             print(report)
-        record_property("timer_precision_during_pg_drop", report.strip())  # and in junit.xml
+        record_testsuite_property("timer_precision_during_pg_drop", report.strip())  # and in junit.xml (xunit2)
         assert all(abs(e) <= TOLERANCE_S for e in apology_err), apology_err
         assert all(-0.2 <= e <= TOLERANCE_S for e in ring_err), ring_err
         assert min(outage_at_apology) > APOLOGY_S, outage_at_apology  # the whole wait fell in the outage
