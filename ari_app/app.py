@@ -135,7 +135,8 @@ class Service:
                                      writes=self.writes)
         self.desk: CallbackDesk | None = None
         if cfg.callbacks is not None:
-            roster = make_roster(cfg, store.leave())  # leave recorded at run time (API/CLI) joins the file's
+            leave = store.leave()
+            roster = make_roster(cfg, leave)  # leave recorded at run time (API/CLI) joins the file's
             self.desk = CallbackDesk(
                 rules=cfg.callbacks.rules, roster=roster, store=store, ari=self.ari, app=cfg.ari.app,
                 publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,
@@ -143,7 +144,7 @@ class Service:
                 release_agent=self._release_from_callback,
                 agent_busy=lambda a: self._presence.get(a, (False, False))[1], trunk=cfg.trunk, keys=cfg.keys,
                 clock=clock, writes=self.writes, store_io=self.store_io.call)
-            self.desk.stored_leave  # read at start-up: no API request reads the store on the loop (issue 17)
+            self.desk.remember_stored_leave(leave)  # no API request reads the store on the loop (issue 17)
 
     # -- start-up ------------------------------------------------------------------
     def _load_login_guard(self) -> LoginGuard:
@@ -564,9 +565,7 @@ class Service:
         self.inbox.put_nowait(make(request_id))
         late = False
         try:
-            if timeout_s is None:
-                return await future
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(timeout_s):  # None: no bound
                 return await asyncio.shield(future)
         except TimeoutError:
             if on_late is not None:

@@ -186,6 +186,10 @@ class DeskAdmin:
         return [self._leave_view(e, "api" if (e.agent_id, e.day, e.shift) in stored else "roster_file")
                 for e in entries]
 
+    def remember_stored_leave(self, entries: Iterable[LeaveEntry]) -> None:
+        """The store's leave entries, as read at start-up (the service reads them once, for the roster too)."""
+        self._stored_leave = {(e.agent_id, e.day, e.shift) for e in entries}
+
     @property
     def stored_leave(self) -> set[tuple[str, date, str | None]]:
         """(agent, day, shift) of every leave entry recorded through the API (the store's), read once."""
