@@ -29,6 +29,9 @@ COUNT_TWO = "count-2"  # 两: a quantity of 2 before a measure word ("两分钟"
 
 GREETINGS = ("greet-morning", "greet-noon", "greet-afternoon", "greet-evening")
 QUEUE_WHISPERS = ("queue-support", "queue-sales", "queue-lab", "queue-slow")
+# 十 百 千 and the words of dates and times (月 日 时, 点 分, 至)
+NUMERAL_IDS = ("num-10", "num-100", "num-1000", "month", "day", "hour", "oclock", "minute", "to")
+WEEKDAY_IDS = tuple(f"weekday-{d}" for d in range(1, 8))  # 星期一 .. 星期日 (ISO weekday numbers)
 
 # Every prompt id the code (ari_app and the dialplan) may ask for. Each one is
 # an entry of prompts/manifest.toml, rendered for every language
@@ -86,6 +89,19 @@ PROMPT_IDS: frozenset[str] = frozenset(
         "recording-notice",
         # the agent's whisper: which queue the call comes from
         *QUEUE_WHISPERS,
+        # issue 18: Mandarin numerals, dates and times; R-HOURS closed message; R-CB when left;
+        # R-GREET 您好 + organisation; R-XFER-CONSENT/NAME; R-SILENT hotline variant
+        *NUMERAL_IDS,
+        *WEEKDAY_IDS,
+        "closed-intro",
+        "callback-left-at",
+        "callback-number-tail",
+        "hello",
+        "org-callcenter",
+        "xfer-to",
+        "please-wait",
+        "xfer-connected-to",
+        "silent-no-sound",
     }
 )
 
