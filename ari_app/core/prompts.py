@@ -56,7 +56,6 @@ PROMPT_IDS: frozenset[str] = frozenset(
         "invalid-number",
         # R-GREET
         *GREETINGS,
-        "welcome",
         "agent-id-prefix",
         "agent-id-suffix",
         # R-WAIT / R-WAITLIMIT
