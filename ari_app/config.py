@@ -54,12 +54,13 @@ from typing import Any, Mapping, Iterator
 from . import pbx_site
 from .core import numbers
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
+from .core.targets import TargetSet
 from .pbx_site import toml_key
 
 __all__ = [
     "AgentConfig", "AmiSettings", "AriSettings", "BusyConfig", "CalendarConfig", "CallbacksConfig", "Config",
     "ConfigError", "KeyMap", "LoginConfig", "MetricsConfig", "MqttConfig", "QueueConfig", "RecordingConfig",
-    "ReportsConfig", "ServiceSettings", "StoreSettings", "TrunkConfig", "load", "parse",
+    "ReportsConfig", "ServiceSettings", "StoreSettings", "TargetsConfig", "TrunkConfig", "load", "parse",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
@@ -303,6 +304,13 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TargetsConfig:
+    """``[targets]`` (R-KPI 既定标准): parsed by ``config_targets``; judged by ``core.targets``."""
+    set: TargetSet = field(default_factory=TargetSet)
+    live_every_s: float = 60.0  # how often the running service judges today's figures (0 = not live)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     ari: AriSettings
     service: ServiceSettings
@@ -322,6 +330,7 @@ class Config:
     recording: RecordingConfig | None = None  # [recording] absent: no call is recorded (R-QA)
     ami: AmiSettings | None = None  # [ami] absent: no CDR events (agents' own outbound calls are not counted)
     dids: Mapping[str, str] = field(default_factory=dict)  # [dids]: a provider's called number → queue
+    targets: TargetsConfig = field(default_factory=TargetsConfig)  # [targets]: R-KPI 既定标准
 
     @property
     def store_url(self) -> str:
@@ -739,13 +748,18 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
 
     api = parse_api(top.table_of("api"), errors, agents=list(agents))
     metrics = _metrics(top.table_of("metrics"), errors)
+    from .config_targets import parse_targets, team_names
+
+    targets = parse_targets(top.table_of("targets"), errors, queues=list(queues),
+                            teams=team_names(callbacks, queues, agents))
     top.finish()
 
     if errors:
         raise ConfigError(source, errors)
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
-                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami, dids=dids)
+                  reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami, dids=dids,
+                  targets=targets)
 
 
 def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:

@@ -1,0 +1,85 @@
+"""``[targets]`` (R-KPI 既定标准): the config's targets, checked key by key.
+
+    [targets]
+    min_calls = 20          # a ratio or average is judged over at least this many calls (default 1)
+    live_every_s = 60       # how often the running service judges today's figures (0 = not live)
+    [targets.queues.support]
+    answer_rate = ">= 90%"  # or 0.9, or {min = 0.9}: answer rate is a minimum whatever the form
+    abandon_rate = {max = 0.05}
+    aht_s = 300
+    [targets.agents]        # every agent
+    outbound = 20           # outbound calls per day worked
+    [targets.teams.sales]   # the team's agents: overrides [targets.agents] figure by figure
+    outbound = 40
+
+Which figures take a minimum and which a maximum is ``core.targets.TARGETABLE``; an error names the key
+(``targets.queues.support.answer_rate: answer_rate takes a minimum (>=) …``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from .config import TargetsConfig, _Reader, toml_key
+from .core.targets import TARGETABLE, Target, TargetSet, parse_target
+
+__all__ = ["parse_targets", "team_names"]
+
+
+def team_names(callbacks: Any, queues: Iterable[str], agents: Mapping[str, Any]) -> tuple[str, ...]:
+    """The teams agents belong to: the roster's ([callbacks]), else one per queue that is some agent's first."""
+    if callbacks is not None:
+        return tuple(callbacks.teams)
+    firsts = {a.queues[0] for a in agents.values() if a.queues}
+    return tuple(q for q in queues if q in firsts)
+
+
+def _figures(data: Mapping[str, Any], path: str, scope: str, errors: list[str]) -> dict[str, Target]:
+    out: dict[str, Target] = {}
+    for figure, raw in data.items():
+        key = f"{path}.{toml_key(figure)}"
+        try:
+            target = parse_target(figure, raw)
+        except ValueError as e:
+            errors.append(f"{key}: {e}")
+            continue
+        scopes = TARGETABLE[figure].scopes
+        if scope not in scopes:
+            where = ("[targets.queues.<queue>]" if scope == "agent"
+                     else "[targets.agents] or [targets.teams.<team>]")
+            errors.append(f"{key}: {figure} is counted per {' and per '.join(scopes)}, not per {scope}; "
+                          f"set it under {where}")
+            continue
+        out[figure] = target
+    return out
+
+
+def parse_targets(data: Mapping[str, Any], errors: list[str], *, queues: Iterable[str],
+                  teams: Iterable[str]) -> TargetsConfig:
+    r = _Reader(data, "targets", errors)
+    min_calls = r.get("min_calls", int, 1, check=lambda v: v >= 1, must=">= 1")
+    live_every_s = r.get("live_every_s", float, TargetsConfig.live_every_s,
+                         check=lambda v: v == 0 or 1 <= v <= 3600, must="0 (not live) or 1-3600 seconds")
+    known_queues, known_teams = list(queues), list(teams)
+    by_queue: dict[str, dict[str, Target]] = {}
+    for name, table in r.table_of("queues").items():
+        path = f"targets.queues.{toml_key(name)}"
+        if name not in known_queues:
+            errors.append(f"{path}: unknown queue {name!r} (queues: {', '.join(known_queues)})")
+        elif not isinstance(table, dict):
+            errors.append(f"{path}: must be a table of figure = target, got {table!r}")
+        else:
+            by_queue[name] = _figures(table, path, "queue", errors)
+    agents = _figures(r.table_of("agents"), "targets.agents", "agent", errors)
+    by_team: dict[str, dict[str, Target]] = {}
+    for name, table in r.table_of("teams").items():
+        path = f"targets.teams.{toml_key(name)}"
+        if name not in known_teams:
+            errors.append(f"{path}: unknown team {name!r} (teams: {', '.join(known_teams) or 'none'})")
+        elif not isinstance(table, dict):
+            errors.append(f"{path}: must be a table of figure = target, got {table!r}")
+        else:
+            by_team[name] = _figures(table, path, "agent", errors)
+    r.finish()
+    return TargetsConfig(set=TargetSet(queues=by_queue, agents=agents, teams=by_team, min_calls=min_calls),
+                         live_every_s=live_every_s)
