@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
-from . import prompts
+from . import announce, prompts
 from .agents import Agent, AgentEvent, AgentLogEntry, AgentState, BusyPolicy
 from .hours import ALWAYS_OPEN, Calendar
 from .incall import EndSilent, Hold, HoldAction, PlayToCall, RemindAgent, SilentScript
@@ -52,6 +52,8 @@ class QueueRules:
     max_callers: int = 0  # 0 = no limit
     calendar: Calendar = ALWAYS_OPEN
     greeting: bool = True  # R-GREET
+    greeting_org: str = announce.DEFAULT_ORG  # R-GREET: the organisation's name prompt
+    greeting_time_of_day: bool = False  # R-GREET: 早上好/中午好/… in place of 您好
     default_handle_s: float = 120.0  # estimate before any call was handled
     hold_remind_s: float = 60.0  # R-HOLD
     silent_wait_s: float = 5.0  # R-SILENT
@@ -320,11 +322,13 @@ class Acd:
     UNREACHABLE_RETRY_S = 30.0
 
     def __init__(self, queues: Iterable[QueueRules], agents: Iterable[Agent], *,
-                 busy: BusyPolicy | None = None, login: LoginGuard | None = None) -> None:
+                 busy: BusyPolicy | None = None, login: LoginGuard | None = None,
+                 site_prompts: Iterable[str] = ()) -> None:
         self.queues = {q.name: q for q in queues}
         self.agents = {a.agent_id: a for a in agents}
         self.busy = busy or BusyPolicy()
         self.login = login or LoginGuard()
+        self.site_prompts = frozenset(site_prompts)  # agent names, site texts (core/announce.py)
         self.calls: dict[str, _Call] = {}
         self.transfers: dict[str, Transfer] = {}  # call id -> its transfer in progress (R-XFER-*)
         self._xfer_seq = 0
@@ -635,9 +639,9 @@ class Acd:
         greeting: tuple[str, ...] = ()
         whisper: tuple[str, ...] = ()
         if rules.greeting:  # R-GREET
-            greeting = (prompts.greeting(rules.calendar.local_hour(now)),
-                        *prompts.agent_id_announcement(agent.agent_id))
-            whisper = tuple(w for w in (prompts.queue_whisper(call.queue),) if w)
+            time_of_day = prompts.greeting(rules.calendar.local_hour(now)) if rules.greeting_time_of_day else None
+            greeting = announce.greeting(agent.agent_id, org=rules.greeting_org, time_of_day=time_of_day)
+            whisper = tuple(w for w in (announce.queue_name(call.queue, self.site_prompts),) if w)
         return [Publish("call.answered", {"call_id": call.call_id, "queue": call.queue, "agent": agent.agent_id,
                                           "ring_s": ring_s, "within_ring_target": within,
                                           "wait_s": round(now - call.entered_at, 3), "rule": "R-RING"}),
@@ -948,7 +952,14 @@ class Acd:
                                                "source": ev.source, "rule": "R-XFER-CONSENT"}),
                 TransferResult(request_id=ev.request_id, call_id=call.call_id, ok=True, transfer_id=x.transfer_id,
                                state=x.state.value),
-                HoldForTransfer(call_id=call.call_id, transfer_id=x.transfer_id)]
+                HoldForTransfer(call_id=call.call_id, transfer_id=x.transfer_id,
+                                prompts=announce.transfer_hold(self._where_to(x)))]
+
+    def _where_to(self, x: Transfer) -> str | None:
+        """R-XFER-CONSENT: the name prompt of where the caller goes (a queue's, an agent's), if any."""
+        if x.kind == "queue":
+            return announce.queue_name(x.target, self.site_prompts)
+        return announce.agent_name(x.target_agent, self.site_prompts)
 
     def _transfer_command(self, ev: TransferCommand, now: float) -> list[Action]:
         x = self.transfers.get(ev.call_id)
@@ -1026,9 +1037,10 @@ class Acd:
             case XferState.COMPLETED:
                 self._call_over(agent, call, now)
                 call.agent_id = target.agent_id if target is not None else None
-                prompts_ = tuple(prompts.agent_id_announcement(target.agent_id)) if target is not None else ()
+                who = target.agent_id if target is not None else None
                 return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome="completed",
-                                    prompts=(*prompts_, "xfer-sorry-wait"))]  # R-XFER-NAME
+                                    prompts=announce.transfer_connected(who, announce.agent_name(
+                                        who, self.site_prompts)))]  # R-XFER-NAME
             case XferState.CANCELLED | XferState.TARGET_FAILED:
                 self._call_over(target, call, now)
                 return [EndTransfer(call_id=call.call_id, transfer_id=x.transfer_id, outcome=x.state.value,

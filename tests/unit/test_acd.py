@@ -299,13 +299,19 @@ def test_parse_window_errors():
 
 
 # -- R-GREET ---------------------------------------------------------------------------------
-def test_r_greet_caller_hears_time_of_day_and_agent_id_agent_hears_queue():
+def test_r_greet_caller_hears_hello_org_and_agent_id_agent_hears_queue():
+    # seed: 接通电话时,应说:"您好,中国××(工号)为您服务!"
     acd = make()
     arrive(acd)
     [c] = of(acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 3), Connect)
-    assert c.greeting == ("greet-morning", "agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-1",
+    assert c.greeting == ("hello", "org-callcenter", "agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-1",
                           "agent-id-suffix")
     assert c.whisper == ("queue-support",)
+    # the time-of-day greeting is the queue's option (10:00 in Shanghai: 早上好 in place of 您好)
+    acd = make(greeting_time_of_day=True, greeting_org="org-hotline")
+    arrive(acd)
+    [c] = of(acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 3), Connect)
+    assert c.greeting[:3] == ("greet-morning", "org-hotline", "agent-id-prefix")
 
 
 # -- R-BUSY -------------------------------------------------------------------------------------
@@ -422,7 +428,7 @@ def test_a_call_from_arrival_to_hang_up_action_by_action():
         Publish("call.answered", {"call_id": "c1", "queue": "support", "agent": "1001", "ring_s": 15,
                                   "within_ring_target": True, "wait_s": 15, "rule": "R-RING"}),
         Connect(call_id="c1", agent_id="1001",
-                greeting=(_prompts.greeting(10), *_prompts.agent_id_announcement("1001")),
+                greeting=("hello", "org-callcenter", *_prompts.agent_id_announcement("1001")),
                 whisper=(_prompts.queue_whisper("support"),))]
     assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001"]
     assert acd.handle(CallBridged(call_id="c1", agent_id="1001", greeted=True), T0 + 17) == []

@@ -633,7 +633,7 @@ def test_r_xfer_confirm_a_phone_refer_completes_at_the_answer_action_by_action()
         Publish("transfer.completed", {**target, "state": "completed"}),
         Consult(call_id="c1", transfer_id="c1~x1"),
         EndTransfer(call_id="c1", transfer_id="c1~x1", outcome="completed",
-                    prompts=("agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-2", "agent-id-suffix",
+                    prompts=("xfer-connected-to", "agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-2",
                              "xfer-sorry-wait"))]
     assert facts(acd) == [("c1", 6, Fact.TRANSFER, "1001", {"state": "consulting"}),
                           ("c1", 6, Fact.TRANSFER, "1001", {"state": "completed", "reason": "",

@@ -63,7 +63,8 @@ def test_complete_after_the_target_answered_hands_the_caller_over_with_its_agent
     out = acd.handle(TransferCommand(call_id="c1", command="complete", request_id="r2"), T0 + 20)
     end = outcome(out)
     assert end.outcome == "completed"
-    assert end.prompts == ("agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-2", "agent-id-suffix",
+    # seed: 被转接电话接听后需告知被转接电话人的姓名 (1002 has no name configured: its ID alone)
+    assert end.prompts == ("xfer-connected-to", "agent-id-prefix", "digit-1", "digit-0", "digit-0", "digit-2",
                            "xfer-sorry-wait")
     assert acd.calls["c1"].agent_id == "1002" and acd.agents["1001"].state == AgentState.AVAILABLE
     assert "transfer.completed" in events(out)
