@@ -34,8 +34,8 @@ import structlog
 
 from ..ari import (
     AriClient, AriConflict, AriError, AriHTTPError, AriNotFound, Channel, ChannelDestroyed, ChannelDtmfReceived,
-    ChannelHangupRequest, ChannelHold, ChannelTalkingStarted, ChannelTransfer, ChannelUnhold, PlaybackFinished,
-    StasisEnd, StasisStart,
+    ChannelHangupRequest, ChannelHold, ChannelTalkingStarted, ChannelTransfer, ChannelUnhold, Dial,
+    PlaybackFinished, StasisEnd, StasisStart,
 )
 from ..core import acd, prompts
 from ..core.keys import KeyReader
@@ -233,6 +233,8 @@ class InboundCall(TransferFlow, InCallFlow):
             case StasisStart(channel=ch) if ch.id == self.target_leg and self.target_leg is not None:
                 self.target_answered = True
                 self.report(TransferUpdate(call_id=self.call_id, event=XferEvent.TARGET_ANSWERED))
+            case Dial(peer=ch, dialstatus=status) if ch.id == self.target_leg and self.target_leg is not None:
+                self.xfer_dial_status(status)  # BUSY etc.: the leg is then destroyed with cause 0
             case ChannelTransfer(referred_by=by, refer_to=to, state=None):  # with a state: our progress echoed
                 source = (by.get("source_channel") or {}).get("id")
                 if source == self.connected_leg and self.xfer_id is None:

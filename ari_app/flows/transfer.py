@@ -45,6 +45,7 @@ class TransferFlow:
     _target_seq: int = 0
     _leaving_leg: str | None = None  # the agent leg we hang up on completion (not "agent hung up first")
     _after_name: str | None = None  # the target leg to bridge once the caller heard its name
+    _target_dialstatus: str = ""  # why the ringing target failed, from Asterisk's Dial event ("busy")
 
     @property
     def consult_bridge(self: "InboundCall") -> str:
@@ -87,7 +88,7 @@ class TransferFlow:
     async def _xfer_dial(self: "InboundCall", action: DialTarget) -> None:
         self._target_seq += 1
         leg = f"{self.call_id}~t{self._target_seq}"
-        self.target_leg = leg
+        self.target_leg, self._target_dialstatus = leg, ""
         self._ended.discard(leg)  # a target leg of that id hung up before a restart (resync)
         variables = {"CC_CALL_ID": self.call_id, "CC_ROLE": "target"}
         if action.interface.startswith("PJSIP/"):
@@ -192,12 +193,23 @@ class TransferFlow:
             return "agent"
         return None
 
+    def xfer_dial_status(self: "InboundCall", status: str) -> None:
+        """The target leg's Dial result: a busy Local or SIP target's own leg ends with cause 0 ("Unknown"),
+        so ``BUSY`` / ``CHANUNAVAIL`` / ``CONGESTION`` here is the reason its transfer failed."""
+        if status in _DIAL_FAILURES:
+            self._target_dialstatus = _DIAL_FAILURES[status]
+
     def xfer_gone(self: "InboundCall", role: str, cause_txt: str) -> None:
         event = {"caller": XferEvent.CALLER_HANGUP, "agent": XferEvent.AGENT_HANGUP}.get(role)
         if role == "target":
             event = XferEvent.TARGET_HANGUP if self.target_answered else XferEvent.TARGET_FAILED
-            self.target_leg = None
+            if not self.target_answered and self._target_dialstatus:
+                cause_txt = self._target_dialstatus  # R-XFER-CONFIRM: say why (busy), not "Unknown"
+            self.target_leg, self._target_dialstatus = None, ""
         self.report(TransferUpdate(call_id=self.call_id, event=event, reason=cause_txt))  # type: ignore[arg-type]
+
+
+_DIAL_FAILURES = {"BUSY": "busy", "CHANUNAVAIL": "unavailable", "CONGESTION": "congestion"}
 
 
 def _new_leg(agent_id: str):

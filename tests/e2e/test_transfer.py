@@ -107,7 +107,12 @@ async def test_target_not_answering_returns_the_caller_to_the_agent(service, ari
 async def test_busy_target_returns_the_caller_to_the_agent(service, ari, api, watcher):
     call_id, caller = await connected(service, ari)
     await transfer(api, "3004")
-    await back_with_agent(service, watcher, call_id, "target_failed")
+    failed = await back_with_agent(service, watcher, call_id, "target_failed")
+    # Asterisk says the target was busy (its Dial ends BUSY; the leg itself is destroyed with cause 0,
+    # "Unknown", which the service used to log as the reason); the service must say the same
+    dial = await watcher.wait("Dial", peer__id=f"{call_id}~t1", dialstatus="BUSY")
+    assert dial["peer"]["name"].startswith("Local/3004@e2e-busy"), dial["peer"]
+    assert failed["reason"] == "busy", failed
     await hang_up(ari, caller)
     await nothing_left(ari, call_id, caller)
 
@@ -163,13 +168,28 @@ async def test_caller_hanging_up_during_consultation_leaves_agent_and_target_tal
 
 
 async def test_transfer_to_a_queue_enters_it_at_the_head(service, ari, api, watcher):
+    """xferq's only agent 3006 is busy and a caller already waits there; the transferred caller goes
+    ahead of that caller: 3006's next offer (its originate, seen in Asterisk) is the transferred call."""
+    busy = await ari.call_queue("xferq", talk_s=60)
+    first = await service.wait_for("call.answered", queue="xferq", agent="3006", timeout=10)
+    await ari.call_queue("xferq", talk_s=60)
+    waiting = await service.wait_for("call.queued", queue="xferq", count=2, timeout=10)
+    assert waiting["call_id"] != first["call_id"]
     call_id, caller = await connected(service, ari)
     await transfer(api, "queue:xferq")
     await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
                        playback__media_uri=MEDIA + "xfer-please-hold")
     await service.wait_for("transfer.completed", call_id=call_id, timeout=10)
+    await asyncio.sleep(1)
+    assert [e["call_id"] for e in service.events("call.offered", agent="3006")] == [first["call_id"]]  # busy
+    await hang_up(ari, busy["id"])  # 3006 is free: the head of xferq is offered to it
     answered = await service.wait_for("call.answered", call_id=call_id, agent="3006", timeout=10)
     assert answered["queue"] == "xferq"
+    offers = [e["call_id"] for e in service.events("call.offered", agent="3006")]
+    assert offers == [first["call_id"], call_id], offers  # never the caller who was waiting first
+    legs = [e["channel"]["id"].split("~")[0] for e in watcher.find("ChannelCreated")
+            if e["channel"]["name"].startswith("Local/3006@e2e-answer") and e["channel"]["name"].endswith(";1")]
+    assert legs == [first["call_id"], call_id], legs
     await hang_up(ari, caller)
     await nothing_left(ari, call_id, caller)
 
