@@ -95,8 +95,8 @@ def show(figure: str, value: float) -> str:
     if unit == "ratio":
         return f"{100 * value:.1f}%"
     if unit == "seconds":
-        return f"{value:g} s"
-    return f"{value:g}/day"
+        return f"{round(value, 1):g} s"
+    return f"{round(value, 2):g}/day"
 
 
 _TEXT = re.compile(r"^\s*(>=|<=|≥|≤)?\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(%?)\s*\Z")
@@ -208,8 +208,10 @@ def breaches(by_queue: Mapping[str, Figures], by_agent: Mapping[str, Figures], t
 
     def judge(kind: str, name: str, f: Figures, wanted: Mapping[str, Target]) -> None:
         n = (days or {}).get((kind, name), 1 if active(f) else 0)
-        for figure, target in sorted(wanted.items()):
-            spec = TARGETABLE[figure]
+        for figure, spec in TARGETABLE.items():  # in the report's order
+            target = wanted.get(figure)
+            if target is None:
+                continue
             if kind not in spec.scopes or (live_only and not spec.live):
                 continue
             value = actual(figure, f, min_calls=targets.min_calls, days=n)

@@ -20,7 +20,9 @@ from ..core.attendance import AttendanceRow, attendance
 from ..core.agents import AgentLogEntry
 from ..core.figures import CallRecord, FigureRules, Figures, OutboundAttempt, call_record, figures
 from ..core.qa import SampleEntry, qa_sample
+from ..core.targets import Breach
 from ..store.base import Repository
+from . import targets  # R-KPI 既定标准
 
 __all__ = ["Report", "Row", "attendance_report", "call_records", "daily", "figures_between", "monthly", "period",
            "qa_report"]
@@ -42,6 +44,7 @@ class Report:
     end: float
     rows: list[Row] = field(default_factory=list)
     by_day: list[Row] = field(default_factory=list)  # monthly: the total of each day (for the chart)
+    breaches: list[Breach] = field(default_factory=list)  # R-KPI: targets not met (report/targets.py)
 
 
 def period(day_or_month: str, tz: str) -> tuple[float, float]:
@@ -121,7 +124,8 @@ def daily(store: Repository, cfg: Config, day: str, *, queue: str | None = None,
     start, end = period(day, cfg.reports.timezone)
     by_queue, by_agent, total = figures_between(store, cfg, start, end)
     return Report(title=f"Daily figures 每日指标 {day}", label=day, kind="daily", start=start, end=end,
-                  rows=_rows(by_queue, by_agent, total, queue=queue, agent=agent))
+                  rows=_rows(by_queue, by_agent, total, queue=queue, agent=agent),
+                  breaches=targets.judge(cfg, by_queue, by_agent, queue=queue, agent=agent))
 
 
 def monthly(store: Repository, cfg: Config, month: str, *, queue: str | None = None,
@@ -132,12 +136,15 @@ def monthly(store: Repository, cfg: Config, month: str, *, queue: str | None = N
     report = Report(title=f"Monthly figures 每月指标 {month}", label=month, kind="monthly", start=start, end=end,
                     rows=_rows(by_queue, by_agent, total, queue=queue, agent=agent))
     first = datetime.strptime(month, "%Y-%m").date()
+    active_days = targets.ActiveDays()  # R-KPI: per-day targets are judged per day worked
     for n in range(calendar.monthrange(first.year, first.month)[1]):
         day = (first + timedelta(days=n)).isoformat()
         d_start, d_end = period(day, cfg.reports.timezone)
         q, a, t = sources.figures(store, cfg, d_start, d_end)
+        active_days.add(q, a)
         f = q.get(queue, Figures()) if queue else a.get(agent, Figures()) if agent else t
         report.by_day.append(Row(kind="day", name=day[8:], figures=f))
+    report.breaches = targets.judge(cfg, by_queue, by_agent, days=active_days, queue=queue, agent=agent)
     return report
 
 

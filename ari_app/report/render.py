@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from ..core.attendance import AttendanceRow
 from ..core.figures import FIGURE_LABELS
 from ..core.qa import SampleEntry
+from ..core.targets import show
 from . import Report
 
 __all__ = ["attendance_csv", "attendance_table", "csv_text", "fmt", "qa_csv", "qa_table", "table"]
@@ -35,23 +36,45 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
 
 
 def table(report: Report) -> str:
-    """Figures down, queues/agents across: narrow enough for a terminal whatever the number of agents."""
+    """Figures down, queues/agents across: narrow enough for a terminal whatever the number of agents.
+
+    R-KPI: a figure that missed its target is marked ``!`` and listed below the table."""
     header = ["Figure 指标"] + [f"{r.kind} {r.name}" if r.kind != "total" else "total" for r in report.rows]
-    body = [[f"{en} {zh}"] + [fmt(attr, r.figures.as_dict()[attr]) for r in report.rows]
+    missed = {(b.kind, b.name, b.figure) for b in report.breaches}
+    body = [[f"{en} {zh}"] + [fmt(attr, r.figures.as_dict()[attr]) + ("!" if (r.kind, r.name, attr) in missed
+                                                                      else "") for r in report.rows]
             for attr, en, zh in FIGURE_LABELS]
-    return f"{report.title}\n\n{_grid(header, body)}\n"
+    return f"{report.title}\n\n{_grid(header, body)}\n{_targets_not_met(report)}"
+
+
+def _targets_not_met(report: Report) -> str:
+    """R-KPI: the rows that missed a target (既定标准), or nothing when no target is configured or missed."""
+    if not report.breaches:
+        return ""
+    labels = {attr: f"{en} {zh}" for attr, en, zh in FIGURE_LABELS}
+    header = ["Kind", "Queue/Agent 队列/工号", "Figure 指标", "Target 标准", "Actual 实际"]
+    body = [[b.kind, b.name, labels.get(b.figure, b.figure), b.target.text(),
+             show(b.figure, b.actual) + (f" ({b.days} days)" if b.days > 1 else "")] for b in report.breaches]
+    return f"\n! Targets not met 未能达到既定标准\n\n{_grid(header, body)}\n"
+
+
+def _breach_cell(report: Report, kind: str, name: str) -> str:
+    """CSV: the row's missed targets, ``figure actual op target`` (raw numbers), ``; ``-separated."""
+    return "; ".join(f"{b.figure} {round(b.actual, 4):g} {b.target.direction.op} {b.target.value:g}"
+                     for b in report.breaches if (b.kind, b.name) == (kind, name))
 
 
 def csv_text(report: Report) -> str:
     """One row per queue/agent/total, raw numbers (ratios 0..1, seconds), for spreadsheets."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["period", "kind", "name", *(attr for attr, _, _ in FIGURE_LABELS)])
+    w.writerow(["period", "kind", "name", *(attr for attr, _, _ in FIGURE_LABELS), "targets_not_met"])
     for r in report.rows:
         values = r.figures.as_dict()
         w.writerow([report.label, r.kind, r.name, *("" if values[a] is None else
                                                     round(values[a], 4) if isinstance(values[a], float)
-                                                    else values[a] for a, _, _ in FIGURE_LABELS)])
+                                                    else values[a] for a, _, _ in FIGURE_LABELS),
+                    _breach_cell(report, r.kind, r.name)])
     return out.getvalue()
 
 

@@ -138,7 +138,7 @@ def test_outbound_of_a_month_is_per_day_worked_and_a_team_overrides_the_default(
 def test_live_only_leaves_the_daily_minimums_to_the_report():
     ts = TargetSet(agents={"outbound": _t("outbound", 20), "busy_overruns": _t("busy_overruns", 0)})
     f = Figures(outbound=0, logged_in_s=100.0, busy_overruns=1)
-    assert [b.figure for b in breaches({}, {"1001": f}, ts)] == ["busy_overruns", "outbound"]
+    assert [b.figure for b in breaches({}, {"1001": f}, ts)] == ["outbound", "busy_overruns"]
     assert [b.figure for b in breaches({}, {"1001": f}, ts, live_only=True)] == ["busy_overruns"]
 
 
