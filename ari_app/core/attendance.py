@@ -29,6 +29,7 @@ class Status(StrEnum):
     LATE_AND_EARLY = "late_and_early"
     ABSENT = "absent"
     LEAVE = "leave"  # on leave that day (R-LEAVE): not counted against the agent
+    SWAPPED = "swapped"  # handed the shift to another agent (R-LEAVE 换班): not counted against the agent
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,12 +77,17 @@ def attendance(roster: Roster, log: Iterable[AgentLogEntry], first: date, last: 
                 continue
             start, end = bounds
             for agent in roster.members(team):
-                if roster.on_leave(agent, day):
+                off = Status.LEAVE if roster.on_leave(agent, day) else \
+                    Status.SWAPPED if roster.swapped_away(agent, day) else None
+                if off is not None:
                     rows.append(AttendanceRow(agent_id=agent, team=team, day=day, shift_start=start,
                                               shift_end=end, first_login=None, last_logout=None, late_s=0.0,
-                                              early_s=0.0, status=Status.LEAVE))
+                                              early_s=0.0, status=off))
                     continue
                 rows.append(_row(agent, team, day, start, end, spans.get(agent, []), now))
+            for swap in roster.swaps_on(team, day):  # the agent who took a shift works it (R-LEAVE 换班)
+                start, end = roster.shift_bounds(team, day, swap.shift) or bounds
+                rows.append(_row(swap.taker, team, day, start, end, spans.get(swap.taker, []), now))
         day += timedelta(days=1)
     return rows
 

@@ -653,7 +653,7 @@ class Callbacks:
         return next((a for a in members[i:] + members[:i] if ok(a)), None)
 
     def _free_on(self, day: date) -> Callable[[str], bool]:
-        return lambda agent: not self.roster.on_leave(agent, day)
+        return lambda agent: not self.roster.off(agent, day)  # on leave or swapped away (R-LEAVE)
 
     def _advance(self, team: str, p: RotaPointer, day: date) -> RotaPointer:
         """Duty mode: the pointer once ``day`` is fixed (pure; see the module docstring)."""
@@ -666,7 +666,7 @@ class Callbacks:
             return p  # the rota never goes back
         d = day if p.day is None else p.day + timedelta(days=1)
         last, pick = p.last_agent, None
-        away = {(e.agent_id, e.day) for e in self.roster.leave_entries()}
+        away = self.roster.off_days()  # leave and swaps away (R-LEAVE)
         plain = self.roster.plain_from()
         while d <= day and d < plain:  # days that may have holidays or leave: one by one
             if self.roster.works_on(team, d):

@@ -12,10 +12,17 @@
   either one of the shift's weekdays or an extra working day (调休, worked
   like a Monday — the same rule as ``core/hours.py``).
 * **Leave** is an entry per agent and day, for one named shift or the whole
-  day (``shift=None``). At most one agent per team may be on leave in a
-  shift: a second request whose shifts overlap another agent's leave is
-  refused, unless a supervisor overrides it; the decision and the entry
-  record who overrode, so the shell can log it.
+  day (``shift=None``), of a kind (``personal`` or ``sick``). A **swap**
+  (换班, ``SwapEntry``) hands one agent's shift (or whole working day) to
+  another agent, the *taker*; an exchange is two swaps made together (one
+  ``swap_id``). The giver is *off* (``off``/``off_days``: the rota skips them,
+  as it skips leave); the taker works the shift (attendance counts them).
+  The seed's rules (人员管理制度 第2、3、5、6条) are checked in
+  ``core.roster_rules``: one agent per team and shift on leave *or* swapping
+  away, two leave days and two swaps a month, a day's notice (sick leave
+  excepted), no consecutive shifts after a swap. A refusal names its rule;
+  a supervisor may override (the decision lists the rules overridden, so
+  the shell can log them).
 
 Bad input from our own callers (unknown agent, agent in no team, a day that
 is not ``YYYY-MM-DD``, an unknown shift) raises ``RosterError`` with an
@@ -30,12 +37,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 __all__ = [
-    "LeaveDecision", "LeaveEntry", "Roster", "RosterError", "Shift", "Team", "agent_order", "parse_day",
+    "LEAVE_KINDS", "LeaveDecision", "LeaveEntry", "Roster", "RosterError", "Shift", "SwapEntry", "Team",
+    "agent_order", "parse_day",
 ]
+
+LEAVE_KINDS = ("personal", "sick")  # sick (急症): no day's notice needed (第5条)
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SEARCH_DAYS = 400  # how far ahead to look for a team's next working day
@@ -134,6 +144,18 @@ class LeaveEntry:
     day: date
     shift: str | None = None  # None = the whole day
     overridden_by: str | None = None  # the supervisor who allowed it over the limit
+    kind: str = "personal"  # LEAVE_KINDS
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwapEntry:
+    """R-LEAVE 换班: ``agent_id`` hands its ``shift`` (None: its team's whole working day) on ``day`` to ``taker``."""
+    swap_id: str
+    agent_id: str
+    day: date
+    shift: str | None
+    taker: str
+    overridden_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +168,8 @@ class LeaveDecision:
     reason: str
     overridden_by: str | None = None  # set only when the limit was actually exceeded
     conflicts: tuple[str, ...] = ()  # the other agents on leave in the same shift(s)
+    kind: str = "personal"
+    broken: tuple[str, ...] = ()  # the rules refused by, or overridden (roster_rules.RULES keys)
 
 
 class Roster:
@@ -153,7 +177,7 @@ class Roster:
 
     def __init__(self, teams: Iterable[Team], *, agents: Iterable[str] | None = None,
                  holidays: Iterable[date] = (), extra_workdays: Iterable[date] = (),
-                 leave: Iterable[LeaveEntry] = ()) -> None:
+                 leave: Iterable[LeaveEntry] = (), swaps: Iterable[SwapEntry] = ()) -> None:
         self._teams: dict[str, Team] = {}
         self._team_of: dict[str, str] = {}
         for team in teams:
@@ -175,6 +199,8 @@ class Roster:
         for entry in leave:
             self._check_agent(entry.agent_id)
             self._leave.append(entry)
+        self._swaps: list[SwapEntry] = []
+        self.restore_swaps(swaps)
 
     # -- teams ----------------------------------------------------------------
     @property
@@ -248,7 +274,7 @@ class Roster:
     def plain_from(self) -> date:
         """The first day after every holiday, extra working day and leave entry: from it on, each team
         works by its shifts' weekdays alone and nobody is on leave (issue 17: the rota counts those days)."""
-        days = [*self.holidays, *self.extra_workdays, *(e.day for e in self._leave)]
+        days = [*self.holidays, *self.extra_workdays, *(e.day for e in self._leave), *(e.day for e in self._swaps)]
         last = max(days, default=None)
         return date.min if last is None else last + timedelta(days=1) if last < date.max else date.max
 
@@ -281,49 +307,68 @@ class Roster:
                    for e in self._leave)
 
     def request_leave(self, agent_id: str, day: date | str, *, shift: str | None = None,
-                      override_by: str | None = None) -> LeaveDecision:
-        team_name = self._check_agent(agent_id)
+                      override_by: str | None = None, kind: str = "personal", now: float | None = None
+                      ) -> LeaveDecision:
+        """Grant or refuse by the seed's rules (``core.roster_rules``); ``now`` None: no notice rule (entries from
+        the roster file or the store)."""
+        from .roster_rules import leave_decision
+
+        return leave_decision(self, agent_id, day, shift=shift, override_by=override_by, kind=kind, now=now)
+
+    def _add_leave(self, entry: LeaveEntry) -> None:
+        if entry.shift is None:  # a whole day replaces the agent's single-shift entries that day
+            self._leave = [e for e in self._leave if not (e.agent_id == entry.agent_id and e.day == entry.day)]
+        self._leave.append(entry)
+
+    # -- swaps (R-LEAVE 换班) -------------------------------------------------------------------------
+    def swap_entries(self) -> tuple[SwapEntry, ...]:
+        return tuple(self._swaps)
+
+    def restore_swaps(self, entries: Iterable[SwapEntry]) -> None:
+        """Swaps granted before (the store's): added without the rules, agents and shifts checked."""
+        for e in entries:
+            team = self._check_agent(e.agent_id)
+            if e.shift is not None:
+                self.team(team).shift(e.shift)
+            self._check_agent(e.taker)
+            if not any(x.agent_id == e.agent_id and x.day == e.day and x.shift == e.shift for x in self._swaps):
+                self._swaps.append(e)
+
+    def swaps_on(self, team: str, day: date | str) -> tuple[SwapEntry, ...]:
+        """The swaps handing away a shift of ``team`` on ``day``."""
         d = parse_day(day)
-        team = self.team(team_name)
-        if shift is not None:
-            team.shift(shift)
-        if override_by is not None and not override_by.strip():
-            raise RosterError(f"override_by: must name the supervisor, got {override_by!r}")
+        members = set(self.members(team))
+        return tuple(e for e in self._swaps if e.day == d and e.agent_id in members)
 
-        def decide(granted: bool, reason: str, **kw: object) -> LeaveDecision:
-            return LeaveDecision(granted=granted, agent_id=agent_id, team=team_name, day=d, shift=shift,
-                                 reason=reason, **kw)  # type: ignore[arg-type]
+    def swapped_away(self, agent_id: str, day: date | str, *, shift: str | None = None) -> bool:
+        self._check_agent(agent_id)
+        d = parse_day(day)
+        return any(e.agent_id == agent_id and e.day == d and (shift is None or e.shift in (None, shift))
+                   for e in self._swaps)
 
-        running = [s.name for s in team.shifts if self.shift_works(s, d)]
-        wanted = running if shift is None else [shift] if shift in running else []
-        if not wanted and shift is None:
-            return decide(False, f"{d.isoformat()} is not a working day for team {team_name!r}")
-        if not wanted:
-            return decide(False, f"shift {shift!r} of team {team_name!r} does not run on {d.isoformat()}")
-        has = self.on_leave(agent_id, d, shift=shift) if shift is not None else self._whole_day(agent_id, d)
-        if has:
-            return decide(True, "already on leave")
-        conflicts: dict[str, list[str]] = {}  # shift -> other agents on leave in it
-        for e in self.leave_on(team_name, d):
-            if e.agent_id == agent_id:
-                continue
-            for s in wanted:
-                if e.shift in (None, s):
-                    conflicts.setdefault(s, []).append(e.agent_id)
-        others = tuple(sorted({a for v in conflicts.values() for a in v}, key=agent_order))
-        if others and override_by is None:
-            s, who = next(iter(conflicts.items()))
-            return decide(False, f"team {team_name!r} already has {', '.join(who)} on leave in shift "
-                                 f"{s!r} on {d.isoformat()}; one agent per team per shift (R-LEAVE); "
-                                 "a supervisor may override", conflicts=others)
-        overrider = override_by if others else None
-        if shift is None:  # a whole day replaces the agent's single-shift entries that day
-            self._leave = [e for e in self._leave if not (e.agent_id == agent_id and e.day == d)]
-        self._leave.append(LeaveEntry(agent_id=agent_id, day=d, shift=shift, overridden_by=overrider))
-        if overrider:
-            return decide(True, f"granted over the limit by supervisor {overrider!r}; also on leave: "
-                                f"{', '.join(others)}", overridden_by=overrider, conflicts=others)
-        return decide(True, "granted")
+    def off(self, agent_id: str, day: date | str, *, shift: str | None = None) -> bool:
+        """Not working that day (or shift): on leave or swapped away. The rota skips such agents (R-VM-RR)."""
+        return self.on_leave(agent_id, day, shift=shift) or self.swapped_away(agent_id, day, shift=shift)
+
+    def off_days(self) -> set[tuple[str, date]]:
+        """(agent, day) of every leave entry and every swap away."""
+        return {(e.agent_id, e.day) for e in self._leave} | {(e.agent_id, e.day) for e in self._swaps}
+
+    def request_swap(self, agent_id: str, day: date | str, taker: str, *, shift: str | None = None,
+                     back_day: date | str | None = None, back_shift: str | None = None, now: float | None = None,
+                     override_by: str | None = None, swap_id: str = "") -> Any:
+        """``agent_id`` hands its shift on ``day`` to ``taker``; with ``back_day`` the taker hands its own shift
+        that day back (an exchange). A ``roster_rules.SwapDecision``; granted swaps are in ``swap_entries()``."""
+        from .roster_rules import swap_decision
+
+        return swap_decision(self, agent_id, day, taker, shift=shift, back_day=back_day, back_shift=back_shift,
+                             now=now, override_by=override_by, swap_id=swap_id)
+
+    def cancel_swap(self, swap_id: str) -> tuple[SwapEntry, ...]:
+        """Remove every entry of the swap; the removed entries (none: unknown id)."""
+        gone = tuple(e for e in self._swaps if e.swap_id == swap_id)
+        self._swaps = [e for e in self._swaps if e.swap_id != swap_id]
+        return gone
 
     def cancel_leave(self, agent_id: str, day: date | str, *, shift: str | None = None) -> bool:
         """Remove the agent's leave that day (``shift=None``: all of it). False if there was none."""

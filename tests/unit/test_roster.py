@@ -317,21 +317,23 @@ def test_r_leave_decisions_carry_every_field_for_shift_leave_conflicts_and_overr
     refused = r.request_leave("1002", MON)
     assert refused == LeaveDecision(
         granted=False, agent_id="1002", team="support", day=MON, shift=None, conflicts=("1001",),
+        broken=("one_per_shift",),
         reason="team 'support' already has 1001 on leave in shift 'am' on 2025-03-03; one agent per team per "
                "shift (R-LEAVE); a supervisor may override")
     over = r.request_leave("1002", MON, shift="am", override_by="sup-li")
     assert over == LeaveDecision(
         granted=True, agent_id="1002", team="support", day=MON, shift="am", overridden_by="sup-li",
-        conflicts=("1001",), reason="granted over the limit by supervisor 'sup-li'; also on leave: 1001")
+        conflicts=("1001",), broken=("one_per_shift",),
+        reason="granted over the limit by supervisor 'sup-li'; also on leave: 1001")
     third = r.request_leave("1003", MON)
     assert third == LeaveDecision(
         granted=False, agent_id="1003", team="support", day=MON, shift=None, conflicts=("1001", "1002"),
-        reason="team 'support' already has 1001, 1002 on leave in shift 'am' on 2025-03-03; one agent per team "
+        broken=("one_per_shift",), reason="team 'support' already has 1001, 1002 on leave in shift 'am' on 2025-03-03; one agent per team "
                "per shift (R-LEAVE); a supervisor may override")
     both = r.request_leave("1003", MON, override_by="sup-wang")
     assert both == LeaveDecision(
         granted=True, agent_id="1003", team="support", day=MON, shift=None, overridden_by="sup-wang",
-        conflicts=("1001", "1002"),
+        conflicts=("1001", "1002"), broken=("one_per_shift",),
         reason="granted over the limit by supervisor 'sup-wang'; also on leave: 1001, 1002")
     assert r.request_leave("1003", MON, shift="pm") == LeaveDecision(
         granted=True, agent_id="1003", team="support", day=MON, shift="pm", reason="already on leave")
