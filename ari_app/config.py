@@ -54,6 +54,7 @@ from typing import Any, Mapping, Iterator
 from . import pbx_site
 from .core import numbers
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
+from .core.incall import HOLD_APOLOGY_S, SILENT_DETECT_S, SILENT_SCRIPTS
 from .core.targets import TargetSet
 from .pbx_site import toml_key
 
@@ -213,6 +214,9 @@ class QueueConfig:
     greeting: bool = True  # R-GREET
     hold_remind_s: float = 60.0  # R-HOLD
     silent_wait_s: float = 5.0  # R-SILENT
+    hold_apology_s: float = HOLD_APOLOGY_S  # R-WAIT: "对不起，请稍等！" after this long on hold (0 = off)
+    silent_script: str = "standard"  # R-SILENT: "standard" or "hotline" (core.incall.SILENT_SCRIPTS)
+    silent_detect_s: float = SILENT_DETECT_S  # R-SILENT: talk detection starts the script (0 = off)
     calendar: str = ""  # R-HOURS: a [calendars.NAME]; "" = always open
     default_handle_s: float = 120.0
     short_abandon_s: float = 5.0  # R-KPI: a caller gone this soon is a short abandon, outside every ratio
@@ -559,6 +563,12 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             greeting=r.get("greeting", bool, True),
             hold_remind_s=r.positive("hold_remind_s", QueueConfig.hold_remind_s),
             silent_wait_s=r.positive("silent_wait_s", QueueConfig.silent_wait_s),
+            hold_apology_s=r.get("hold_apology_s", float, QueueConfig.hold_apology_s, check=lambda v: v >= 0,
+                                 must=">= 0 (0 = off)"),
+            silent_script=r.get("silent_script", str, QueueConfig.silent_script, check=lambda v: v in SILENT_SCRIPTS,
+                                must="one of " + ", ".join(SILENT_SCRIPTS)),
+            silent_detect_s=r.get("silent_detect_s", float, QueueConfig.silent_detect_s, check=lambda v: v >= 0,
+                                  must=">= 0 (0 = off)"),
             calendar=r.get("calendar", str, ""),
             default_handle_s=r.positive("default_handle_s", QueueConfig.default_handle_s),
             short_abandon_s=r.get("short_abandon_s", float, QueueConfig.short_abandon_s, check=lambda v: v >= 0,

@@ -22,7 +22,10 @@ from typing import Any, Iterable, Mapping
 from . import announce, prompts
 from .agents import Agent, AgentEvent, AgentLogEntry, AgentState, BusyPolicy
 from .hours import ALWAYS_OPEN, Calendar
-from .incall import EndSilent, Hold, HoldAction, PlayToCall, RemindAgent, SilentScript
+from .incall import (
+    HOLD_APOLOGY_S, SILENT_DETECT_S, SILENT_SCRIPTS, DetectTalk, EndSilent, Hold, HoldAction, HoldApology, PlayToCall,
+    RemindAgent, SilentScript, StopSilent, TalkWatch,
+)
 from .login import LoginGuard
 from .timeline import Fact, Timeline, TimelineEntry
 from .transfer import (
@@ -57,6 +60,9 @@ class QueueRules:
     default_handle_s: float = 120.0  # estimate before any call was handled
     hold_remind_s: float = 60.0  # R-HOLD
     silent_wait_s: float = 5.0  # R-SILENT
+    hold_apology_s: float = HOLD_APOLOGY_S  # R-WAIT on hold (0 = off)
+    silent_script: str = "standard"  # R-SILENT: a key of SILENT_SCRIPTS
+    silent_detect_s: float = SILENT_DETECT_S  # R-SILENT by talk detection (0 = off)
     voicemail_key: str = "1"
     keep_place_key: str = ""  # R-CB keep my place: the caller is called back at their turn ("" = off)
     voicemail_destination: str = "callcenter-voicemail,s,1"
@@ -125,7 +131,7 @@ class HoldRequest:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SilentRequest:
-    """R-SILENT: the agent starts the silent-caller script."""
+    """R-SILENT: the agent starts the silent-caller script (talk detection: ``source="talk_detect"``)."""
     call_id: str
     source: str = "key"
 
@@ -278,7 +284,7 @@ class PlaceReached:
 
 Action = (Ring | StopRinging | Connect | Announce | Divert | LoginResult | CommandResult | Publish | HoldForTransfer
           | DialTarget | Consult | EndTransfer | TransferResult | HoldAction | RemindAgent | PlayToCall | EndSilent
-          | KeepPlace | PlaceReached)
+          | HoldApology | StopSilent | DetectTalk | KeepPlace | PlaceReached)
 
 
 class CallState(StrEnum):
@@ -307,6 +313,7 @@ class _Call:
     kept: bool = False  # R-CB keep my place: the caller hung up to be called back; the place stays in line
     hold: Hold | None = None  # R-HOLD
     silent: SilentScript | None = None  # R-SILENT in progress
+    talk: TalkWatch | None = None  # R-SILENT: waiting for the caller's first word after the bridge
     timeline: Timeline = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -397,6 +404,7 @@ class Acd:
                 if call is not None and call.state == CallState.ANSWERED:
                     call.state, call.bridged_at = CallState.CONNECTED, now
                     self._fact(call, Fact.BRIDGED, now, agent=ev.agent_id, greeted=ev.greeted)  # R-GREET
+                    out += self._talk_watch(call, now)  # R-SILENT by talk detection
             case CallEnded():
                 call = self.calls.get(ev.call_id)
                 if call is not None and not call.kept:  # a kept place outlives the caller's channel
@@ -426,10 +434,7 @@ class Acd:
                 if call is not None and call.silent is not None and call.silent.step == ev.step:
                     call.silent.prompt_done(now)
             case CallerSpoke():
-                call = self.calls.get(ev.call_id)
-                if call is not None and call.silent is not None:
-                    call.silent = None
-                    out.append(Publish("call.silent_stopped", {"call_id": call.call_id, "rule": "R-SILENT"}))
+                out += self._caller_spoke(ev, now)
         out += self._distribute(now)
         return out
 
@@ -450,6 +455,10 @@ class Acd:
                 deadlines.append(t)
             if c.silent is not None and c.silent.deadline is not None:
                 deadlines.append(c.silent.deadline)
+            if c.hold is not None and (t := c.hold.next_apology()) is not None:
+                deadlines.append(t)
+            if c.talk is not None and c.talk.deadline is not None:
+                deadlines.append(c.talk.deadline)
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> list[Action]:
@@ -475,6 +484,11 @@ class Acd:
                 out.append(RemindAgent(call_id=call.call_id, held_s=held_s))
             if call.silent is not None and call.silent.deadline is not None and call.silent.deadline <= now:
                 out += self._silent_next(call, now)
+            if call.hold is not None and (t := call.hold.next_apology()) is not None and t <= now:
+                out += self._hold_apology(call, now)  # R-WAIT on hold
+            if call.talk is not None and call.talk.due(now):
+                call.talk = None
+                out += self._silent_start(SilentRequest(call_id=call.call_id, source="talk_detect"), now)
         out += self._distribute(now)
         return out
 
@@ -879,7 +893,8 @@ class Acd:
         if call.call_id in self.transfers:
             return result(False, "a transfer is in progress")
         if call.hold is None:
-            call.hold = Hold(remind_s=self.queues[call.queue].hold_remind_s)
+            call.hold = Hold(remind_s=self.queues[call.queue].hold_remind_s,
+                             apology_s=self.queues[call.queue].hold_apology_s)
         if ev.on == call.hold.on:
             return result(True)  # already so (a phone's re-INVITE after the key, say)
         fields: dict[str, Any] = {"call_id": call.call_id, "agent": call.agent_id, "source": ev.source,
@@ -897,9 +912,11 @@ class Acd:
         call = self.calls.get(ev.call_id)
         if call is None or call.state != CallState.CONNECTED or call.silent is not None:
             return []
-        if call.hold is not None and call.hold.on:
+        if call.hold is not None and call.hold.on or call.call_id in self.transfers:
             return []
-        call.silent = SilentScript(wait_s=self.queues[call.queue].silent_wait_s)
+        rules = self.queues[call.queue]
+        call.talk = None  # the script runs now: talk detection only stops it
+        call.silent = SilentScript(wait_s=rules.silent_wait_s, prompts=SILENT_SCRIPTS[rules.silent_script])
         prompt = call.silent.start()
         self._fact(call, Fact.PROMPT_PLAYED, now, prompt=prompt, rule="R-SILENT")
         return [Publish("call.silent_script", {"call_id": call.call_id, "agent": call.agent_id, "source": ev.source,
@@ -915,6 +932,35 @@ class Acd:
         return [Publish("call.silent", {"call_id": call.call_id, "queue": call.queue, "agent": call.agent_id,
                                         "rule": "R-SILENT"}),
                 EndSilent(call_id=call.call_id)]
+
+    def _talk_watch(self, call: _Call, now: float) -> list[Action]:
+        """R-SILENT: from the bridge, talk detection listens for the caller's first word."""
+        call.talk = TalkWatch.after_bridge(now, self.queues[call.queue].silent_detect_s)
+        return [DetectTalk(call_id=call.call_id)] if call.talk is not None else []
+
+    def _caller_spoke(self, ev: CallerSpoke, now: float) -> list[Action]:
+        """Talk detection heard the caller: no script starts by itself, and one running stops (no hang-up)."""
+        call = self.calls.get(ev.call_id)
+        if call is None:
+            return []
+        call.talk = None
+        if call.silent is None:
+            return []
+        step, call.silent = call.silent.step, None
+        return [Publish("call.silent_stopped", {"call_id": call.call_id, "agent": call.agent_id, "step": step,
+                                                "rule": "R-SILENT"}),
+                StopSilent(call_id=call.call_id)]
+
+    def _hold_apology(self, call: _Call, now: float) -> list[Action]:
+        """R-WAIT: the caller has been on hold ``hold_apology_s``: "对不起，请稍等！" once, then the music."""
+        hold = call.hold
+        assert hold is not None and hold.since is not None
+        hold.apologised = True
+        held_s = round(now - hold.since, 3)
+        self._fact(call, Fact.PROMPT_PLAYED, now, prompt="wait-apology", rule="R-WAIT", held_s=held_s)
+        return [Publish("call.hold_apology", {"call_id": call.call_id, "agent": call.agent_id, "held_s": held_s,
+                                              "rule": "R-WAIT"}),
+                HoldApology(call_id=call.call_id)]
 
     # -- transfers (R-XFER-CONSENT, R-XFER-CONFIRM, R-XFER-NAME; state table in transfer.py) ------
     def _transfer_request(self, ev: TransferRequest, now: float) -> list[Action]:

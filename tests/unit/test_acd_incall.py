@@ -5,7 +5,7 @@ from ari_app.core.acd import (
     OfferAnswered, Publish, QueueRules, SilentPromptDone, SilentRequest,
 )
 from ari_app.core.agents import Agent
-from ari_app.core.incall import EndSilent, HoldAction, PlayToCall, RemindAgent
+from ari_app.core.incall import EndSilent, HoldAction, HoldApology, PlayToCall, RemindAgent
 
 T0 = 1_800_000_000.0
 
@@ -29,7 +29,7 @@ def published(actions, name):
 
 
 def test_r_hold_reminds_the_agent_every_minute_and_apologises_on_resume():
-    acd = connected()
+    acd = connected(hold_apology_s=0)  # the 10 s apology (R-WAIT) is tested in test_incall_rules.py
     out = acd.handle(HoldRequest(call_id="c1", on=True, request_id="r1"), T0 + 10)
     assert HoldAction(call_id="c1", hold=True) in out and of(out, CommandResult)[0].ok
     assert acd.get_timer() == T0 + 70
@@ -117,6 +117,10 @@ def test_r_hold_and_r_silent_action_by_action_with_their_timeline():
         Publish("call.hold", {"call_id": "c1", "agent": "1001", "source": "api", "rule": "R-HOLD"}),
         HoldAction(call_id="c1", hold=True),
         CommandResult(request_id="h1", agent_id="1001", ok=True)]
+    assert acd.get_timer() == T0 + 20  # R-WAIT: 10 s on hold
+    assert acd.handle_timer(T0 + 20) == [
+        Publish("call.hold_apology", {"call_id": "c1", "agent": "1001", "held_s": 10, "rule": "R-WAIT"}),
+        HoldApology(call_id="c1", prompts=("wait-apology",))]
     assert acd.handle_timer(T0 + 70) == [
         Publish("call.hold_reminder", {"call_id": "c1", "agent": "1001", "held_s": 60, "rule": "R-HOLD"}),
         RemindAgent(call_id="c1", held_s=60)]
@@ -143,6 +147,7 @@ def test_r_hold_and_r_silent_action_by_action_with_their_timeline():
         EndSilent(call_id="c1")]
     assert [(e.at, e.fact.value, e.agent, e.detail) for _, e in acd.drain_facts()] == [
         (T0 + 10, "hold", "1001", {"source": "api"}),
+        (T0 + 20, "prompt_played", None, {"prompt": "wait-apology", "rule": "R-WAIT", "held_s": 10}),
         (T0 + 75.5, "unhold", "1001", {"held_s": 65.5}),
         (T0 + 90, "prompt_played", None, {"prompt": "silent-hello", "rule": "R-SILENT"}),
         (T0 + 98, "prompt_played", None, {"prompt": "silent-bye", "rule": "R-SILENT"})]

@@ -12,7 +12,7 @@ from ari_app.core.acd import (
     OfferFailed, PlaceReached, Publish, QueueRules, Resynced, Ring, StopRinging,
 )
 from ari_app.core.agents import Agent, AgentState, BusyPolicy
-from ari_app.core.incall import EndSilent, PlayToCall, RemindAgent
+from ari_app.core.incall import EndSilent, PlayToCall, RemindAgent, StopSilent
 from ari_app.core.timeline import Fact, TimelineEntry
 from ari_app.core.transfer import (
     Consult, DialTarget, EndTransfer, HoldForTransfer, TransferCommand, TransferRequest, TransferResult,
@@ -406,6 +406,7 @@ def test_durations_of_a_call_with_a_hold_are_reported_to_the_millisecond():
     assert out[0].fields["ring_s"] == 4.235 and out[0].fields["wait_s"] == 4.235
     acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 5.5)
     acd.handle(HoldRequest(call_id="c1", on=True), T0 + 10.12345)
+    assert published(acd.handle_timer(T0 + 20.2), "call.hold_apology")[0]["held_s"] == 10.077  # R-WAIT on hold
     out = acd.handle_timer(T0 + 70.35)
     assert out == [Publish("call.hold_reminder", {"call_id": "c1", "agent": "1001", "held_s": 60.227,
                                                   "rule": "R-HOLD"}),
@@ -698,7 +699,8 @@ def test_r_silent_the_caller_speaking_stops_the_script_action_by_action():
     acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
     acd.handle(SilentRequest(call_id="c1"), T0 + 3)
     assert acd.handle(CallerSpoke(call_id="c1"), T0 + 4) == [
-        Publish("call.silent_stopped", {"call_id": "c1", "rule": "R-SILENT"})]
+        Publish("call.silent_stopped", {"call_id": "c1", "agent": "1001", "step": 1, "rule": "R-SILENT"}),
+        StopSilent(call_id="c1")]  # the prompt playing stops too
     assert acd.calls["c1"].silent is None and acd.get_timer() is None
 
 
