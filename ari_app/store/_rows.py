@@ -14,7 +14,8 @@ from typing import Any, Iterable, Sequence
 
 from ..core.callbacks import Attempt, CallbackTask, Outcome, RotaState, TaskState
 from ..core.comply import ComplianceRecord
-from ..core.roster import LeaveEntry
+from ..core.lateness import Excuse
+from ..core.roster import LeaveEntry, SwapEntry
 from ..core.timeline import Fact, TimelineEntry
 from .base import AgentSession, VoicemailIntake
 
@@ -25,7 +26,9 @@ TASK_COLUMNS = ("task_id, caller, queue, team, recording, created_at, deadline, 
                 " next_attempt_at, overdue_at, closed_at, closed_by, kind, note, reassigned_by")
 ATTEMPT_COLUMNS = "task_id, seq, at, agent_id, outcome"
 INTAKE_COLUMNS = "task_id, caller, queue, recording, started_at, kind, team"
-LEAVE_COLUMNS = "agent_id, day, shift, overridden_by"
+LEAVE_COLUMNS = "agent_id, day, shift, overridden_by, kind"
+SWAP_COLUMNS = "swap_id, agent_id, day, shift, taker, overridden_by"
+EXCUSE_COLUMNS = "agent_id, day, reason, excused_by, at"
 
 
 def placeholders(columns: str) -> str:
@@ -101,12 +104,32 @@ def leave_key(agent_id: str, day: date, shift: str | None) -> tuple[str, str, st
 
 
 def leave_row(e: LeaveEntry) -> tuple[Any, ...]:
-    return (*leave_key(e.agent_id, e.day, e.shift), e.overridden_by)
+    return (*leave_key(e.agent_id, e.day, e.shift), e.overridden_by, e.kind)
+
+
+def _day(v: Any) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(v)  # PostgreSQL DATE / SQLite text
 
 
 def leave_from_row(r: Row) -> LeaveEntry:
-    day = r[1] if isinstance(r[1], date) else date.fromisoformat(r[1])  # PostgreSQL DATE / SQLite text
-    return LeaveEntry(agent_id=r[0], day=day, shift=r[2] or None, overridden_by=r[3])
+    return LeaveEntry(agent_id=r[0], day=_day(r[1]), shift=r[2] or None, overridden_by=r[3], kind=r[4])
+
+
+def swap_row(e: SwapEntry) -> tuple[Any, ...]:
+    return (e.swap_id, *leave_key(e.agent_id, e.day, e.shift), e.taker, e.overridden_by)
+
+
+def swap_from_row(r: Row) -> SwapEntry:
+    return SwapEntry(swap_id=r[0], agent_id=r[1], day=_day(r[2]), shift=r[3] or None, taker=r[4],
+                     overridden_by=r[5])
+
+
+def excuse_row(e: Excuse) -> tuple[Any, ...]:
+    return (e.agent_id, e.day.isoformat(), e.reason, e.by, e.at)
+
+
+def excuse_from_row(r: Row) -> Excuse:
+    return Excuse(agent_id=r[0], day=_day(r[1]), reason=r[2], by=r[3], at=r[4])
 
 
 def rota_text(rota: RotaState) -> str:

@@ -145,6 +145,27 @@ CREATE TABLE login_lockouts (
     locked_until {time} NOT NULL DEFAULT 0
 );
 """),
+    ("leave kinds, shift swaps, excused lateness (R-LEAVE, R-SHIFT, issue 18)", """
+ALTER TABLE agent_leave ADD COLUMN kind TEXT NOT NULL DEFAULT 'personal';
+CREATE TABLE shift_swaps (
+    swap_id  TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    day      {day} NOT NULL,
+    shift    TEXT NOT NULL DEFAULT '',
+    taker    TEXT NOT NULL,
+    overridden_by TEXT,
+    PRIMARY KEY (agent_id, day, shift)
+);
+CREATE INDEX shift_swaps_id ON shift_swaps (swap_id);
+CREATE TABLE attendance_excuses (
+    agent_id   TEXT NOT NULL,
+    day        {day} NOT NULL,
+    reason     TEXT NOT NULL,
+    excused_by TEXT NOT NULL,
+    at         {time} NOT NULL,
+    PRIMARY KEY (agent_id, day)
+);
+"""),
 ]
 
 SQLITE_TYPES = {"time": "REAL", "day": "TEXT"}

@@ -18,7 +18,8 @@ from ..core.callbacks import OPEN_STATES, CallbackTask, RotaState
 from ..core.comply import ComplianceRecord
 from ..core.figures import OutboundAttempt
 from ..core.login import LockState
-from ..core.roster import LeaveEntry
+from ..core.lateness import Excuse
+from ..core.roster import LeaveEntry, SwapEntry
 from ..core.timeline import TimelineEntry
 from . import _rows as rows
 from ._schema import VERSION_TABLE, Migration, render
@@ -291,6 +292,35 @@ class SqlRepository:
     def remove_leave(self, agent_id: str, day: date, shift: str | None) -> bool:
         return self._exec("DELETE FROM agent_leave WHERE agent_id = ? AND day = ? AND shift = ?",
                           rows.leave_key(agent_id, day, shift)).rowcount > 0
+
+    # -- shift swaps (R-LEAVE 换班) and excused lateness (R-SHIFT 第十一条), issue 18 --------------------
+    def swaps(self) -> list[SwapEntry]:
+        found = self._exec(f"SELECT {rows.SWAP_COLUMNS} FROM shift_swaps ORDER BY day, agent_id, shift")
+        return [rows.swap_from_row(r) for r in found]
+
+    def add_swap(self, entries: Iterable[SwapEntry]) -> None:
+        """One swap's entries in one transaction; idempotent on (agent, day, shift)."""
+        with self._tx():
+            for e in entries:
+                self._exec(f"INSERT INTO shift_swaps ({rows.SWAP_COLUMNS})"
+                           f" VALUES ({rows.placeholders(rows.SWAP_COLUMNS)})"
+                           " ON CONFLICT (agent_id, day, shift) DO NOTHING", rows.swap_row(e))
+
+    def remove_swap(self, swap_id: str) -> int:
+        return self._exec("DELETE FROM shift_swaps WHERE swap_id = ?", (swap_id,)).rowcount
+
+    def excuses(self, first: date, last: date) -> list[Excuse]:
+        """Excusals of days ``first``..``last`` (both included)."""
+        found = self._exec(f"SELECT {rows.EXCUSE_COLUMNS} FROM attendance_excuses WHERE day >= ? AND day <= ?"
+                           " ORDER BY day, agent_id", (first.isoformat(), last.isoformat()))
+        return [rows.excuse_from_row(r) for r in found]
+
+    def add_excuse(self, excuse: Excuse) -> None:
+        """Upsert on (agent, day): a second excusal of the same day replaces the reason."""
+        self._exec(f"INSERT INTO attendance_excuses ({rows.EXCUSE_COLUMNS})"
+                   f" VALUES ({rows.placeholders(rows.EXCUSE_COLUMNS)}) ON CONFLICT (agent_id, day) DO UPDATE"
+                   " SET reason=excluded.reason, excused_by=excluded.excused_by, at=excluded.at",
+                   rows.excuse_row(excuse))
 
     # -- wrong-PIN limits (R-LOGIN, issue 17) ------------------------------------------------------
     def lockouts(self) -> list[LockState]:

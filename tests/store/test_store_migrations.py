@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS call_timeline (
 CREATE INDEX IF NOT EXISTS call_timeline_at ON call_timeline (at);
 """
 
-NEWEST = 5  # v5: wrong-PIN limits (R-LOGIN, issue 17); v4: agent log, compliance, recordings, outbound calls
+NEWEST = 6  # v6: leave kinds, shift swaps, excused lateness (issue 18); v5: wrong-PIN limits (R-LOGIN, issue 17); v4: agent log, compliance, recordings, outbound calls
 
 
 def test_fresh_database_is_at_the_newest_version(backend, url, raw):
