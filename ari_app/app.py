@@ -136,7 +136,7 @@ class Service:
         self.desk: CallbackDesk | None = None
         if cfg.callbacks is not None:
             leave = store.leave()
-            roster = make_roster(cfg, leave)  # leave recorded at run time (API/CLI) joins the file's
+            roster = make_roster(cfg, leave, store.swaps())  # leave and swaps recorded at run time join the file's
             self.desk = CallbackDesk(
                 rules=cfg.callbacks.rules, roster=roster, store=store, ari=self.ari, app=cfg.ari.app,
                 publish=self.bus.publish, dispatch=self.dispatcher.dispatch, register=self._register,

@@ -45,7 +45,7 @@ from .config import (
     _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz, read_toml,
     time_of_day,
 )
-from .core.roster import LeaveEntry, Roster, RosterError, Shift, Team, parse_day
+from .core.roster import LeaveEntry, Roster, RosterError, Shift, SwapEntry, Team, parse_day
 
 __all__ = ["default_roster", "load_roster", "make_roster", "parse_roster"]
 
@@ -197,14 +197,17 @@ def default_roster(queues: Iterable[str] | Mapping[str, QueueConfig],
     return Roster([Team(name=q, agents=tuple(ids)) for q, ids in members.items() if ids], agents=list(agents))
 
 
-def make_roster(cfg: Config, leave: Iterable[LeaveEntry] = ()) -> Roster:
+def make_roster(cfg: Config, leave: Iterable[LeaveEntry] = (), swaps: Iterable[SwapEntry] = ()) -> Roster:
     """A fresh ``Roster`` for the service: the roster file, else the default roster. Raises ConfigError.
 
-    ``leave``: entries recorded at run time (the store's, through the API/CLI) join the file's (R-LEAVE)."""
+    ``leave`` and ``swaps``: entries recorded at run time (the store's, through the API/CLI) join the file's
+    (R-LEAVE); they were judged by the rules when granted and are not judged again."""
     if cfg.callbacks is not None and cfg.callbacks.roster:
         roster = load_roster(cfg.callbacks.roster, cfg.agents)
     else:
         roster = default_roster(cfg.queues, cfg.agents)
     for entry in leave:
-        roster.request_leave(entry.agent_id, entry.day, shift=entry.shift, override_by=entry.overridden_by or "store")
+        roster.request_leave(entry.agent_id, entry.day, shift=entry.shift, override_by=entry.overridden_by or "store",
+                             kind=entry.kind)
+    roster.restore_swaps(swaps)
     return roster

@@ -41,13 +41,17 @@ Callbacks and the roster (R-VM, R-CB, R-SLA24, R-VM-RR, R-LEAVE), supervisor and
     GET    /roster/leave             every leave entry: agent_id, team, day, shift, overridden_by, source
                                      (api: kept in the store; roster_file: from the roster file)
     POST   /roster/leave             body {"agent_id": "1001", "day": "2025-03-04", "shift": "day"
-                                     (optional: the whole day), "override": false}; one agent per team
-                                     and shift, else 409; "override": true lifts the limit, supervisor
-                                     role only, the token's name is logged as the supervisor
+                                     (optional: the whole day), "kind": "personal" | "sick" (optional),
+                                     "override": false}; the seed's rules (core.roster_rules: one agent
+                                     per team and shift on leave or swapping, two leave days a month, a
+                                     day ahead unless sick), else 409 naming the rule; "override": true
+                                     lifts them, supervisor role only, the token's name is logged as the
+                                     supervisor with the rules overridden
     DELETE /roster/leave             body {"agent_id": "1001", "day": "2025-03-04", "shift": "day"
                                      (optional: all of that day)}; 404 when there is none
     GET    /roster/duty              ?day=YYYY-MM-DD (default: each team's current duty day): per team
                                      the duty agent (R-VM-RR), a preview that moves no pointer
+    GET|POST|DELETE /roster/swap(s), POST /attendance/excuse: shift swaps and excused lateness, _roster_routes.py
 
 Every route but /health and /health/live (and /metrics from loopback, if allowed) needs
 ``Authorization: Bearer <token>``. Checks run in this order, so a refusal
@@ -77,6 +81,7 @@ from ._input import (AGENT_ID, DAY, ERROR_CHARS, INTERFACE, REASON, TASK_ID, TEA
                      check, clip, flag, show, show_query)
 from ._input import body as _body
 from ._phones import PhoneBook
+from ._roster_routes import add_roster_routes
 from ._settings import MAX_BODY, METRICS_ROLES, ApiSettings, ApiToken
 
 __all__ = ["build_app"]
@@ -403,8 +408,10 @@ class _Api:
     async def change_leave(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
         adding = request.method == "POST"
         _desk_role(token, "change the leave")
-        body = await _body(request, {"agent_id", "day", "shift", *(("override",) if adding else ())})
-        override = body.get("override", False)
+        body = await _body(request, {"agent_id", "day", "shift", *(("override", "kind") if adding else ())})
+        override, kind = body.get("override", False), body.get("kind", "personal")
+        if kind not in ("personal", "sick"):
+            raise _Fail(400, f"kind: must be personal or sick, got {json.dumps(kind, ensure_ascii=False)[:40]}")
         if adding and not isinstance(override, bool):
             raise _Fail(400, f"override: must be true or false, got {json.dumps(override)[:40]}")
         if override and token.role != "supervisor":
@@ -423,9 +430,9 @@ class _Api:
         desk = self._desk()
         if not adding:
             return web.json_response(desk.leave_cancel(agent_id, day, shift, by=token.name))
-        audit["override"] = override
+        audit.update(override=override, kind=kind)
         return web.json_response(desk.leave_add(agent_id, day, shift, token.name if override else None,
-                                                by=token.name))
+                                                by=token.name, kind=kind))
 
     async def duty(self, request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
         _desk_role(token, "see the duty rota")
@@ -516,3 +523,4 @@ def _add_callback_routes(app: web.Application, api: "_Api") -> None:
     app.router.add_post("/roster/leave", api.guarded("leave_add", api.change_leave), name="leave_add")
     app.router.add_delete("/roster/leave", api.guarded("leave_cancel", api.change_leave), name="leave_cancel")
     app.router.add_get("/roster/duty", api.guarded("duty", api.duty), name="duty", allow_head=False)
+    add_roster_routes(app, api)  # swaps (R-LEAVE 换班), excused lateness (R-SHIFT), issue 18

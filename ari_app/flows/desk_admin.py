@@ -2,7 +2,8 @@
 
 Rules: R-VM / R-CB / R-SLA24 (the task list, close, reopen, reassign, follow-up lists),
 R-VM-RR (the duty agent of a day), R-LEAVE (leave granted, refused, overridden — each logged:
-``roster.leave_granted``, ``roster.leave_refused``, ``roster.leave_override``, ``roster.leave_cancelled``),
+``roster.leave_granted``, ``roster.leave_refused`` (with ``rules``: the seed's rules it broke, ``core.roster_rules``),
+``roster.leave_override`` (the rules overridden), ``roster.leave_cancelled``; swaps and excusals: ``desk_roster``),
 R-PRIVACY (caller numbers masked as in the logs unless ``reveal=True``; follow-up errors never
 repeat a number).
 
@@ -27,6 +28,7 @@ from ..core.followup import parse_followup_csv
 from ..core.roster import LeaveDecision, LeaveEntry, RosterError, agent_order, parse_day
 from ..events.logging import mask_number
 from ..store.base import StoreError
+from .desk_roster import RosterAdmin
 
 if TYPE_CHECKING:
     from ..core.roster import Roster
@@ -44,7 +46,7 @@ log = structlog.get_logger()
 DUTY_RANGE_DAYS = 366  # GET /roster/duty and POST /roster/leave: a day at most this far from today (UTC)
 
 
-class DeskAdmin:
+class DeskAdmin(RosterAdmin):
     """Mixed into ``flows.desk.CallbackDesk``."""
 
     core: cb.Callbacks
@@ -199,7 +201,7 @@ class DeskAdmin:
 
     def _leave_view(self, e: LeaveEntry, source: str) -> dict[str, Any]:
         return {"agent_id": e.agent_id, "team": self.roster.find_team(e.agent_id), "day": e.day.isoformat(),
-                "shift": e.shift, "overridden_by": e.overridden_by, "source": source}
+                "shift": e.shift, "kind": e.kind, "overridden_by": e.overridden_by, "source": source}
 
     def _leave_input(self, agent_id: str, day: str | date, shift: str | None) -> tuple[str, date]:
         team = self.roster.find_team(agent_id)
@@ -214,20 +216,23 @@ class DeskAdmin:
         return team, d
 
     def leave_add(self, agent_id: str, day: str | date, shift: str | None = None, override_by: str | None = None,
-                  *, by: str) -> dict[str, Any]:
-        """R-LEAVE: grant (and persist) or refuse; ``override_by`` (a supervisor) lifts the one-per-shift limit."""
+                  *, by: str, kind: str = "personal") -> dict[str, Any]:
+        """R-LEAVE: grant (and persist) or refuse by the seed's rules (``core.roster_rules``, judged at the clock's
+        now); ``override_by`` (a supervisor) lifts them, logged with the rules overridden."""
         team, d = self._leave_input(agent_id, day, shift)
         today = datetime.fromtimestamp(self.clock(), UTC).date()
         if abs((d - today).days) > DUTY_RANGE_DAYS:  # issue 17: the rota walks leave days; keep them near
             raise BadRequest(f"day: must be within {DUTY_RANGE_DAYS} days of today ({today.isoformat()}), "
                              f"got {d.isoformat()}")
         try:
-            decision = self.roster.request_leave(agent_id, d, shift=shift, override_by=override_by)
+            decision = self.roster.request_leave(agent_id, d, shift=shift, override_by=override_by, kind=kind,
+                                                 now=self.clock())
         except RosterError as e:
             raise BadRequest(str(e)) from None
-        fields = dict(agent=agent_id, team=team, day=d.isoformat(), shift=shift, by=by, rule="R-LEAVE")
+        fields = dict(agent=agent_id, team=team, day=d.isoformat(), shift=shift, kind=kind, by=by, rule="R-LEAVE")
         if not decision.granted:
-            log.info("roster.leave_refused", **fields, reason=decision.reason, conflicts=list(decision.conflicts))
+            log.info("roster.leave_refused", **fields, reason=decision.reason, conflicts=list(decision.conflicts),
+                     rules=list(decision.broken))
             raise CommandRefused(decision.reason)
         if decision.reason != "already on leave":
             self._store_leave(decision)
@@ -235,14 +240,14 @@ class DeskAdmin:
         log.info("roster.leave_granted", **fields, reason=decision.reason)
         if decision.overridden_by:
             log.warning("roster.leave_override", **fields, supervisor=decision.overridden_by,
-                        conflicts=list(decision.conflicts))
+                        conflicts=list(decision.conflicts), rules=list(decision.broken))
         return {"granted": True, "agent_id": agent_id, "team": team, "day": d.isoformat(), "shift": shift,
-                "reason": decision.reason, "overridden_by": decision.overridden_by,
-                "conflicts": list(decision.conflicts)}
+                "kind": kind, "reason": decision.reason, "overridden_by": decision.overridden_by,
+                "conflicts": list(decision.conflicts), "rules_overridden": list(decision.broken)}
 
     def _store_leave(self, decision: LeaveDecision) -> None:
         entry = LeaveEntry(agent_id=decision.agent_id, day=decision.day, shift=decision.shift,
-                           overridden_by=decision.overridden_by)
+                           overridden_by=decision.overridden_by, kind=decision.kind)
         stored = self.stored_leave
         if entry.shift is None:  # a whole day replaces the agent's single-shift entries (as the roster does)
             for agent, day, shift in sorted(stored, key=str):

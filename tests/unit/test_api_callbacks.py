@@ -236,10 +236,10 @@ async def test_followups_import_good_and_bad_rows(client, desk):
 async def test_leave_list_add_refuse_override_cancel(client, desk):
     r = await client.get("/roster/leave", headers=auth("olga"))
     assert await r.json() == [
-        {"agent_id": "2001", "team": "sales", "day": "2025-03-04", "shift": None, "overridden_by": None,
-         "source": "roster_file"},
-        {"agent_id": "2002", "team": "sales", "day": "2025-03-05", "shift": None, "overridden_by": None,
-         "source": "api"}]
+        {"agent_id": "2001", "team": "sales", "day": "2025-03-04", "shift": None, "kind": "personal",
+         "overridden_by": None, "source": "roster_file"},
+        {"agent_id": "2002", "team": "sales", "day": "2025-03-05", "shift": None, "kind": "personal",
+         "overridden_by": None, "source": "api"}]
     with capture_logs() as logs:
         r = await client.post("/roster/leave", json={"agent_id": "1002", "day": "2025-03-06"}, headers=auth("olga"))
         assert (r.status, (await r.json())["reason"]) == (200, "granted")
@@ -273,7 +273,8 @@ async def test_leave_list_add_refuse_override_cancel(client, desk):
 
 async def test_leave_on_the_duty_day_moves_the_tasks(client, desk):
     assert desk.core.tasks["vm-1"].assigned == "1001"
-    r = await client.post("/roster/leave", json={"agent_id": "1001", "day": "2025-03-03"}, headers=auth("sam"))
+    r = await client.post("/roster/leave", json={"agent_id": "1001", "day": "2025-03-03", "kind": "sick"},
+                          headers=auth("sam"))  # the same day: sick leave only (R-LEAVE 第5条, 急症除外)
     assert r.status == 200
     await settle(desk)
     assert desk.core.tasks["vm-1"].assigned == "1002"  # RosterChanged: the next in order takes the day
