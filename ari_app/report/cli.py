@@ -1,4 +1,4 @@
-"""``ari-app report daily|monthly|attendance|qa``: the figures, attendance and QA sample from the store.
+"""``ari-app report daily|monthly|attendance|attendance-monthly|qa``: figures, attendance, the QA sample.
 
 Exit codes: 0 done, 2 usage error, a bad config or an unreadable store.
 """
@@ -18,11 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ari-app report",
         description="Figures (R-KPI), attendance (R-SHIFT) and the QA sample (R-QA), read from the store.")
-    p.add_argument("kind", choices=("daily", "monthly", "attendance", "qa"))
+    p.add_argument("kind", choices=("daily", "monthly", "attendance", "attendance-monthly", "qa"))
     p.add_argument("--config", "-c", required=True, help="the service's TOML config (store, queues, roster)")
     p.add_argument("--date", help="daily: the day YYYY-MM-DD (default today); attendance: the first day")
     p.add_argument("--to", help="attendance: the last day YYYY-MM-DD (default: --date)")
-    p.add_argument("--month", help="monthly, qa: the month YYYY-MM (default this month)")
+    p.add_argument("--month", help="monthly, attendance-monthly, qa: the month YYYY-MM (default this month)")
     p.add_argument("--queue", help="only this queue")
     p.add_argument("--agent", help="only this agent")
     p.add_argument("--format", choices=("table", "csv", "png"), default="table")
@@ -84,6 +84,12 @@ def report_cli(argv: list[str]) -> int:
                 return usage("--to: must be on or after --date, within a year")
             rows = attendance_report(store, cfg, first, last, now=time.time(), agent=args.agent)
             text = render.attendance_table(rows, tz) if args.format == "table" else render.attendance_csv(rows)
+        elif args.kind == "attendance-monthly":  # R-SHIFT: the seed's 事假 / 旷工 per agent (issue 18)
+            from .attendance_month import attendance_month, month_csv, month_table
+
+            month = args.month or today.strftime("%Y-%m")
+            summaries = attendance_month(store, cfg, month, now=time.time(), agent=args.agent)
+            text = month_table(summaries, month) if args.format == "table" else month_csv(summaries)
         else:
             month = args.month or today.strftime("%Y-%m")
             per_agent = cfg.reports.qa_per_agent if args.per_agent is None else args.per_agent
