@@ -20,13 +20,17 @@ service both load it through here. It reads like ``config.py`` (the same
     agent = "1002"
     day = "2026-11-27"
     shift = "day"                         # optional: the whole day when absent
-    override_by = "9001"                  # optional: a supervisor allowing a second leave in a shift
+    override_by = "9001"                  # optional: a supervisor allowing leave over the seed's rules
+    kind = "sick"                         # optional: personal (default) or sick
+
+Leave in the file is judged by the seed's rules (``core.roster_rules``) but the day's notice (the file has no
+request time). Swaps are made through the API only (``POST /roster/swap``, kept in the store).
 
 Errors are ``roster.<dotted path>: …`` (``roster.teams.support.shifts[0].start:
 expected HH:MM, got '8h'``); ``load_roster`` raises ``ConfigError`` whose
 source is the file's path. Leave entries go through
 ``Roster.request_leave`` in file order, so the one-leave-per-team-and-shift
-rule (R-LEAVE) holds for the file too unless ``override_by`` is given.
+rule and the two leave days a month (R-LEAVE) hold for the file too unless ``override_by`` is given.
 
 Without a roster file (``[callbacks]`` with no ``roster``), ``default_roster``
 makes one team per queue, named like the queue, of the agents whose *first*
@@ -45,7 +49,7 @@ from .config import (
     _AGENT_ID, AgentConfig, Config, ConfigError, QueueConfig, _Reader, _valid_dates, _valid_tz, read_toml,
     time_of_day,
 )
-from .core.roster import LeaveEntry, Roster, RosterError, Shift, SwapEntry, Team, parse_day
+from .core.roster import LEAVE_KINDS, LeaveEntry, Roster, RosterError, Shift, SwapEntry, Team, parse_day
 
 __all__ = ["default_roster", "load_roster", "make_roster", "parse_roster"]
 
@@ -165,6 +169,7 @@ def _leave(roster: Roster, data: Mapping[str, Any], path: str, known: set[str] |
     day = r.get("day", str, "")
     shift = r.get("shift", str, None, check=bool, must="a shift name")
     override_by = r.get("override_by", str, None, check=lambda v: bool(v.strip()), must="the supervisor's ID")
+    kind = r.get("kind", str, "personal", check=lambda v: v in LEAVE_KINDS, must=" or ".join(LEAVE_KINDS))
     r.finish()
     for key in ("agent", "day"):
         if key not in data:
@@ -179,7 +184,7 @@ def _leave(roster: Roster, data: Mapping[str, Any], path: str, known: set[str] |
     if len(errors) > before:
         return
     try:
-        decision = roster.request_leave(agent, day, shift=shift, override_by=override_by)
+        decision = roster.request_leave(agent, day, shift=shift, override_by=override_by, kind=kind)
     except RosterError as e:
         errors.append(f"{path}: {e}")
         return

@@ -153,7 +153,7 @@ def attendance_report(store: Repository, cfg: Config, first: date, last: date, *
     """R-SHIFT: per agent per working day, from the roster and the agents' logins and logouts."""
     from ..roster_file import make_roster
 
-    roster = make_roster(cfg, store.leave())
+    roster = make_roster(cfg, store.leave(), store.swaps())  # a swapped-away agent is not absent (issue 18)
     start, _ = period(first.isoformat(), cfg.reports.timezone)
     _, end = period(last.isoformat(), cfg.reports.timezone)
     rows = attendance(roster, store.agent_log(start - 86400, min(end, now)), first, last, now=now)

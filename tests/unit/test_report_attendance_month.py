@@ -97,3 +97,15 @@ def test_r_shift_the_monthly_table_lists_the_rules_and_one_agent(cfg_path, capsy
 def test_r_shift_a_bad_month_is_a_usage_error(cfg_path, capsys):
     assert main(["report", "attendance-monthly", "--config", str(cfg_path), "--month", "2026-13"]) == 2
     assert "'2026-13': expected a month YYYY-MM" in capsys.readouterr().err
+
+
+def test_r_leave_a_swapped_away_agent_is_swapped_not_absent_in_the_daily_attendance(cfg_path, capsys):
+    from ari_app import config as config_mod
+    from ari_app.core.roster import SwapEntry
+
+    s = open_store(config_mod.load(str(cfg_path)).store_url)
+    s.add_swap([SwapEntry(swap_id="sw-1", agent_id="1002", day=date(2026, 11, 30), shift=None, taker="1001")])
+    s.close()
+    assert main(["report", "attendance", "--config", str(cfg_path), "--date", "2026-11-30", "--format", "csv"]) == 0
+    rows = [(r["agent"], r["status"]) for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+    assert ("1002", "swapped") in rows

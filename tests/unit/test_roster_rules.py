@@ -171,3 +171,22 @@ def test_r_leave_swap_refusals_that_are_not_rules():
         r.request_swap("1001", TUE, "9")
     assert r.request_swap("1001", WED, "3002", now=at(MON)).granted
     assert "has handed the day on 2026-12-09 to another agent" in r.request_leave("1001", WED, now=at(MON)).reason
+
+
+def test_r_leave_the_roster_file_s_leave_has_a_kind_and_the_monthly_rule():
+    """第2条 一个月内允许请假两天 holds for the roster file too (not 第5条: the file has no request time)."""
+    from ari_app.config import ConfigError
+    from ari_app.roster_file import parse_roster
+
+    def leave(*days, kind=None):
+        return [{"agent": "1001", "day": d, **({"kind": kind} if kind else {})} for d in days]
+
+    team = {"teams": {"t": {"agents": ["1001", "1002"]}}}
+    r = parse_roster({**team, "leave": leave("2026-12-07", kind="sick")})
+    assert r.leave_entries() == (LeaveEntry(agent_id="1001", day=MON, kind="sick"),)
+    with pytest.raises(ConfigError) as e:
+        parse_roster({**team, "leave": leave("2026-12-07", "2026-12-08", "2026-12-09")})
+    assert "roster.leave[2]: agent 1001 would have 3 leave days in 2026-12" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        parse_roster({**team, "leave": leave("2026-12-07", kind="holiday")})
+    assert "roster.leave[0].kind" in str(e.value) and "personal or sick" in str(e.value)
