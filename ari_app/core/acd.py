@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from . import announce, prompts
 from .agents import Agent, AgentEvent, AgentLogEntry, AgentState, BusyPolicy
-from .hours import ALWAYS_OPEN, Calendar
+from .hours import ALWAYS_OPEN, Calendar, closed_announcement
 from .incall import (
     HOLD_APOLOGY_S, SILENT_DETECT_S, SILENT_SCRIPTS, DetectTalk, EndSilent, Hold, HoldAction, HoldApology, PlayToCall,
     RemindAgent, SilentScript, StopSilent, TalkWatch,
@@ -512,7 +512,8 @@ class Acd:
         self._fact(call, Fact.ENTERED_QUEUE, ev.entered_at, priority=ev.priority, queue=call.queue)
         fields = {"call_id": call.call_id, "queue": call.queue}
         if not rules.calendar.is_open(now):  # R-HOURS
-            return self._divert(call, ("closed",), rules.closed_destination, "closed", now, rule="R-HOURS")
+            closed = tuple(closed_announcement(rules.calendar))  # the queue's own hours (issue 18)
+            return self._divert(call, closed, rules.closed_destination, "closed", now, rule="R-HOURS")
         if not any(a.logged_in and call.queue in a.queues for a in self.agents.values()):  # R-WAITLIMIT
             return self._divert(call, ("no-agent",), rules.no_agent_destination, "no_agent", now, rule="R-WAITLIMIT")
         waiting = sum(1 for c in self.calls.values() if c.queue == call.queue and c.waiting)

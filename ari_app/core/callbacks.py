@@ -107,6 +107,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Callable, Iterable, Mapping
 
+from . import prompts
 from .acd import Publish
 from .roster import Roster, RosterError, agent_order, parse_day
 from .numbers import DEFAULT_DIAL_PATTERNS
@@ -450,6 +451,7 @@ class DialCustomer:
     caller: str
     recording: str
     attempt: int  # 1-based, since the task was (re)opened
+    left: tuple[str, ...] = ()  # prompts before the voicemail: when it was left, the number's tail (issue 18)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -864,8 +866,10 @@ class Callbacks:
             task.apply(TaskEvent.START, now)
             self._changed.add(task.task_id)
             session.current = task.task_id
+            left = (tuple(prompts.callback_left_announcement(task.created_at, self.roster.timezone(session.team),
+                                                             task.caller)) if task.recording else ())
             return [DialCustomer(task_id=task.task_id, agent_id=session.agent_id, caller=task.caller,
-                                 recording=task.recording, attempt=task.tries + 1)]
+                                 recording=task.recording, attempt=task.tries + 1, left=left)]
         del self._sessions[session.agent_id]
         return [EndDutyCall(team=session.team, agent_id=session.agent_id),
                 Publish("callback.check_done", {"team": session.team, "agent": session.agent_id,

@@ -11,21 +11,36 @@ then sounds/callcenter/<id> (Mandarin), then sounds/en/callcenter/<id>.
 An announcement is a list of prompt ids, played in order: ARI's play takes
 several media URIs at once (``[media(p) for p in ids]``).
 
-Digits: ``digit-0`` .. ``digit-9`` read codes (agent IDs, phone numbers);
-``digit-1`` is 幺 (yāo), as call centers say 1 in codes. Counts (queue
-position, minutes) are read by number(), which says 一 (``count-1``) for 1,
-and 两 (``count-2``) for a quantity of exactly 2 before a measure word.
+Codes: digits() reads agent IDs (工号) and phone numbers digit by digit
+(``digit-0`` .. ``digit-9``); ``digit-1`` is 幺 (yāo), as call centers say 1
+in codes.
+
+Numbers (issue 18): number() reads a count, position, minute, month, day or
+hour 0..9999 as a Mandarin numeral: 十二 (num-10 digit-2), 二十 (digit-2
+num-10), 一百零五 (count-1 num-100 digit-0 digit-5), 一百一十 (the 一 before
+a 十 is said after 百 and 千, not at the start: 十 alone is 10), 一千零五十,
+零 (digit-0) for 0. 1 in a number is 一 (``count-1``), never 幺.
+Decision on 2: a leading 2 before 百 or 千 is 两 (两百, 两千, 两千二百二十二);
+2 anywhere else is 二 (二十, 十二, 一百二十二), and a quantity of exactly 2
+before a measure word is 两 (``measure=True``: 两分钟).
+Dates and times: month_day() is 十二月七日; time_of_day() is 八点四十五分
+(hour word 点, ``oclock``; the callback's when-left says 时, ``hour``: 八时四十五分),
+whole hours have no minutes (十二点), minutes under 10 are 零五分, hour 2 is
+两点, 24 (a window's end at midnight) is 二十四点.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime, tzinfo
 
 MEDIA_PREFIX = "sound:callcenter/"
 
 DIGIT_IDS = tuple(f"digit-{d}" for d in range(10))
 COUNT_ONE = "count-1"  # 一: 1 in a count ("第一位", "一分钟"), never 幺
-COUNT_TWO = "count-2"  # 两: a quantity of 2 before a measure word ("两分钟")
+COUNT_TWO = "count-2"  # 两: a quantity of 2 before a measure word ("两分钟"), a leading 2 before 百/千
+MAX_NUMBER = 9999  # no 万 prompt
+_PLACES = ((1000, "num-1000"), (100, "num-100"), (10, "num-10"), (1, None))
 
 GREETINGS = ("greet-morning", "greet-noon", "greet-afternoon", "greet-evening")
 QUEUE_WHISPERS = ("queue-support", "queue-sales", "queue-lab", "queue-slow")
@@ -67,7 +82,6 @@ PROMPT_IDS: frozenset[str] = frozenset(
         "wait-less-than-minute",
         "voicemail-offer",
         "no-agent",
-        "closed",
         "queue-full",
         # R-LOGIN
         "login-enter-id",
@@ -121,16 +135,79 @@ def digits(text: str) -> list[str]:
 
 
 def number(n: int, *, measure: bool = False) -> list[str]:
-    """A count read digit by digit, with 一 (count-1) for 1: 1 -> [count-1], 10 -> [count-1, digit-0].
+    """A count 0..9999 read as a Mandarin numeral (see the module docstring):
+    12 -> [num-10, digit-2] 十二, 105 -> [count-1, num-100, digit-0, digit-5] 一百零五, 0 -> [digit-0].
 
     measure=True: the number stands before a measure word (两分钟), so a
     quantity of exactly 2 is 两 (count-2).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"not a non-negative integer: {n!r}")
+    if n > MAX_NUMBER:
+        raise ValueError(f"not a number up to {MAX_NUMBER} (there is no 万 prompt): {n!r}")
+    if n == 0:
+        return ["digit-0"]
     if measure and n == 2:
         return [COUNT_TWO]
-    return [COUNT_ONE if c == "1" else f"digit-{c}" for c in str(n)]
+    out: list[str] = []
+    zero = False  # a 零 is owed: a zero place between two spoken ones (一千零五)
+    rest = n
+    for place, word in _PLACES:
+        d, rest = divmod(rest, place)
+        if d == 0:
+            zero = zero or bool(out)
+            continue
+        if zero:
+            out.append("digit-0")
+            zero = False
+        if not (d == 1 and place == 10 and not out):  # 十二, not 一十二 (but 一百一十)
+            liang = d == 2 and place >= 100 and not out  # 两百, 两千
+            out.append(COUNT_ONE if d == 1 else COUNT_TWO if liang else f"digit-{d}")
+        if word:
+            out.append(word)
+    return out
+
+
+def month_day(month: int, day: int) -> list[str]:
+    """A date: 十二月七日 -> [num-10, digit-2, month, digit-7, day]."""
+    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+        raise ValueError(f"not a month 1-12: {month!r}")
+    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 31:
+        raise ValueError(f"not a day of the month 1-31: {day!r}")
+    return [*number(month), "month", *number(day), "day"]
+
+
+def time_of_day(hour: int, minute: int = 0, *, hour_word: str = "oclock") -> list[str]:
+    """A time: 8:45 -> [digit-8, oclock, digit-4, num-10, digit-5, minute] 八点四十五分; 12:00 -> 十二点;
+    8:05 -> 八点零五分; 2:00 -> 两点; 24:00 (the end of a day) -> 二十四点.
+    ``hour_word="hour"`` says 时 in place of 点 (八时四十五分)."""
+    if hour_word not in ("oclock", "hour"):
+        raise ValueError(f"not an hour word (oclock or hour): {hour_word!r}")
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 24:
+        raise ValueError(f"not an hour 0-24: {hour!r}")
+    if (isinstance(minute, bool) or not isinstance(minute, int) or not 0 <= minute <= 59
+            or (hour == 24 and minute)):
+        raise ValueError(f"not a minute 0-59 (0 at 24): {minute!r}")
+    out = [*number(hour, measure=True), hour_word]
+    if minute:
+        out += [*(["digit-0"] if minute < 10 else []), *number(minute), "minute"]
+    return out
+
+
+def callback_left_announcement(created_at: float, tz: tzinfo, caller: str) -> list[str]:
+    """R-CB: what the duty agent hears before a voicemail: when it was left (月/日/时/分 in ``tz``) and the
+    caller number's last four digits (codes: 幺 for 1) — "这条留言的时间是十二月七日八时四十五分，来电号码尾号
+    幺二三四". A number of fewer than four digits is said whole; one with no digits (anonymous, withheld)
+    leaves the tail out."""
+    if isinstance(created_at, bool) or not isinstance(created_at, (int, float)) or not math.isfinite(created_at):
+        raise ValueError(f"not an epoch time: {created_at!r}")
+    left = datetime.fromtimestamp(created_at, tz)
+    out = ["callback-left-at", *month_day(left.month, left.day),
+           *time_of_day(left.hour, left.minute, hour_word="hour")]
+    tail = "".join(c for c in (caller or "") if c in "0123456789")[-4:]
+    if tail:
+        out += ["callback-number-tail", *digits(tail)]
+    return out
 
 
 def greeting(hour: int) -> str:
@@ -152,7 +229,7 @@ def agent_id_announcement(agent_id: str | int) -> list[str]:
 
 
 def position_announcement(position: int, est_wait_s: float | None) -> list[str]:
-    """R-WAITLIMIT: "您现在排在第三位，预计等待两分钟".
+    """R-WAITLIMIT: "您现在排在第三位，预计等待两分钟", "第十二位", "十二分钟" (Mandarin numerals, number()).
 
     The estimate is in whole minutes rounded up (never promise less than
     expected); under a minute it is "预计等待不到一分钟"; None leaves it out.
@@ -167,6 +244,8 @@ def position_announcement(position: int, est_wait_s: float | None) -> list[str]:
     if est_wait_s < 60:
         return [*ids, "wait-less-than-minute"]
     minutes = math.ceil(est_wait_s / 60)
+    if minutes > MAX_NUMBER:  # a week of waiting is no estimate (and past what number() says)
+        return ids
     return [*ids, "wait-estimate-prefix", *number(minutes, measure=True), "minutes"]
 
 

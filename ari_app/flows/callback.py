@@ -6,7 +6,9 @@ The callbacks core (``core/callbacks.py``) decides; this flow carries out one ca
    check: the core calls again when the agent is free).
 2. On answer the agent hears how many messages wait (``callback-intro`` + the count), and the core
    is told ``DutyAnswered``; it sends ``DialCustomer`` for one task at a time.
-3. For each: the agent hears the voicemail (``recording:<name>``, a playback of its own on the
+3. For each: the agent hears when the voicemail was left and the caller number's last four digits
+   (``DialCustomer.left``: "这条留言的时间是十二月七日八时四十五分，来电号码尾号幺二三四", so the reply
+   "您上次(*月*日)咨询的…" can be said), then the voicemail (``recording:<name>``, a playback of its own on the
    agent's channel; ``#`` skips it), then ``callback-dialing``; the customer is dialled through the
    trunk with the outbound caller ID (only a number ``core/numbers.py`` allows: else the task ends
    wrong_number with the alert ``callback.number_refused``, never dialled), the agent hears ringing,
@@ -135,8 +137,8 @@ class DutyCall:
         self.current, self.wrong_number, self.customer_answered = action, False, False
         log.info("callback.task", task_id=action.task_id, agent=self.agent_id, attempt=action.attempt,
                  rule="R-CB")
-        if action.recording:
-            await self._play("intro-message", ["callback-message"])
+        if action.recording:  # R-CB: when it was left and the number's tail (issue 18), then the message
+            await self._play("intro-message", [*action.left, "callback-message"])
         else:  # a follow-up (回访) has no voicemail
             await self._play("dialing", ["callback-dialing"])
 

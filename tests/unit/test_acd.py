@@ -289,7 +289,10 @@ def test_r_hours_closed_outside_windows_holidays_and_extra_workdays():
     assert cal.is_open(at(2026, 9, 27, 10, 0))  # Sunday worked (调休)
     acd = make(calendar=cal, closed_destination="closed,s,1")
     [divert] = of(arrive(acd, at=at(2026, 11, 25, 13, 0)), Divert)
-    assert (divert.reason, divert.prompts) == ("closed", ("closed",))
+    # issue 18 (R-HOURS): the closed message states this calendar's own hours, "星期一至星期五八点四十五分至十二点"
+    assert (divert.reason, divert.prompts) == ("closed", (
+        "closed-intro", "weekday-1", "to", "weekday-5", "digit-8", "oclock", "digit-4", "num-10", "digit-5", "minute",
+        "to", "num-10", "digit-2", "oclock"))
 
 
 def test_parse_window_errors():
@@ -519,7 +522,9 @@ def test_diverts_action_by_action_closed_no_agent_full():
     assert arrive(closed) == [
         Publish("call.diverted", {"call_id": "c1", "queue": "support", "reason": "closed",
                                   "destination": "callcenter-voicemail,s,1", "wait_s": 0, "rule": "R-HOURS"}),
-        Divert(call_id="c1", prompts=("closed",), destination="callcenter-voicemail,s,1", reason="closed")]
+        Divert(call_id="c1", prompts=("closed-intro", "weekday-6", "digit-8", "oclock", "digit-4", "num-10", "digit-5",
+                                      "minute", "to", "num-10", "digit-2", "oclock"),  # 星期六八点四十五分至十二点
+               destination="callcenter-voicemail,s,1", reason="closed")]
     nobody = make(login=False)
     assert arrive(nobody) == [
         Publish("call.diverted", {"call_id": "c1", "queue": "support", "reason": "no_agent",

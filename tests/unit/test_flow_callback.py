@@ -183,7 +183,7 @@ async def test_agent_not_answering_ends_the_call(h):
     assert len(h.ari.calls) == 1  # nothing to hang up, no bridge
 
 
-@pytest.mark.parametrize("count,media", [(1, ["count-1"]), (2, ["digit-2"]), (12, ["count-1", "digit-2"])])
+@pytest.mark.parametrize("count,media", [(1, ["count-1"]), (2, ["digit-2"]), (12, ["num-10", "digit-2"])])  # 十二
 async def test_answer_reports_and_plays_the_intro_with_the_count(count, media):
     h = Harness(task_count=count)
     await h.call.dial()

@@ -156,13 +156,14 @@ def test_digits():
 
 
 def test_number_counts_say_yi_and_liang():
+    # issue 18: Mandarin numerals (tests/unit/test_numerals.py checks 0..9999 against a reference)
     assert number(0) == ["digit-0"]
     assert number(1) == ["count-1"]
     assert number(2) == ["digit-2"]  # 第二位
     assert number(2, measure=True) == ["count-2"]  # 两分钟
-    assert number(12, measure=True) == ["count-1", "digit-2"]
-    assert number(305) == ["digit-3", "digit-0", "digit-5"]
-    assert number(11) == ["count-1", "count-1"]
+    assert number(12, measure=True) == ["num-10", "digit-2"]  # 十二分钟
+    assert number(305) == ["digit-3", "num-100", "digit-0", "digit-5"]  # 三百零五
+    assert number(11) == ["num-10", "count-1"]  # 十一
     for bad in (-1, 1.5, "3", True, None):
         with pytest.raises(ValueError):
             number(bad)
@@ -201,8 +202,8 @@ def test_position_announcement():
     assert position_announcement(2, 60) == [pre, "digit-2", suf, "wait-estimate-prefix", "count-1", "minutes"]
     # whole minutes, rounded up: 61 s is 两分钟
     assert position_announcement(4, 61) == [pre, "digit-4", suf, "wait-estimate-prefix", "count-2", "minutes"]
-    assert position_announcement(12, 600) == [
-        pre, "count-1", "digit-2", suf, "wait-estimate-prefix", "count-1", "digit-0", "minutes"]
+    assert position_announcement(12, 600) == [  # 第十二位，预计等待十分钟
+        pre, "num-10", "digit-2", suf, "wait-estimate-prefix", "num-10", "minutes"]
     for bad_pos in (0, -1, 1.0):
         with pytest.raises(ValueError):
             position_announcement(bad_pos, None)
