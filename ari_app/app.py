@@ -48,6 +48,7 @@ from .core.waiting import WaitRules
 from .events.bus import Bus, log_sink
 from .events.mqtt import AcdView, MqttSink
 from .events.metrics import Metrics  # R-KPI: GET /metrics
+from .events.kpi import live_targets  # R-KPI targets (既定标准), live
 from .flows import resync
 from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
@@ -114,6 +115,10 @@ class Service:
         if cfg.mqtt is not None:
             self.mqtt = MqttSink(cfg.mqtt, AcdView(self.acd, clock), clock=clock)
             self.bus.add(self.mqtt)
+        # R-KPI targets (既定标准): today's figures judged live, breaches on the bus (events/kpi.py)
+        self.kpi = live_targets(cfg, store, self.store_io.call, self.bus.publish, now=clock)
+        if self.kpi is not None:
+            self.bus.add(self.kpi)
         self._metrics = self._make_metrics()
         self.inbox: asyncio.Queue[acd.Event] = asyncio.Queue()
         self.calls: dict[str, InboundCall | FeatureCall] = {}
@@ -195,6 +200,8 @@ class Service:
                 if self._metrics is not None:
                     tg.create_task(self._metrics.loop_lag_watch(self.cfg.metrics.loop_lag_interval_s).run(),
                                    name="loop-lag")
+                if self.kpi is not None:
+                    tg.create_task(self.kpi.run(), name="kpi-targets")
                 if self.cfg.recording is not None:  # R-PRIVACY: also while recording is turned off
                     tg.create_task(retention_loop(self.ari, self.cfg.recording.name,
                                                   self.cfg.recording.retention_days, self.clock),
@@ -506,7 +513,7 @@ class Service:
         metrics = Metrics(short_abandon_s={q.name: q.short_abandon_s for q in self.cfg.queues.values()}, agents=self.agents, waiting=self.waiting_calls,
                           callbacks=self.callbacks,
                           ari=lambda: (self.stream.connections, self.stream.connected.is_set()),
-                          store=lambda: self.writes)
+                          store=lambda: self.writes, targets=self.kpi.status if self.kpi is not None else None)
         self.bus.add(metrics)
         return metrics
 

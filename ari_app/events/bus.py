@@ -22,7 +22,8 @@ ALERTS = frozenset({"agent.busy_overrun", "agent.login_locked", "agent.unreachab
                     "agent.login_phone_locked",  # R-LOGIN: one phone typed too many wrong PINs (issue 17)
                     "callback.overdue",  # R-SLA24
                     "voicemail.orphan_imported",  # R-VM: a voicemail the store had no task for (issue 17)
-                    "callback.number_refused"})  # R-CB: a number not dialled (core/numbers.py, issue 17)
+                    "callback.number_refused",  # R-CB: a number not dialled (core/numbers.py, issue 17)
+                    "kpi.target_breached"})  # R-KPI: a figure of today missed its target (events/kpi.py)
 
 
 def log_sink(event: str, fields: Mapping[str, Any]) -> None:

@@ -65,7 +65,8 @@ class Metrics:
     * ``waiting()``: queue → calls waiting now (every configured queue, zeros included),
     * ``callbacks()``: the callbacks desk (``flows.desk.CallbackDesk``) or None,
     * ``ari()``: (websocket connections opened so far, connected now),
-    * ``store()``: the store's outbox (``store.outbox.WriteOutbox``: held, dropped and landed writes).
+    * ``store()``: the store's outbox (``store.outbox.WriteOutbox``: held, dropped and landed writes),
+    * ``targets()``: the live R-KPI targets (``events.kpi.LiveTargets.status``: ``TargetStatus`` rows).
     """
 
     def __init__(self, *, short_abandon_s: float | Mapping[str, float] = 5.0,
@@ -73,7 +74,8 @@ class Metrics:
                  waiting: Callable[[], Mapping[str, int]] | None = None,
                  callbacks: Callable[[], Any] | None = None,
                  ari: Callable[[], tuple[int, bool]] | None = None,
-                 store: Callable[[], Any] | None = None) -> None:
+                 store: Callable[[], Any] | None = None,
+                 targets: Callable[[], Iterable[Any]] | None = None) -> None:
         # one threshold, or one per queue (``queues.<name>.short_abandon_s``, the figures' own, R-KPI)
         self.short_abandon_s = short_abandon_s
         self.registry = CollectorRegistry()
@@ -121,7 +123,8 @@ class Metrics:
                                   buckets=LAG_BUCKETS, registry=r)
         self.loop_lag_last = Gauge("callcenter_event_loop_lag_last_seconds",
                                    "The last event-loop lag measured", registry=r)
-        self._live = _Live(agents=agents, waiting=waiting, callbacks=callbacks, ari=ari, store=store)
+        self._live = _Live(agents=agents, waiting=waiting, callbacks=callbacks, ari=ari, store=store,
+                           targets=targets)
         r.register(self._live)
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "call.queued": self._queued,
@@ -241,13 +244,15 @@ class _Live:
 
     def __init__(self, *, agents: Callable[[], Iterable[Mapping[str, Any]]] | None,
                  waiting: Callable[[], Mapping[str, int]] | None, callbacks: Callable[[], Any] | None,
-                 ari: Callable[[], tuple[int, bool]] | None, store: Callable[[], Any] | None = None) -> None:
+                 ari: Callable[[], tuple[int, bool]] | None, store: Callable[[], Any] | None = None,
+                 targets: Callable[[], Iterable[Any]] | None = None) -> None:
         self.agents, self.waiting, self.callbacks, self.ari = agents, waiting, callbacks, ari
-        self.store = store
+        self.store, self.targets = store, targets
 
     def collect(self) -> Iterable[Metric]:
         for name, part in (("agents", self._agents), ("waiting", self._waiting),
-                           ("callbacks", self._callbacks), ("ari", self._ari), ("store", self._store)):
+                           ("callbacks", self._callbacks), ("ari", self._ari), ("store", self._store),
+                           ("targets", self._targets)):
             try:
                 yield from list(part())
             except Exception as e:  # a scrape must not fail because one source did
@@ -332,3 +337,20 @@ class _Live:
                                       "outbox full (or a write failed for a bug)")
         dropped.add_metric([], box.dropped_rows)
         yield dropped
+
+    def _targets(self) -> Iterable[Metric]:
+        """R-KPI 既定标准 (events/kpi.py): 1 while today's figure misses its target, and the target itself."""
+        if self.targets is None:
+            return
+        rows = list(self.targets())
+        for kind, prefix, what in (("queue", "callcenter_", "queue"), ("agent", "callcenter_agent_", "agent")):
+            breach = GaugeMetricFamily(f"{prefix}target_breach", f"1 while today's figure of the {what} misses "
+                                       "its target ([targets], R-KPI), else 0", labels=["figure", kind])
+            value = GaugeMetricFamily(f"{prefix}target", f"The {what}'s target ([targets]): a ratio 0..1, "
+                                      "seconds or a count per day", labels=["figure", kind])
+            for r in rows:
+                if r.kind == kind:
+                    breach.add_metric([r.figure, r.name], 1 if r.breached else 0)
+                    value.add_metric([r.figure, r.name], r.target)
+            yield breach
+            yield value

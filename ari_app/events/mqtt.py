@@ -8,7 +8,8 @@ Topic tree under ``prefix`` (``[mqtt] prefix``, default ``callcenter``):
   available, calls answered and abandoned today; on ``call.*`` events, at most once per
   ``stats_every_s`` per queue.
 * ``<prefix>/events/<event>`` (QoS 1, not retained): the alerts (``bus.ALERTS``:
-  ``agent.busy_overrun``, ``call.offer_missed``, ``callback.overdue``, …).
+  ``agent.busy_overrun``, ``call.offer_missed``, ``callback.overdue``, ``kpi.target_breached``, …)
+  and ``kpi.target_recovered`` (R-KPI targets, events/kpi.py: a breach and its end).
 
 Every payload is a JSON object with ``"schema": 1``, ``"event"`` (the bus event, or
 ``"snapshot"`` for the full state sent at every connect), ``"time"`` (ISO 8601, UTC) and ``"ts"``
@@ -57,7 +58,10 @@ PUBLIC_FIELDS = frozenset({
     "mode", "online", "outcome", "paused_s", "priority", "purpose", "queue", "reason", "resynced", "ring_s",
     "rule", "source", "state", "talk_s", "task_id", "tasks", "team", "transfer_id", "wait_s",
     "within_ring_target",
+    "actual", "day", "figure", "op", "target_value",  # R-KPI targets (events/kpi.py; "target" may be a number)
 })
+# Events sent to <prefix>/events/<event> besides the alerts: the end of an alert's condition.
+EVENTS = ALERTS | {"kpi.target_recovered"}
 # Never public whatever the whitelist says (a second lock on the same door; tests check both).
 _NUMBER_WORDS = ("caller", "number", "callerid", "cid", "phone", "ani", "dnis", "customer", "contact")
 
@@ -256,7 +260,7 @@ class MqttSink:
         if event.startswith("call.") and isinstance(queue, str) and queue:
             self._count(queue, event, now)
             self._stats(queue, event, now)
-        if event in ALERTS:
+        if event in EVENTS:
             topic = f"{self.prefix}/events/{_level(event)}"
             self._put(Message(topic, self._payload(event, now, public), qos=1))
 
