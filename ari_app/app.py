@@ -109,6 +109,7 @@ class Service:
             busy=BusyPolicy(limit_s=b.limit_s, limits=dict(b.limits), repeat_every_s=b.repeat_every_s,
                             on_overrun=b.on_overrun, missed_resume_s=b.missed_resume_s),
             login=self._load_login_guard(),
+            site_prompts=cfg.site_prompts,  # R-XFER-NAME: agents' names, the site's texts
         )
         self.bus = Bus([log_sink])
         self.mqtt: MqttSink | None = None  # [mqtt]: the bus's events on a broker (events/mqtt.py)
@@ -866,6 +867,7 @@ def _queue_rules(q: Any, cfg: Config) -> acd.QueueRules:
         strategy=q.strategy, wait=WaitRules(apology_s=q.wait_apology_s, announce_every_s=q.announce_every_s,
                                             max_wait_s=q.max_wait_s),
         max_callers=q.max_callers, calendar=calendar, greeting=q.greeting, default_handle_s=q.default_handle_s,
+        greeting_org=q.greeting_org, greeting_time_of_day=q.greeting_time_of_day,
         hold_remind_s=q.hold_remind_s, silent_wait_s=q.silent_wait_s, hold_apology_s=q.hold_apology_s,
         silent_script=q.silent_script, silent_detect_s=q.silent_detect_s,
         voicemail_key=cfg.keys.voicemail, keep_place_key=cfg.keys.keep_place if cfg.callbacks is not None else "",

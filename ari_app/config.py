@@ -51,8 +51,9 @@ from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, Mapping, Iterator
 
-from . import pbx_site
-from .core import numbers
+from . import pbx_site, site_prompts as _site_prompts
+from .core import numbers, prompts as _prompts
+from .core.acd import QueueRules as _CoreQueue
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 from .core.incall import HOLD_APOLOGY_S, SILENT_DETECT_S, SILENT_SCRIPTS
 from .core.targets import TargetSet
@@ -212,6 +213,8 @@ class QueueConfig:
     max_wait_s: float = 120.0  # R-WAITLIMIT
     max_callers: int = 0  # 0 = no limit
     greeting: bool = True  # R-GREET
+    greeting_org: str = _CoreQueue.greeting_org  # R-GREET: the organisation's name prompt (您好，<org>…)
+    greeting_time_of_day: bool = _CoreQueue.greeting_time_of_day  # R-GREET: 早上好/… in place of 您好
     hold_remind_s: float = 60.0  # R-HOLD
     silent_wait_s: float = 5.0  # R-SILENT
     hold_apology_s: float = HOLD_APOLOGY_S  # R-WAIT: "对不起，请稍等！" after this long on hold (0 = off)
@@ -293,7 +296,8 @@ class AgentConfig:
     interface: str  # the default phone; phone login (R-LOGIN) may move the agent
     queues: tuple[str, ...]
     phones: tuple[str, ...] = ()  # issue 17: more phones the API may log it in at (or, supervisor, call)
-    name: str = ""
+    name: str = ""  # R-XFER-NAME: set, the agent has a name prompt (agent-name-<id>, scripts/make-prompts --site)
+    name_pinyin: str = ""  # how the synthesiser reads a name in Chinese characters ("zhang1 wei3")
     role: str = "agent"  # R-SUPERVISE: "supervisor" may listen, whisper, barge
     auto_login: bool = False
     pin_hash: str = ""
@@ -335,6 +339,7 @@ class Config:
     ami: AmiSettings | None = None  # [ami] absent: no CDR events (agents' own outbound calls are not counted)
     dids: Mapping[str, str] = field(default_factory=dict)  # [dids]: a provider's called number → queue
     targets: TargetsConfig = field(default_factory=TargetsConfig)  # [targets]: R-KPI 既定标准
+    site_prompts: tuple[str, ...] = ()  # the site's prompt ids: agents' names, [site_prompts] (site_prompts.py)
 
     @property
     def store_url(self) -> str:
@@ -561,6 +566,9 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
             max_wait_s=r.positive("max_wait_s", QueueConfig.max_wait_s),
             max_callers=r.get("max_callers", int, 0, check=lambda v: v >= 0, must=">= 0 (0 = no limit)"),
             greeting=r.get("greeting", bool, True),
+            greeting_org=r.get("greeting_org", str, QueueConfig.greeting_org, check=_site_prompts.ID_RE.match,
+                               must="a prompt id (lower-case letters, digits and dashes), e.g. org-callcenter"),
+            greeting_time_of_day=r.get("greeting_time_of_day", bool, QueueConfig.greeting_time_of_day),
             hold_remind_s=r.positive("hold_remind_s", QueueConfig.hold_remind_s),
             silent_wait_s=r.positive("silent_wait_s", QueueConfig.silent_wait_s),
             hold_apology_s=r.get("hold_apology_s", float, QueueConfig.hold_apology_s, check=lambda v: v >= 0,
@@ -609,6 +617,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
                                                                    for x in v),
                          must='a list of dial strings like "PJSIP/2001" (letters, digits, _ . @ / -)'),
             name=r.get("name", str, ""),
+            name_pinyin=r.get("name_pinyin", str, ""),  # R-XFER-NAME: checked by site_prompts below
             role=r.get("role", str, "agent", check=lambda v: v in AGENT_ROLES,
                        must="one of " + ", ".join(AGENT_ROLES)),
             auto_login=r.get("auto_login", bool, False),
@@ -632,6 +641,15 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     # The dialplan's numbers ([queues.X] number, voicemail_number, [dids], [trunk] endpoint): pbx_site's
     # rules, the same the Asterisk container applies when it renders extensions_site.conf.
     top.seen.add("dids")
+    # R-XFER-NAME, R-GREET: the site's own prompts (agents' names, [site_prompts]; ari_app/site_prompts.py)
+    top.seen.add("site_prompts")
+    found, prompt_errors = _site_prompts.collect(data, _prompts.PROMPT_IDS)
+    errors.extend(prompt_errors)
+    site_prompt_ids = tuple(p.prompt_id for p in found)
+    for qname, q in queues.items():
+        if q.greeting_org not in _prompts.PROMPT_IDS and q.greeting_org not in site_prompt_ids:
+            errors.append(f"queues.{toml_key(qname)}.greeting_org: no prompt {q.greeting_org!r} (a built-in one "
+                          f"such as org-callcenter, or define [site_prompts.{q.greeting_org}] zh = ...)")
     site, site_errors = pbx_site.read_site(data, shared=False)
     errors.extend(site_errors)
     for number, qname in (site.numbers or {}).items():
@@ -769,7 +787,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
     return Config(ari=ari, service=service, queues=queues, agents=agents, calendars=calendars, busy=busy,
                   login=login, keys=keys, api=api, store=store, trunk=trunk, callbacks=callbacks,
                   reports=reports, mqtt=mqtt, metrics=metrics, recording=recording, ami=ami, dids=dids,
-                  targets=targets)
+                  targets=targets, site_prompts=site_prompt_ids)
 
 
 def _metrics(data: Mapping[str, Any], errors: list[str]) -> MetricsConfig:

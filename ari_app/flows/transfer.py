@@ -5,7 +5,9 @@ A mixin of ``InboundCall``: the call's own flow runs its transfer, so the transf
 (``core.transfer``, ``core.acd``); this module moves channels between bridges:
 
 * hold: the caller into the call's holding bridge (music) after "正在为您转接，请稍候";
-* dial: the target leg ``<call>~t<n>`` rings (the agent's phone REFER gets ``channel_progress``);
+* dial: the target leg ``<call>~t<n>`` rings (the agent's phone REFER gets ``channel_progress``); the
+  agent hears ringback (``tone:ring``, China's cadence) meanwhile, not silence, until the target
+  answers or the transfer ends;
 * consult: agent and target in the private bridge ``<call>~consult`` (REFER: ``channel_answered``);
 * end: completed → the caller hears the target's agent ID and "不好意思让您久等了", then talks
   with the target; cancelled / target failed → back with the agent, "对不起，让您久等了"
@@ -34,6 +36,8 @@ __all__ = ["TransferFlow"]
 
 log = structlog.get_logger()
 
+RINGBACK = "tone:ring;tonezone=cn"  # asterisk-config/indications.conf [cn]: 450 Hz, 1 s on, 4 s off
+
 
 class TransferFlow:
     """The transfer half of ``InboundCall`` (see its attributes: legs, bridges, ari, report)."""
@@ -45,6 +49,7 @@ class TransferFlow:
     _target_seq: int = 0
     _leaving_leg: str | None = None  # the agent leg we hang up on completion (not "agent hung up first")
     _after_name: str | None = None  # the target leg to bridge once the caller heard its name
+    _ringback: str | None = None  # the agent's ringback playback while the target rings
     _target_dialstatus: str = ""  # why the ringing target failed, from Asterisk's Dial event ("busy")
 
     @property
@@ -103,9 +108,21 @@ class TransferFlow:
             self.report(TransferUpdate(call_id=self.call_id, event=XferEvent.TARGET_FAILED, reason="dial_failed"))
             return
         await self._progress("channel_progress")
+        if self.connected_leg and self.target_leg == leg:  # still ringing: the agent hears it ring
+            self._ringback = await self._play_media(self.connected_leg, [RINGBACK], "xfer-ringback")
+
+    async def _stop_ringback(self: "InboundCall") -> None:
+        playback, self._ringback = self._ringback, None
+        if playback is None:
+            return
+        try:
+            await self.ari.stop_playback(playback)
+        except AriError as e:  # already over (the agent hung up): nothing to stop
+            log.info("transfer.ringback_stop_failed", error=str(e))
 
     async def _xfer_consult(self: "InboundCall") -> None:
         agent_leg = self.connected_leg
+        await self._stop_ringback()
         try:
             await self.ensure_bridge(self.consult_bridge)  # mixing,dtmf_events
             if agent_leg:
@@ -119,6 +136,7 @@ class TransferFlow:
     async def _xfer_end(self: "InboundCall", action: EndTransfer) -> None:
         outcome, target, agent_leg = action.outcome, self.target_leg, self.connected_leg
         self.xfer_id = None
+        await self._stop_ringback()
         log.info("transfer.carried_out", outcome=outcome, target_leg=target)
         if outcome == "completed":
             # R-XFER-NAME: the caller hears who takes over, then talks with the target

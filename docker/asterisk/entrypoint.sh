@@ -10,6 +10,10 @@
 #      pbx_site.py into extensions_site.conf, and copies the site's own files
 #      (/etc/ari-app/site/: pjsip_trunks.conf, pjsip_site.conf,
 #      extensions_custom.conf) in: a site change is a restart, never a rebuild;
+#   1c. installs the site's prompts (/etc/ari-app/site/prompts/<lang>/*.wav,
+#      rendered on the host by `scripts/make-prompts --site config/production.toml
+#      --out site/prompts`: agents' names, the site's organisation names) beside
+#      the image's prompts in sounds/<lang>/callcenter/ (R-XFER-NAME, R-GREET);
 #   2. installs the generated secrets (scripts/setup-secrets; mounted read-only
 #      at /run/secrets by docker-compose.yml) over the development ones:
 #      ari_users.conf, manager_users.conf, pjsip_phones.conf;
@@ -132,6 +136,7 @@ if [ -d "$SITE" ]; then
     case " $SITE_FILES " in
       *" $name "*) cat "$f" >"$ETC/$name"; log "site file $name installed" ;;
       *) case $name in
+           prompts) [ -d "$f" ] || die "$f must be a directory (scripts/make-prompts --site CONFIG --out site/prompts)" ;;
            *.example|README*) ;;
            *~|*.bak|*.orig|*.rej|*.swp|*.tmp|.*) log "warning: ignoring $SITE/$name (a backup or editor file)" ;;
            *) die "unknown site file $SITE/$name (allowed: $SITE_FILES)" ;;
@@ -205,6 +210,21 @@ if [ "$(id -u)" = 0 ] && id asterisk >/dev/null 2>&1 && [ "$MODE" = start ]; the
   chown -R asterisk:asterisk "$R/var/lib/asterisk"
   # R-PRIVACY: recordings (voicemails) are not world-readable.
   chmod 0750 "$R/var/spool/asterisk" "$R/var/spool/asterisk/recording" "$R/var/spool/asterisk/recording/callcenter" "$R/var/spool/asterisk/recording/callcenter-fallback"
+fi
+
+# --- 1c. the site's prompts beside the image's (as scripts/pbx installs them) ------
+SOUNDS=$R/usr/share/asterisk/sounds
+if [ -d "$SITE/prompts" ]; then
+  n=0
+  for lang in zh en; do
+    case $lang in zh) dests="$SOUNDS/callcenter $SOUNDS/zh/callcenter" ;; *) dests="$SOUNDS/$lang/callcenter" ;; esac
+    for w in "$SITE/prompts/$lang"/*.wav; do
+      [ -f "$w" ] || continue
+      for d in $dests; do mkdir -p "$d"; cp "$w" "$d/"; done
+      n=$((n + 1))
+    done
+  done
+  log "site prompts installed: $n files from $SITE/prompts"
 fi
 
 # every step passed: the new config replaces the old one

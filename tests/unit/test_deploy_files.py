@@ -1243,6 +1243,28 @@ def test_asterisk_entrypoint_installs_site_files(asterisk_root: Path, deploy: Pa
     assert (etc / "pjsip_site.conf").read_text() == "; from elsewhere\n" and not (etc / "pjsip_trunks.conf").exists()
 
 
+def test_asterisk_entrypoint_installs_the_site_prompts(asterisk_root: Path, deploy: Path):
+    """Issue 18 (R-XFER-NAME, R-GREET): site/prompts/<lang>/*.wav (scripts/make-prompts --site) go beside the
+    image's prompts, Mandarin also as the default; a file where the directory should be is refused."""
+    env = install_secrets(asterisk_root, deploy)
+    site = asterisk_root / "etc/ari-app/site"
+    for lang in ("zh", "en"):
+        (site / "prompts" / lang).mkdir(parents=True)
+        (site / "prompts" / lang / "agent-name-1001.wav").write_bytes(f"RIFF {lang}".encode())
+    r = run_entrypoint(asterisk_root, env)
+    assert r.returncode == 0, r.stderr
+    sounds = asterisk_root / "usr/share/asterisk/sounds"
+    assert (sounds / "callcenter/agent-name-1001.wav").read_bytes() == b"RIFF zh"
+    assert (sounds / "zh/callcenter/agent-name-1001.wav").read_bytes() == b"RIFF zh"
+    assert (sounds / "en/callcenter/agent-name-1001.wav").read_bytes() == b"RIFF en"
+    assert "site prompts installed: 2 files" in r.stderr
+    shutil.rmtree(site / "prompts")
+    (site / "prompts").write_text("not a directory\n")
+    (asterisk_root / "started").unlink()
+    r = run_entrypoint(asterisk_root, env)
+    assert r.returncode != 0 and "must be a directory" in r.stderr and "refusing to start" in r.stderr
+
+
 @pytest.mark.parametrize(
     "name", ["pjsip.conf", "pjsip_phones.conf", "extensions_site.conf", "extensions.conf", "trunks.conf", "notes.txt"]
 )
