@@ -117,7 +117,8 @@ class Service:
             self.mqtt = MqttSink(cfg.mqtt, AcdView(self.acd, clock), clock=clock)
             self.bus.add(self.mqtt)
         # R-KPI targets (既定标准): today's figures judged live, breaches on the bus (events/kpi.py)
-        self.kpi = live_targets(cfg, store, self.store_io.call, self.bus.publish, now=clock)
+        self.kpi = live_targets(cfg, store, self.store_io.call, self.bus.publish, now=clock,
+                                ready=lambda: not self.writes.down)
         if self.kpi is not None:
             self.bus.add(self.kpi)
         self._metrics = self._make_metrics()

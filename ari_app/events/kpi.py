@@ -25,6 +25,7 @@ import structlog
 
 from ..core.figures import Figures
 from ..core.targets import TARGETABLE, Breach, TargetSet, breaches
+from ..store.base import StoreError
 
 __all__ = ["LiveTargets", "TargetStatus", "WAKE_EVENTS"]
 
@@ -53,8 +54,11 @@ class LiveTargets:
                  publish: Callable[[str, Mapping[str, Any]], None],
                  agents: Iterable[str] = (), team_of: Mapping[str, str] | None = None, every_s: float = 60.0,
                  settle_s: float = 2.0, min_gap_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        self.targets, self.figures, self.publish = targets, figures, publish
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        """``ready()``: False while the store refuses writes; no check then (the store's thread is the
+        writes' to retry, and today's figures would miss the writes held)."""
+        self.targets, self.figures, self.publish, self.ready = targets, figures, publish, ready
         self.team_of = dict(team_of or {})
         self.every_s, self.settle_s, self.min_gap_s = every_s, settle_s, min(min_gap_s, every_s)
         self.clock, self.sleep = clock, sleep
@@ -109,6 +113,8 @@ class LiveTargets:
                 for k, v in sorted(keys.items())]
 
     async def check(self) -> None:
+        if not self.ready():
+            return
         day, by_queue, by_agent = await self.figures()
         self._last = self.clock()
         self.update(day, by_queue, by_agent)
@@ -119,7 +125,9 @@ class LiveTargets:
             self._poke.clear()
             try:
                 await self.check()
-            except Exception:  # the store away, a bug: the next check tries again
+            except (StoreError, OSError) as e:  # the store away: the next check tries again
+                log.warning("kpi.check_failed", error=str(e) or type(e).__name__)
+            except Exception:  # a bug: logged, and the next check tries again
                 log.exception("kpi.check_failed")
             try:
                 async with asyncio.timeout(self.every_s):
@@ -137,7 +145,8 @@ def _fields(b: Breach, day: str, *, actual: Any = "same") -> dict[str, Any]:
 
 def live_targets(cfg: Any, store: Any, store_call: Callable[..., Awaitable[Any]],
                  publish: Callable[[str, Mapping[str, Any]], None], *,
-                 now: Callable[[], float] = time.time) -> LiveTargets | None:
+                 now: Callable[[], float] = time.time, ready: Callable[[], bool] = lambda: True,
+                 ) -> LiveTargets | None:
     """The service's ``LiveTargets``, or None with no live target or ``[targets] live_every_s = 0``.
 
     ``store_call``: how a store read runs (``StoreThread.call``: on the store's thread, never the loop)."""
@@ -160,5 +169,5 @@ def live_targets(cfg: Any, store: Any, store_call: Callable[..., Awaitable[Any]]
         return day, by_queue, by_agent
 
     live = LiveTargets(t.set, figures=today, publish=publish, agents=list(cfg.agents), team_of=team_of(cfg),
-                       every_s=t.live_every_s)
+                       every_s=t.live_every_s, ready=ready)
     return live if live.status() else None  # only daily minimums: nothing to judge live

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from structlog.testing import capture_logs
 
 from ari_app import config as config_mod
@@ -23,6 +24,7 @@ from ari_app.events.kpi import LiveTargets, live_targets
 from ari_app.events.metrics import Metrics
 from ari_app.events.mqtt import MqttSink
 from ari_app.store import open_store
+from ari_app.store.base import StoreError
 from ari_app.store.worker import inline
 
 from test_mqtt_sink import NUMBER, Clock, FakeView, Later, drain, settings
@@ -165,9 +167,11 @@ def test_a_call_ending_brings_the_next_check_forward():
     asyncio.run(scenario())
 
 
-def test_a_failing_read_is_logged_and_the_loop_goes_on():
+@pytest.mark.parametrize("error, level", [(StoreError("database is locked"), "warning"),
+                                          (OSError("unreachable"), "warning"), (KeyError("bug"), "error")])
+def test_a_failing_read_is_logged_and_the_loop_goes_on(error, level):
     async def broken():
-        raise OSError("store away")
+        raise error
 
     async def scenario() -> None:
         live = LiveTargets(targets(), figures=broken, publish=lambda e, f: None, every_s=3600)
@@ -177,9 +181,20 @@ def test_a_failing_read_is_logged_and_the_loop_goes_on():
                 await asyncio.sleep(0)
         assert not task.done()
         task.cancel()
-        assert [e["event"] for e in logs] == ["kpi.check_failed"]
+        assert [(e["event"], e["log_level"]) for e in logs] == [("kpi.check_failed", level)]
 
     asyncio.run(scenario())
+
+
+def test_no_read_while_the_store_refuses_writes():
+    down = [True]
+    today = Today()
+    live = LiveTargets(targets(), figures=today, publish=lambda e, f: None, ready=lambda: not down[0])
+    asyncio.run(live.check())
+    assert today.calls == 0 and live.checks == 0
+    down[0] = False
+    asyncio.run(live.check())
+    assert today.calls == 1 and live.checks == 1
 
 
 # -- the service's wiring: today's figures from the store, as the report reads them ---------------------------
