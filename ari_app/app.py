@@ -49,7 +49,7 @@ from .events.bus import Bus, log_sink
 from .events.mqtt import AcdView, MqttSink
 from .events.metrics import Metrics  # R-KPI: GET /metrics
 from .events.kpi import live_targets  # R-KPI targets (既定标准), live
-from .flows import resync
+from .flows import resync, site_prompts
 from .flows.feature import FeatureCall, FlowTimer
 from .flows.inbound import CallCommand, InboundCall, call_key
 from .flows import supervise  # R-SUPERVISE
@@ -748,6 +748,8 @@ class Service:
         self._connecting = True
         try:
             await self._check_asterisk()
+            if self.cfg.site_prompts:  # R-XFER-NAME: the core asks only for the names Asterisk has
+                self.acd.site_prompts = await site_prompts.present(self.ari, self.cfg.site_prompts)
             await self._resync()
         finally:
             self._connecting = False

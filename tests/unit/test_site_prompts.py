@@ -149,3 +149,53 @@ def test_site_render_a_latin_name_with_the_english_voice_and_remove_a_name_taken
     assert r.returncode == 0 and "removed" in r.stdout
     assert sorted(p.name for p in (out / "zh").iterdir()) == ["agent-name-1002.wav"]
     assert make_prompts("--site", str(cfg), "--out", str(out), "--check").returncode == 0
+
+
+# -- at every ARI connect: only the site prompts Asterisk has --------------------------------------
+class SoundsAri:
+    """GET /sounds/<id>: 404 for the ids in ``missing``, an outage for those in ``down``."""
+
+    def __init__(self, missing=(), down=()):
+        self.missing, self.down, self.asked = set(missing), set(down), []
+
+    async def request(self, method, path, **kw):
+        from ari_app.ari import AriNotFound, AriUnavailable
+        self.asked.append((method, path))
+        pid = path.removeprefix("/sounds/callcenter%2F")
+        if pid in self.missing:
+            raise AriNotFound(404, method, path, "Sound not found")
+        if pid in self.down:
+            raise AriUnavailable(method, path, "timeout")
+        return {"id": f"callcenter/{pid}"}
+
+
+async def test_present_keeps_what_asterisk_has_and_logs_what_is_missing():
+    from structlog.testing import capture_logs
+
+    from ari_app.flows.site_prompts import present
+    ari = SoundsAri(missing={"agent-name-1002"}, down={"org-x"})
+    with capture_logs() as logs:
+        found = await present(ari, ("agent-name-1001", "agent-name-1002", "org-x"))
+    assert found == {"agent-name-1001", "org-x"}  # an outage keeps it: better a name that may play than none
+    assert ari.asked[0] == ("GET", "/sounds/callcenter%2Fagent-name-1001")
+    [missing] = [e for e in logs if e["event"] == "prompts.site_missing"]
+    assert missing["prompts"] == ["agent-name-1002"] and "make-prompts --site" in missing["hint"]
+
+
+async def test_the_service_tells_the_core_only_of_installed_names(tmp_path):
+    from ari_app.app import Service
+    from ari_app.store import Store
+    cfg = config.parse(with_(agent={"name": "张伟", "name_pinyin": "zhang1 wei3"}))
+    svc = Service(cfg, store=Store(tmp_path / "state.db"), ari=SoundsAri(missing={"agent-name-1001"}),
+                  clock=lambda: 1000.0)
+    assert svc.acd.site_prompts == {"agent-name-1001"}
+
+    async def nothing():
+        return None
+    svc._check_asterisk = nothing
+    svc._resync = nothing
+    await svc._on_connect()
+    assert svc.acd.site_prompts == frozenset()  # not installed: the transfer says the ID alone
+    svc.ari.missing.clear()
+    await svc._on_connect()
+    assert svc.acd.site_prompts == {"agent-name-1001"}
