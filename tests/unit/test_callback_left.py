@@ -13,6 +13,7 @@ from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ari_app.ari import Channel, StasisStart
 from ari_app.core.callbacks import (
     CallbackRules, Callbacks, CallDutyAgent, DialCustomer, DutyAnswered, VoicemailLeft,
 )
@@ -85,3 +86,12 @@ async def test_flow_plays_when_left_and_the_tail_before_the_message():
     await call.do(DialCustomer(task_id="t1", agent_id="1001", caller="13800131234", recording="callcenter/t1",
                                attempt=1, left=left))
     assert ari.played == [("cb-1001-1", [f"sound:callcenter/{p}" for p in (*left, "callback-message")])]
+
+
+async def test_flow_a_count_beyond_what_can_be_said_is_said_as_9999_not_an_error():
+    ari = _Ari()
+    call = DutyCall("cb-1001-1", ari=ari, app="callcenter", agent_id="1001", interface="PJSIP/1001",
+                    task_count=12345, report=lambda e: None, trunk=None, wrong_number_key="*3", skip_key="#")
+    await call.on_event(StasisStart(type="StasisStart", channel=Channel(id="cb-1001-1"), args=("callback",)))
+    [(_, media)] = ari.played
+    assert said(m.removeprefix("sound:callcenter/") for m in media).endswith("九千九百九十九")
