@@ -56,6 +56,7 @@ from .core import numbers, prompts as _prompts
 from .core.acd import QueueRules as _CoreQueue
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 from .core.incall import HOLD_APOLOGY_S, SILENT_DETECT_S, SILENT_SCRIPTS
+from .core.vmcheck import round_errors
 from .core.targets import TargetSet
 from .pbx_site import toml_key
 
@@ -879,6 +880,11 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
     offsets = r.get("check_offsets", dict, None,
                     check=lambda v: all(_is_number(x) and _finite(x) and x >= 0 for x in v.values()),
                     must="a table of team = seconds (>= 0)")
+    rounds = r.get("rounds", list, None, must="a list of rounds, each a list of team names",
+                   check=lambda v: all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in v))
+    round_gap_s = r.positive("round_gap_s", d.round_gap_s)
+    checks_per_day = r.get("checks_per_day", int, d.checks_per_day, check=lambda v: v >= 0,
+                           must=">= 0 (0 = every check_every_s until the shift ends)")
     deadline_s = r.positive("deadline_s", d.deadline_s)
     max_attempts = r.get("max_attempts", int, d.max_attempts, check=lambda v: v >= 1, must=">= 1")
     backoff_base_s = r.positive("backoff_base_s", d.backoff_base_s)
@@ -916,7 +922,16 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
         if qname not in queue_teams and qname not in teams:
             errors.append(f"callbacks.queue_teams: queue {qname!r} has no team (no team is named like it); "
                           f"set callbacks.queue_teams.{qname} = \"<team>\"")
-    if offsets is not None:
+    if "round_gap_s" in data and "rounds" not in data:
+        errors.append("callbacks.round_gap_s: only with callbacks.rounds (without rounds, stagger_s spaces the teams)")
+    if "rounds" in data:  # R-VM-CHECK rounds (core.vmcheck): a round = teams sharing one offset
+        errors.extend(f"callbacks.rounds: set rounds or {k}, not both" for k in ("check_offsets", "stagger_s")
+                      if k in data)
+        bad = [] if rounds is None else round_errors(rounds, gap_s=round_gap_s, check_every_s=check_every_s,
+                                                     teams=teams)
+        errors.extend(bad)
+        rounds, offsets = (() if rounds is None or bad else tuple(tuple(x) for x in rounds)), {}
+    elif offsets is not None:
         if "stagger_s" in data:
             errors.append("callbacks.check_offsets: set check_offsets or stagger_s, not both")
         for team in offsets:
@@ -927,11 +942,13 @@ def _callbacks(data: Mapping[str, Any], errors: list[str], *, queues: Mapping[st
         offsets = stagger(teams, stagger_s)
         if offsets and max(offsets.values()) >= check_every_s:
             errors.append(f"callbacks.stagger_s: {len(teams)} teams {stagger_s:g} s apart need "
-                          f"check_every_s > {max(offsets.values()):g}, got {check_every_s:g}")
+                          f"check_every_s > {max(offsets.values()):g}, got {check_every_s:g} "
+                          "(or let teams share a slot: callbacks.rounds)")
             offsets = {}
     try:
         rules = CallbackRules(mode=mode, require_logged_in=require_logged_in, check_start=check_start,
                               check_every_s=check_every_s, check_offsets=offsets, deadline_s=deadline_s,
+                              rounds=rounds or (), round_gap_s=round_gap_s, checks_per_day=checks_per_day,
                               max_attempts=max_attempts, backoff_base_s=backoff_base_s,
                               backoff_factor=backoff_factor, backoff_cap_s=backoff_cap_s,
                               queue_teams=queue_teams, dial_patterns=tuple(dial_patterns))

@@ -59,9 +59,12 @@ Checks (R-VM-CHECK)
 -------------------
 Check times of a team on a working day are ``check_start + offset(team) +
 k * check_every_s`` (k = 0, 1, …) that fall inside one of the team's shifts
-that day. At a check time, *if the team has open tasks*, every agent holding
-due tasks (open, back-off passed) gets ``CallDutyAgent`` — in duty mode that
-is the duty agent. An agent who is busy (``AgentPresence(busy=True)``) or
+that day, the first ``checks_per_day`` of them if set (``core.vmcheck``). The
+offset is the team's round's (``rounds``: teams sharing one offset, round i
+at ``i * round_gap_s``) or, without rounds, its ``check_offsets``. At a check
+time, *if the team has open tasks*, every agent holding due tasks (open,
+back-off passed) gets ``CallDutyAgent`` — in duty mode that is the duty
+agent. An agent who is busy (``AgentPresence(busy=True)``) or
 who does not answer (``DutyCallEnded`` before ``DutyAnswered``) has a
 *missed check*: it runs as soon as ``AgentPresence(busy=False)`` arrives,
 if that is still within the shift and due tasks remain; otherwise the next
@@ -111,6 +114,7 @@ from . import prompts
 from .acd import Publish
 from .roster import Roster, RosterError, agent_order, parse_day
 from .numbers import DEFAULT_DIAL_PATTERNS
+from .vmcheck import ROUND_GAP_S, check_times, round_errors, round_offsets
 
 __all__ = [
     "Action", "AgentPresence", "Attempt", "AttemptResult", "CallDutyAgent", "CallbackCommandResult",
@@ -240,6 +244,9 @@ class CallbackRules:
     check_start: time = time(9, 0)  # R-VM-CHECK: the first check of the day (before the offset)
     check_every_s: float = 7200.0
     check_offsets: Mapping[str, float] = field(default_factory=dict)  # team -> stagger (s), see stagger()
+    rounds: tuple[tuple[str, ...], ...] = ()  # R-VM-CHECK rounds (core.vmcheck); instead of check_offsets
+    round_gap_s: float = ROUND_GAP_S  # round i checks i * round_gap_s after check_start
+    checks_per_day: int = 0  # at most this many checks a working day (the seed: 3); 0 = until the shift ends
     deadline_s: float = 86400.0  # R-SLA24
     max_attempts: int = 3  # R-CB
     backoff_base_s: float = 600.0
@@ -263,12 +270,21 @@ class CallbackRules:
             if not 0 <= offset < self.check_every_s:
                 raise CallbackError(f"callbacks.check_offsets.{team}: must be >= 0 and < check_every_s "
                                     f"({self.check_every_s:g}), got {offset!r}")
+        if not (isinstance(self.checks_per_day, int) and self.checks_per_day >= 0):
+            raise CallbackError(f"callbacks.checks_per_day: must be >= 0 (0 = no limit), got {self.checks_per_day!r}")
+        if self.rounds:
+            if self.check_offsets:
+                raise CallbackError("callbacks.rounds: set rounds or check_offsets, not both")
+            if errors := round_errors(self.rounds, gap_s=self.round_gap_s, check_every_s=self.check_every_s):
+                raise CallbackError("; ".join(errors))
 
     def backoff_s(self, tries: int) -> float:
         """R-CB: the wait after the ``tries``-th failed attempt."""
         return min(self.backoff_cap_s, self.backoff_base_s * self.backoff_factor ** (tries - 1))
 
     def offset_s(self, team: str) -> float:
+        if self.rounds:  # R-VM-CHECK: the team's round (a team in no round checks with the first)
+            return round_offsets(self.rounds, self.round_gap_s).get(team, 0.0)
         return float(self.check_offsets.get(team, 0.0))
 
 
@@ -494,6 +510,9 @@ class Callbacks:
                 roster.team(team)
         except RosterError as e:
             raise CallbackError(f"callbacks: {e}") from None
+        if rules.rounds and (errors := round_errors(rules.rounds, gap_s=rules.round_gap_s,
+                                                    check_every_s=rules.check_every_s, teams=roster.teams)):
+            raise CallbackError("; ".join(errors))
         self.tasks: dict[str, CallbackTask] = {}
         self._rota: dict[str, RotaPointer] = dict(rota.pointers) if rota else {}
         self._through = {team: now for team in roster.teams}  # schedule handled up to here, per team
@@ -758,11 +777,11 @@ class Callbacks:
         spans = self._spans(team, day)
         end = max(e for _, _, e in spans)
         tz = self.roster.timezone(team)
-        t = datetime.combine(day, self.rules.check_start, tzinfo=tz).timestamp() + self.rules.offset_s(team)
-        while t < end:
-            if t > after and any(s <= t < e for _, s, e in spans):
+        first = datetime.combine(day, self.rules.check_start, tzinfo=tz).timestamp() + self.rules.offset_s(team)
+        for t in check_times(first, self.rules.check_every_s, [(s, e) for _, s, e in spans],
+                             per_day=self.rules.checks_per_day):
+            if t > after:
                 return t, "check"
-            t += self.rules.check_every_s
         return end, "end"
 
     def _in_shift(self, team: str, now: float) -> bool:

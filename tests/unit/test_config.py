@@ -271,7 +271,8 @@ def test_callbacks_cross_checks():
     assert errors_of(data) == [
         "callbacks.check_offsets.support: must be >= 0 and < check_every_s (7200), got 7200.0"]
     data = {**TWO_QUEUES, "callbacks": {"check_every_s": 600}}
-    assert errors_of(data) == ["callbacks.stagger_s: 2 teams 600 s apart need check_every_s > 600, got 600"]
+    assert errors_of(data) == ["callbacks.stagger_s: 2 teams 600 s apart need check_every_s > 600, got 600 "
+                               "(or let teams share a slot: callbacks.rounds)"]
     agents = {"1001": {"queues": ["support", "sales"]}}  # sales has nobody of its own: no team
     assert errors_of({**TWO_QUEUES, "agents": agents, "callbacks": {}}) == [
         "callbacks.queue_teams: queue 'sales' has no team (no team is named like it); "
