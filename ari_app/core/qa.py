@@ -5,6 +5,14 @@ so the same seed gives the same sample and a reviewer can reproduce it)
 from that agent's recorded calls, plus every call that broke a rule in its
 compliance record (R-COMPLY), recorded or not, so nothing that went wrong
 escapes review.
+
+Each agent's best and worst recorded calls (the seed: "每月挑选优秀录音以及不合格的录音针对每个
+客户服务代表的服务质量进行点评") are named by the compliance record's score (``score``): the
+checks that applied to the call (R-RING answered in time, R-GREET greeting, R-WAIT apology at
+10 s, R-XFER-CONFIRM attended transfer, R-HANGUP caller hung up first), counted as rules broken
+and rules kept. Best = fewest broken, then most kept; worst = most broken, then fewest kept,
+among the agent's other recorded calls (one recorded call: a best, no worst; none: neither).
+Ties go to the earliest call (entered_at, then call id), so the same records give the same picks.
 """
 
 from __future__ import annotations
@@ -14,9 +22,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .comply import ComplianceRecord
+from .comply import CHECKS, ComplianceRecord
 
-__all__ = ["SampleEntry", "qa_sample"]
+__all__ = ["SampleEntry", "best_and_worst", "qa_list", "qa_sample", "score"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -24,8 +32,9 @@ class SampleEntry:
     call_id: str
     agent: str
     entered_at: float
-    why: str  # "random" or the broken rules, e.g. "R-RING R-HANGUP"
+    why: str  # "random", the broken rules (e.g. "R-RING R-HANGUP"), "best" or "worst"
     recording: str | None
+    score: str = ""  # the compliance record's score, e.g. "kept 3 of 4; broke R-HANGUP"
 
 
 def qa_sample(records: Iterable[ComplianceRecord], recordings: Mapping[str, str], *, per_agent: int,
@@ -43,9 +52,50 @@ def qa_sample(records: Iterable[ComplianceRecord], recordings: Mapping[str, str]
         recorded = [r for r in calls if r.call_id in recordings and not r.broken]
         picked = rng.sample(recorded, min(per_agent, len(recorded)))
         for r in broken:
-            out.append(SampleEntry(call_id=r.call_id, agent=agent, entered_at=r.entered_at,
-                                   why=" ".join(r.broken), recording=recordings.get(r.call_id)))
+            out.append(_entry(r, " ".join(r.broken), recordings))
         for r in sorted(picked, key=lambda r: (r.entered_at, r.call_id)):
-            out.append(SampleEntry(call_id=r.call_id, agent=agent, entered_at=r.entered_at, why="random",
-                                   recording=recordings[r.call_id]))
+            out.append(_entry(r, "random", recordings))
     return out
+
+
+def score(record: ComplianceRecord) -> tuple[int, int]:
+    """(rules broken, rules kept) of the record's checks that applied to the call (None: did not apply)."""
+    checks = [record.checks.get(rule) for rule in CHECKS]
+    return sum(c is False for c in checks), sum(c is True for c in checks)
+
+
+def _score_text(record: ComplianceRecord) -> str:
+    broken, kept = score(record)
+    text = f"kept {kept} of {kept + broken}"
+    return f"{text}; broke {' '.join(record.broken)}" if broken else text
+
+
+def _entry(r: ComplianceRecord, why: str, recordings: Mapping[str, str]) -> SampleEntry:
+    return SampleEntry(call_id=r.call_id, agent=str(r.agent), entered_at=r.entered_at, why=why,
+                       recording=recordings.get(r.call_id), score=_score_text(r))
+
+
+def best_and_worst(records: Iterable[ComplianceRecord], recordings: Mapping[str, str]) -> list[SampleEntry]:
+    """Per agent (in ID order) its best recorded call (``why="best"``), then its worst (``"worst"``)."""
+    by_agent: dict[str, list[ComplianceRecord]] = defaultdict(list)
+    for r in records:
+        if r.agent and r.call_id in recordings:
+            by_agent[r.agent].append(r)
+    out: list[SampleEntry] = []
+    for agent in sorted(by_agent):
+        calls = by_agent[agent]
+        best = min(calls, key=lambda r: (score(r)[0], -score(r)[1], r.entered_at, r.call_id))
+        out.append(_entry(best, "best", recordings))
+        others = [r for r in calls if r is not best]
+        if others:
+            worst = min(others, key=lambda r: (-score(r)[0], score(r)[1], r.entered_at, r.call_id))
+            out.append(_entry(worst, "worst", recordings))
+    return out
+
+
+def qa_list(records: Iterable[ComplianceRecord], recordings: Mapping[str, str], *, per_agent: int,
+            seed: int) -> list[SampleEntry]:
+    """The monthly QA list: per agent the sample (``qa_sample``), then its best and worst recorded calls."""
+    records = list(records)
+    picks = best_and_worst(records, recordings)
+    return sorted(qa_sample(records, recordings, per_agent=per_agent, seed=seed) + picks, key=lambda e: e.agent)

@@ -19,7 +19,7 @@ from ..config import Config
 from ..core.attendance import AttendanceRow, attendance
 from ..core.agents import AgentLogEntry
 from ..core.figures import CallRecord, FigureRules, Figures, OutboundAttempt, call_record, figures
-from ..core.qa import SampleEntry, qa_sample
+from ..core.qa import SampleEntry, qa_list
 from ..core.targets import Breach
 from ..store.base import Repository
 from . import targets  # R-KPI 既定标准
@@ -162,7 +162,8 @@ def attendance_report(store: Repository, cfg: Config, first: date, last: date, *
 
 def qa_report(store: Repository, cfg: Config, month: str, *, per_agent: int, seed: int,
               agent: str | None = None) -> list[SampleEntry]:
-    """R-QA: ``per_agent`` random recorded calls per agent in the month, plus every call that broke a rule."""
+    """R-QA: ``per_agent`` random recorded calls per agent in the month, plus every call that broke a rule,
+    then the agent's best and worst recorded calls by the compliance record (``core.qa.best_and_worst``)."""
     start, end = period(month, cfg.reports.timezone)
     records = [r for r in store.compliance(start, end) if agent is None or r.agent == agent]
-    return qa_sample(records, store.recordings(start - 86400, end + 86400), per_agent=per_agent, seed=seed)
+    return qa_list(records, store.recordings(start - 86400, end + 86400), per_agent=per_agent, seed=seed)

@@ -100,17 +100,20 @@ def attendance_csv(rows: list[AttendanceRow]) -> str:
     return out.getvalue()
 
 
+_QA_PICKS = {"best": "best 最佳", "worst": "worst 最差"}  # R-QA: the agent's best and worst
+
+
 def qa_table(entries: list[SampleEntry], tz: str) -> str:
-    header = ["Agent 工号", "Call", "Entered", "Why 原因", "Recording 录音"]
+    header = ["Agent 工号", "Call", "Entered", "Why 原因", "Recording 录音", "Score 合规"]
     body = [[e.agent, e.call_id, datetime.fromtimestamp(e.entered_at, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"),
-             e.why, e.recording or "(not recorded)"] for e in entries]
+             _QA_PICKS.get(e.why, e.why), e.recording or "(not recorded)", e.score or "-"] for e in entries]
     return _grid(header, body) + "\n"
 
 
 def qa_csv(entries: list[SampleEntry]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["agent", "call_id", "entered_at", "why", "recording"])
+    w.writerow(["agent", "call_id", "entered_at", "why", "recording", "score"])
     for e in entries:
-        w.writerow([e.agent, e.call_id, e.entered_at, e.why, e.recording or ""])
+        w.writerow([e.agent, e.call_id, e.entered_at, e.why, e.recording or "", e.score])
     return out.getvalue()

@@ -128,10 +128,29 @@ def test_qa_sample_lists_broken_calls_and_random_ones_with_recordings(cfg_path, 
     assert main(["report", "qa", "--config", str(cfg_path), "--month", "2026-11", "--per-agent", "1",
                  "--seed", "3", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [(r["call_id"], r["why"]) for r in rows if r["why"] != "random"] == [("c2", "R-HANGUP")]
+    assert [(r["call_id"], r["why"]) for r in rows if r["why"] not in ("random", "best", "worst")] == [
+        ("c2", "R-HANGUP")]
     randoms = [r for r in rows if r["why"] == "random"]
     assert len(randoms) == 1 and randoms[0]["call_id"] in ("c1", "c8")
     assert randoms[0]["recording"] == f"qa/2026-11-26/{randoms[0]['call_id']}"
+
+
+def test_r_qa_the_monthly_list_names_each_agents_best_and_worst_recorded_call(cfg_path, capsys):
+    # the seed: "每月挑选优秀录音以及不合格的录音针对每个客户服务代表的服务质量进行点评"
+    args = ["report", "qa", "--config", str(cfg_path), "--month", "2026-11", "--per-agent", "0"]
+    assert main(args + ["--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    picks = [(r["agent"], r["why"], r["call_id"], r["recording"], r["score"]) for r in rows
+             if r["why"] in ("best", "worst")]
+    assert picks == [("1001", "best", "c1", "qa/2026-11-26/c1", "kept 1 of 1"),  # c1 and c8 tie: the earlier id
+                     ("1001", "worst", "c2", "qa/2026-11-26/c2", "kept 0 of 1; broke R-HANGUP")]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "Score 合规" in table.splitlines()[0]
+    [best] = [line for line in table.splitlines() if "best 最佳" in line]
+    [worst] = [line for line in table.splitlines() if "worst 最差" in line]
+    assert best.split()[:2] == ["1001", "c1"] and best.endswith("kept 1 of 1")
+    assert worst.split()[:2] == ["1001", "c2"] and worst.endswith("kept 0 of 1; broke R-HANGUP")
 
 
 def test_attendance_report_runs_on_the_store(cfg_path, capsys):
