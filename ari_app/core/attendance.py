@@ -4,7 +4,9 @@ The seed: log in by 8:45 and out at 17:30; logging in after 8:45 is late,
 leaving before 17:30 is early, and more than an hour of either is absence
 (旷工). The shift times, working days and leave come from the roster
 (``core.roster``); the login sessions from the agents' state log (any state
-but ``logged_out`` is logged in).
+but ``logged_out`` is logged in). An agent who handed a shift away by a swap
+(R-LEAVE 换班) is ``swapped`` that day; the taker gets a row for the shift it
+took. The seed's penalties (事假, 旷工, excusals) are ``core.lateness``.
 """
 
 from __future__ import annotations

@@ -382,9 +382,6 @@ class Roster:
         return len(self._leave) != before
 
     # -- internals ---------------------------------------------------------------
-    def _whole_day(self, agent_id: str, d: date) -> bool:
-        return any(e.agent_id == agent_id and e.day == d and e.shift is None for e in self._leave)
-
     def _check_agent(self, agent_id: str) -> str:
         if agent_id not in self._agents:
             raise RosterError(f"unknown agent {agent_id!r}")
