@@ -120,7 +120,7 @@ async def test_a_swap_is_granted_kept_listed_seen_by_the_duty_rota_and_cancelled
     assert await r.json() == [{"swap_id": swap_id, "agent_id": "1001", "day": "2026-12-08", "shift": None,
                                "taker": "3001", "overridden_by": None}]
     r = await client.get("/roster/duty?day=2026-12-08", headers=auth("sam"))
-    assert (await r.json())["teams"]["day"]["agent"] != "1001"  # handed the day away: skipped (R-VM-RR)
+    assert (await r.json())["teams"]["day"]["agent"] == "1002"  # 1001 handed the day away: skipped (R-VM-RR)
     # 第3条: a second agent of the team may not take leave in that shift
     status, got = await post(client, "/roster/leave", {"agent_id": "1002", "day": "2026-12-08"})
     assert status == 409 and "already has 1001 on leave or swapping away in shift 'day'" in got["error"]
