@@ -30,17 +30,26 @@ def tasks(tmp_path) -> list:
         store.close()
 
 
-async def leave_voicemail(ari, service, caller: str) -> dict:
-    """A caller waits past max_wait_s (6 s) in queue vmq, presses 1, speaks (after the ~8 s prompt), ends with #."""
+async def leave_voicemail(ari, service, watcher, caller: str) -> dict:
+    """A caller waits past max_wait_s (6 s) in queue vmq, presses 1, speaks (after the ~8 s prompt), ends with #.
+
+    R-WAITLIMIT, judged from Asterisk: the voicemail offer is played on this caller's own channel, once its
+    6 s in the queue (from its creation) have passed."""
     await ari.call_queue("vmq", context="e2e-vm-caller", exten="leave", caller_id=caller,
                          variables={"E2E_WAIT": "9", "E2E_SPEAK": "18"})
+    queued = await service.wait_for("call.queued", queue="vmq", timeout=10)
+    call_id = queued["call_id"]
     offer = await service.wait_for("call.prompt", purpose="announce:voicemail_offer", timeout=15)
-    assert offer
+    assert offer["channel"] == call_id and offer["media"] == ["sound:callcenter/voicemail-offer"], offer
+    played = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                                playback__media_uri="sound:callcenter/voicemail-offer", timeout=5)
+    entered = await watcher.wait("ChannelCreated", channel__id=call_id, timeout=1)  # then straight into Stasis
+    assert ari_time(played) - ari_time(entered) >= 6 - 0.2, "offered before max_wait_s"
     return await service.wait_for("voicemail.committed", timeout=45)
 
 
 async def test_voicemail_to_duty_agent_then_agent_first_callback_reached(service, ari, watcher, tmp_path):
-    committed = await leave_voicemail(ari, service, "13800138000")
+    committed = await leave_voicemail(ari, service, watcher, "13800138000")
     task_id = committed["task_id"]
     recording = f"callcenter/{task_id}"
     assert recording in await ari.recordings(), "the voicemail is a stored recording named by the task id"
@@ -50,9 +59,17 @@ async def test_voicemail_to_duty_agent_then_agent_first_callback_reached(service
     # the next check (every 15 s) rings the duty agent first
     calling = await service.wait_for("callback.calling_agent", agent=DUTY, timeout=25)
     assert task_id in calling["tasks"]
-    agent_ch = (await service.wait_for("callback.agent_answered", agent=DUTY, timeout=10))
+    await service.wait_for("callback.agent_answered", agent=DUTY, timeout=10)
     agent_created = await watcher.wait("ChannelCreated", channel__id=lambda i: bool(i and i.startswith(f"cb-{DUTY}-")))
     agent_id = agent_created["channel"]["id"]
+    # the channel that answered is the duty agent's own endpoint (config: Local/5001@e2e-answer), and it is
+    # the only agent Asterisk was asked to ring for this callback
+    assert agent_created["channel"]["name"].startswith(f"Local/{DUTY}@e2e-answer-"), agent_created["channel"]
+    up = await watcher.wait("Dial", peer__id=agent_id, dialstatus="ANSWER", timeout=5)
+    assert up["dialstring"] == f"{DUTY}@e2e-answer", up
+    others = [e["channel"]["name"] for e in watcher.find("ChannelCreated")
+              if e["channel"]["name"].startswith(("Local/5002@", "Local/5003@"))]
+    assert not others, others
     # the agent hears the voicemail: a playback of that recording on the agent's channel, played to the end
     heard = await watcher.wait("PlaybackFinished", playback__target_uri=f"channel:{agent_id}",
                                playback__media_uri=f"recording:{recording}", timeout=30)
@@ -73,17 +90,16 @@ async def test_voicemail_to_duty_agent_then_agent_first_callback_reached(service
     assert [a.outcome.value for a in task.attempts] == ["reached"]
     assert task.caller == "13800138000" and task.queue == "vmq"
     assert task.deadline == pytest.approx(task.created_at + 86400)  # R-SLA24
-    assert agent_ch
     chans, bridges = await ari.wait_empty(15)
     assert not chans and not bridges, (chans, bridges)
 
 
 async def test_callback_no_answer_is_retried_after_the_backoff(service, ari, watcher, tmp_path):
-    committed = await leave_voicemail(ari, service, "13900139000")
+    committed = await leave_voicemail(ari, service, watcher, "13900139000")
     task_id = committed["task_id"]
     first = await service.wait_for("callback.attempt", task_id=task_id, timeout=45)
     assert first["outcome"] == "no_answer" and first["final"] is False
-    second = await service.wait_for("callback.attempt", task_id=task_id, count=2, timeout=40)
+    second = await service.wait_for("callback.attempt", task_id=task_id, count=2, timeout=70)
     assert second["outcome"] == "no_answer" and second["final"] is True  # max_attempts = 2
     calls = [e for e in service.events("callback.calling_agent", agent=DUTY) if task_id in e["tasks"]]
     # the retry falls due 8 s after the first attempt; if the agent is still on that call (its closing
