@@ -8,6 +8,7 @@ must agree with the service's own log lines (``wait_s``, ``ring_s``, ``talk_s``)
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import httpx
@@ -100,3 +101,19 @@ async def test_metrics_after_an_answered_call_an_abandon_and_a_short_abandon(ser
     assert sample(after, "callcenter_event_loop_lag_seconds_count") >= 5
     assert sample(after, "callcenter_callbacks_open", team="desk") == 0
     assert sample(after, "callcenter_offers_missed_total", queue=QUEUE, agent="6001") is None
+
+    # R-KPI targets (既定标准, [targets.queues.metrics]): 1 of 2 offered answered misses answer_rate >= 90 %;
+    # 1 of 2 abandoned meets abandon_rate <= 60 %. The service judges today's figures from the store a few
+    # seconds after a call ends: the gauge shows the breach and the alert is logged (and sent to MQTT).
+    breach = "callcenter_target_breach"
+    for _ in range(40):
+        judged = await scrape()
+        if sample(judged, breach, figure="answer_rate", queue=QUEUE) == 1:
+            break
+        await asyncio.sleep(0.5)
+    assert sample(judged, breach, figure="answer_rate", queue=QUEUE) == 1
+    assert sample(judged, "callcenter_target", figure="answer_rate", queue=QUEUE) == 0.9
+    assert sample(judged, breach, figure="abandon_rate", queue=QUEUE) == 0
+    alert = await service.wait_for("kpi.target_breached", queue=QUEUE, figure="answer_rate", timeout=5)
+    assert (alert["level"], alert["rule"], alert["target_value"], alert["actual"]) == ("warning", "R-KPI", 0.9, 0.5)
+    assert not service.events("kpi.target_breached", queue=QUEUE, figure="abandon_rate")
