@@ -105,19 +105,26 @@ async def test_no_apology_for_a_caller_answered_before_ten_seconds(service, ari,
 
 
 async def test_r_greet_agent_id_plays_to_the_caller_before_the_bridge(service, ari, watcher):
+    # seed: 接通电话时,应说:"您好,中国××(工号)为您服务!" (issue 18: 您好 and the organisation were missing).
+    # Queue lab's organisation is the site's own prompt org-e2e (tests/e2e/config.toml, rendered into
+    # tests/e2e/site-prompts/ and installed by scripts/pbx): every part is played, in order, then the bridge.
     await ari.call_queue("lab", talk_s=12)
     answered = await service.wait_for("call.answered", queue="lab", agent="2001", timeout=10)
     call_id = answered["call_id"]
     greet = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
-                               playback__media_uri=MEDIA + "agent-id-prefix")
+                               playback__media_uri=MEDIA + "hello")
     finished = await watcher.wait("PlaybackFinished", playback__id=greet["playback"]["id"])
     assert finished["playback"]["state"] == "done"
     heard = [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted",
                                                               playback__id=greet["playback"]["id"])]
-    assert heard[-6:] == [MEDIA + p for p in ("agent-id-prefix", "digit-2", "digit-0", "digit-0", "digit-1",
-                                             "agent-id-suffix")]
+    assert heard == [MEDIA + p for p in ("hello", "org-e2e", "agent-id-prefix", "digit-2", "digit-0", "digit-0",
+                                         "digit-1", "agent-id-suffix")]
     entered = await watcher.wait("ChannelEnteredBridge", channel__id=call_id, bridge__id=f"{call_id}~talk")
     assert ari_time(finished) <= ari_time(entered)
+    # the site's prompt was there to play: Asterisk spent time on it (a missing file ends at once)
+    starts = watcher.find("PlaybackStarted", playback__id=greet["playback"]["id"])
+    org_at, next_at = ari_time(starts[1]), ari_time(starts[2])
+    assert next_at - org_at >= 0.5, (org_at, next_at)
     whisper = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}~a1",
                                  playback__media_uri=MEDIA + "queue-lab")
     assert ari_time(whisper) <= ari_time(entered)

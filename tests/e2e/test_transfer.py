@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+from conftest import ari_time
+
 MEDIA = "sound:callcenter/"
 
 
@@ -52,17 +54,28 @@ async def back_with_agent(service, watcher, call_id, outcome):
 async def test_complete_after_the_target_answered(service, ari, api, watcher):
     call_id, caller = await connected(service, ari)
     xid = await transfer(api, "3002")
-    await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
-                       playback__media_uri=MEDIA + "xfer-please-hold")  # R-XFER-CONSENT
+    # R-XFER-CONSENT: where the caller goes: "正在为您转接到" + 3002's name (张伟, tests/e2e/config.toml) + "请稍候"
+    where = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                               playback__media_uri=MEDIA + "xfer-to")
+    await watcher.wait("PlaybackFinished", playback__id=where["playback"]["id"])
+    assert [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=where["playback"]["id"])
+            ] == [MEDIA + p for p in ("xfer-to", "agent-name-3002", "please-wait")]
     await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
     r = await api.put(f"/transfers/{xid}/complete")
     assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    # R-XFER-NAME, seed: 被转接电话接听后需告知被转接电话人的姓名: "为您接通的是" + 张伟 + 工号三零零二 + "不好意思让您久等了"
     name = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
-                              playback__media_uri=MEDIA + "xfer-sorry-wait", timeout=15)  # R-XFER-NAME
-    heard = [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=name["playback"]["id"])]
-    assert heard[:6] == [MEDIA + p for p in ("agent-id-prefix", "digit-3", "digit-0", "digit-0", "digit-2",
-                                             "agent-id-suffix")]
+                              playback__media_uri=MEDIA + "xfer-connected-to", timeout=15)
+    said = await watcher.wait("PlaybackFinished", playback__id=name["playback"]["id"], timeout=15)
+    assert said["playback"]["state"] == "done"
+    starts = watcher.find("PlaybackStarted", playback__id=name["playback"]["id"])
+    assert [e["playback"]["media_uri"] for e in starts] == [MEDIA + p for p in (
+        "xfer-connected-to", "agent-name-3002", "agent-id-prefix", "digit-3", "digit-0", "digit-0", "digit-2",
+        "xfer-sorry-wait")]
+    assert ari_time(starts[2]) - ari_time(starts[1]) >= 0.4  # the rendered name was there and played
     await watcher.wait("ChannelEnteredBridge", channel__id=f"{call_id}~t1", bridge__id=f"{call_id}~talk", timeout=10)
+    joined = watcher.find("ChannelEnteredBridge", channel__id=call_id, bridge__id=f"{call_id}~talk")
+    assert len(joined) >= 2 and ari_time(said) <= ari_time(joined[-1])  # with the target only after its name
     await watcher.wait("ChannelDestroyed", channel__id=f"{call_id}~a1")  # the agent left
     await hang_up(ari, caller)
     done = await service.wait_for("call.completed", call_id=call_id, timeout=10)
