@@ -73,7 +73,8 @@ async def test_r_silent_a_silent_caller_gets_the_hotline_script_by_talk_detectio
         gone = await watcher.wait("ChannelDestroyed", channel__id=call_id, timeout=10)
         assert abs(ari_time(gone) - ari_time(done) - WAIT_S) <= 1
         assert watcher.find("ChannelTalkingStarted", channel__id=call_id) == []  # the caller never spoke
-        assert watcher.find("PlaybackStarted", playback__target_uri=bridge, playback__media_uri=MEDIA + "silent-bye") == []
+        assert watcher.find("PlaybackStarted", playback__target_uri=bridge,
+                            playback__media_uri=MEDIA + "silent-bye") == []  # the hotline's, not the standard
         rc = await c.wait(timeout=20)
         assert rc == 0, c.report()  # the BYE came from Asterisk
     done_call = await service.wait_for("call.completed", call_id=call_id, timeout=10)
