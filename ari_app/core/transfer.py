@@ -2,10 +2,12 @@
 
 The caller is never dropped and never handed to a ringing phone:
 
-* the caller goes on hold first ("正在为您转接，请稍候" and music), R-XFER-CONSENT;
+* the caller goes on hold first ("正在为您转接到<where>，请稍候" and music), R-XFER-CONSENT: where is the
+  target queue's or agent's name prompt, "正在为您转接，请稍候" without one (core/announce.py);
 * the target rings for at most ``ring_target_s``; the agent and the target talk privately;
-* complete only once the target answered (R-XFER-CONFIRM); then the caller hears the target's
-  agent ID and "不好意思让您久等了" (R-XFER-NAME) and is bridged with the target;
+* complete only once the target answered (R-XFER-CONFIRM); then the caller hears "为您接通的是", the
+  target's name (when it has one) and agent ID, "不好意思让您久等了" (R-XFER-NAME), and is bridged
+  with the target;
 * cancel, or target busy / not answering / hanging up → the caller is back with the agent;
 * agent hangs up before the target answered → the caller goes back to the head of the queue
   (``requeued``); agent hangs up after the target answered → the transfer completes;
@@ -142,7 +144,7 @@ class TransferCommand:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HoldForTransfer:
-    """R-XFER-CONSENT: the caller to hold, with the transfer prompt and music."""
+    """R-XFER-CONSENT: the caller to hold, with the transfer prompt (saying where to) and music."""
     call_id: str
     transfer_id: str
     prompts: tuple[str, ...] = ("xfer-please-hold",)
@@ -167,7 +169,7 @@ class Consult:
 class EndTransfer:
     """Carry out the outcome.
 
-    completed → the caller hears ``prompts`` (the target's agent ID, "不好意思让您久等了") and is
+    completed → the caller hears ``prompts`` (the target's name and agent ID, "不好意思让您久等了") and is
     bridged with the target; the agent's leg is hung up. cancelled / target_failed → the target's
     leg is hung up, the caller is back with the agent and hears ``prompts`` ("对不起，让您久等了").
     requeued / to_queue → the caller stays on hold, back in line at its head. abandoned → the
