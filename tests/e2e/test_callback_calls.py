@@ -43,12 +43,14 @@ async def leave_voicemail(ari, service, watcher, caller: str) -> dict:
     assert offer["channel"] == call_id and offer["media"] == ["sound:callcenter/voicemail-offer"], offer
     played = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
                                 playback__media_uri="sound:callcenter/voicemail-offer", timeout=5)
-    entered = await watcher.wait("ChannelCreated", channel__id=call_id, timeout=1)  # then straight into Stasis
+    entered = await watcher.wait("ChannelCreated", channel__id=call_id, timeout=1)  # straight into Stasis
     assert ari_time(played) - ari_time(entered) >= 6 - 0.2, "offered before max_wait_s"
     return await service.wait_for("voicemail.committed", timeout=45)
 
 
 async def test_voicemail_to_duty_agent_then_agent_first_callback_reached(service, ari, watcher, tmp_path):
+    """R-VM: the voicemail is a stored task; R-VM-RR: today's duty agent (5001) gets it; R-VM-CHECK: the next
+    check rings 5001's phone; R-CB: the agent hears the message, then the customer is dialled and bridged."""
     committed = await leave_voicemail(ari, service, watcher, "13800138000")
     task_id = committed["task_id"]
     recording = f"callcenter/{task_id}"
@@ -121,6 +123,7 @@ async def test_callback_no_answer_is_retried_after_the_backoff(service, ari, wat
 
 
 async def test_fallback_voicemail_left_while_down_becomes_a_task_for_the_duty_agent(asterisk, ari, tmp_path):
+    """R-VM: nothing is lost while the service is down: the dialplan's fallback voicemail becomes a task."""
     apps = [a["name"] for a in await ari.get("/applications")]
     assert "callcenter" not in apps, "the service must not be connected for this part"
     await ari.call_queue("vmq", context="e2e-vm-caller", exten="fallback",

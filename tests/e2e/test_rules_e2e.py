@@ -9,9 +9,12 @@ from Asterisk's own events (the watcher) what a caller or an agent would notice.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from ari_app.core.callbacks import RotaPointer, RotaState
 from ari_app.store import Store
@@ -52,7 +55,8 @@ async def callback_rings(service, watcher, agent: str) -> str:
     """The duty check rings ``agent``'s own phone (its endpoint in Asterisk) and it answers; no other desk
     agent's phone is rung. Returns the agent's channel id."""
     await service.wait_for("callback.calling_agent", agent=agent, timeout=25)
-    created = await watcher.wait("ChannelCreated", channel__id=lambda i: bool(i and i.startswith(f"cb-{agent}-")))
+    created = await watcher.wait("ChannelCreated",
+                                 channel__id=lambda i: bool(i and i.startswith(f"cb-{agent}-")))
     channel = created["channel"]
     assert channel["name"].startswith(f"Local/{agent}@e2e-answer-"), channel
     await watcher.wait("Dial", peer__id=channel["id"], dialstatus="ANSWER", timeout=10)
@@ -62,20 +66,22 @@ async def callback_rings(service, watcher, agent: str) -> str:
     return channel["id"]
 
 
-async def test_r_vm_rr_the_duty_steps_to_the_next_agent_in_id_order_each_day(asterisk, ari, api, watcher, tmp_path):
+async def test_r_vm_rr_the_duty_steps_to_the_next_agent_in_id_order_each_day(asterisk, ari, api, watcher,
+                                                                              tmp_path):
     """座席员按工号先后顺序每天轮流听取语音信箱留言 (R-VM-RR): the rota's pointer, as the service stored it
     yesterday (5001 held duty), is in the store; today the service makes the next agent in ID order,
     5002, the duty agent: the voicemail goes to 5002 and the check rings 5002's phone."""
     store = Store(tmp_path / "state.db")
     try:
-        store.save_rota(RotaState(pointers={"desk": RotaPointer(last_agent="5001", day=today().date() - timedelta(1),
-                                                                duty="5001")}))
+        yesterday = today().date() - timedelta(days=1)
+        pointer = RotaPointer(last_agent="5001", day=yesterday, duty="5001")
+        store.save_rota(RotaState(pointers={"desk": pointer}))
     finally:
         store.close()
     svc = await started(tmp_path)
     try:
         assert (await duty(api))["agent"] == "5002"
-        assert [(await duty(api, day(n)))["agent"] for n in (1, 2)] == ["5003", "5001"]  # one step a day, round
+        assert [(await duty(api, day(n)))["agent"] for n in (1, 2)] == ["5003", "5001"]  # a step a day, round
         committed = await leave_voicemail(ari, svc, watcher, "13800138001")
         assigned = await svc.wait_for("callback.assigned", task_id=committed["task_id"], timeout=10)
         assert assigned["agent"] == "5002" and assigned["rule"] == "R-VM-RR", assigned
@@ -115,8 +121,8 @@ async def test_r_wrap_the_agent_gets_the_next_call_only_after_wrap_up(service, a
     assert not service.events("call.offered", call_id=b["call_id"]), "B was offered while 7001 talked with A"
     offered = await service.wait_for("call.offered", call_id=b["call_id"], agent="7001", timeout=15)
     assert offered["queue"] == "wrapq"
-    leg = await watcher.wait("ChannelCreated", channel__id=lambda i: bool(i and i.startswith(b["call_id"] + "~")),
-                             timeout=5)
+    leg = await watcher.wait("ChannelCreated", timeout=5,
+                             channel__id=lambda i: bool(i and i.startswith(b["call_id"] + "~")))
     assert leg["channel"]["name"].startswith("Local/7001@e2e-answer-"), leg["channel"]
     gap = ari_time(leg) - ari_time(ended)
     assert 4 - 0.3 <= gap <= 4 + 1.5, f"7001 was rung for B {gap:.2f} s after A's call ended; wrap-up is 4 s"
@@ -124,9 +130,8 @@ async def test_r_wrap_the_agent_gets_the_next_call_only_after_wrap_up(service, a
 
 
 def config_with_deadline(tmp_path, deadline_s: int):
-    """tests/e2e/config.toml with [callbacks] deadline_s short (R-SLA24: 24 h by default), roster beside it."""
-    import shutil
-
+    """tests/e2e/config.toml with [callbacks] deadline_s short (R-SLA24: 24 h by default), the roster beside
+    it."""
     shutil.copy(E2E_CONFIG.parent / "roster.toml", tmp_path / "roster.toml")
     text = E2E_CONFIG.read_text()
     assert text.count("\n[callbacks]\n") == 1
@@ -142,12 +147,13 @@ async def test_r_sla24_an_overdue_task_alerts_and_is_counted(asterisk, ari, watc
     svc = await started(tmp_path, config_with_deadline(tmp_path, 5))
     try:
         t0 = time.time()
-        committed = await leave_voicemail(ari, svc, watcher, "13900139003")  # 139…: the customer never answers
+        committed = await leave_voicemail(ari, svc, watcher, "13900139003")  # 139…: never answers
         task_id = committed["task_id"]
         assert f"callcenter/{task_id}" in await ari.recordings()
         overdue = await svc.wait_for("callback.overdue", task_id=task_id, timeout=15)
         assert overdue["rule"] == "R-SLA24" and overdue["team"] == "desk" and overdue["agent"] == "5001"
-        assert overdue["deadline"] - overdue["created_at"] == 5 and overdue["late_s"] >= 0, overdue
+        assert overdue["deadline"] - overdue["created_at"] == pytest.approx(5), overdue
+        assert overdue["late_s"] >= 0, overdue
         scraped = await scrape()
         assert sample(scraped, "callcenter_callbacks_overdue", team="desk") == 1
         assert sample(scraped, "callcenter_callbacks_went_overdue_total", team="desk") == 1
