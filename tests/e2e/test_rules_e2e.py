@@ -109,24 +109,24 @@ async def test_r_vm_rr_an_agent_on_leave_is_skipped_for_the_next_in_order(servic
 
 
 async def test_r_wrap_the_agent_gets_the_next_call_only_after_wrap_up(service, ari, watcher):
-    """话后处理 (R-WRAP): queue wrapq has 4 s of wrap-up. Caller A talks with 7001 and hangs up while B
-    waits; 7001's phone is rung for B (its originate, seen in Asterisk) 4 s after A's call ended, not
+    """话后处理 (R-WRAP): queue wrapq has 4 s of wrap-up. Caller A talks with 7201 and hangs up while B
+    waits; 7201's phone is rung for B (its originate, seen in Asterisk) 4 s after A's call ended, not
     before."""
     await ari.call_queue("wrapq", talk_s=6)
-    a = await service.wait_for("call.answered", queue="wrapq", agent="7001", timeout=10)
+    a = await service.wait_for("call.answered", queue="wrapq", agent="7201", timeout=10)
     await ari.call_queue("wrapq", talk_s=30)
     b = await service.wait_for("call.queued", queue="wrapq", count=2, timeout=10)
     assert b["call_id"] != a["call_id"]
     ended = await watcher.wait("ChannelHangupRequest", channel__id=a["call_id"], timeout=15)
-    assert not service.events("call.offered", call_id=b["call_id"]), "B was offered while 7001 talked with A"
-    offered = await service.wait_for("call.offered", call_id=b["call_id"], agent="7001", timeout=15)
+    assert not service.events("call.offered", call_id=b["call_id"]), "B was offered while 7201 talked with A"
+    offered = await service.wait_for("call.offered", call_id=b["call_id"], agent="7201", timeout=15)
     assert offered["queue"] == "wrapq"
     leg = await watcher.wait("ChannelCreated", timeout=5,
                              channel__id=lambda i: bool(i and i.startswith(b["call_id"] + "~")))
-    assert leg["channel"]["name"].startswith("Local/7001@e2e-answer-"), leg["channel"]
+    assert leg["channel"]["name"].startswith("Local/7201@e2e-answer-"), leg["channel"]
     gap = ari_time(leg) - ari_time(ended)
-    assert 4 - 0.3 <= gap <= 4 + 1.5, f"7001 was rung for B {gap:.2f} s after A's call ended; wrap-up is 4 s"
-    await service.wait_for("call.answered", call_id=b["call_id"], agent="7001", timeout=10)
+    assert 4 - 0.3 <= gap <= 4 + 1.5, f"7201 was rung for B {gap:.2f} s after A's call ended; wrap-up is 4 s"
+    await service.wait_for("call.answered", call_id=b["call_id"], agent="7201", timeout=10)
 
 
 def config_with_deadline(tmp_path, deadline_s: int):
@@ -175,11 +175,11 @@ async def test_r_sla24_an_overdue_task_alerts_and_is_counted(asterisk, ari, watc
 
 async def test_r_comply_a_caller_waiting_past_10_s_hears_the_apology_and_the_record_says_so(
         service, ari, watcher, tmp_path):
-    """用户等待超过10秒，应说："对不起，请稍等！" (R-WAIT, checked by R-COMPLY): 7002 is busy with A while B
+    """用户等待超过10秒，应说："对不起，请稍等！" (R-WAIT, checked by R-COMPLY): 7202 is busy with A while B
     waits; B hears the apology on its own channel at 10 ± 1 s, is answered when A hangs up, and B's
     compliance record (logged and stored) has the apology check kept."""
     await ari.call_queue("complyq", talk_s=13)
-    a = await service.wait_for("call.answered", queue="complyq", agent="7002", timeout=10)
+    a = await service.wait_for("call.answered", queue="complyq", agent="7202", timeout=10)
     await ari.call_queue("complyq", talk_s=24)
     b = (await service.wait_for("call.queued", queue="complyq", count=2, timeout=10))["call_id"]
     assert b != a["call_id"]
@@ -188,11 +188,11 @@ async def test_r_comply_a_caller_waiting_past_10_s_hears_the_apology_and_the_rec
                                  playback__media_uri="sound:callcenter/wait-apology", timeout=15)
     at = ari_time(apology) - ari_time(entered)
     assert 10 - 1 <= at <= 10 + 1, f"the apology started {at:.2f} s after B entered"
-    await service.wait_for("call.answered", call_id=b, agent="7002", timeout=15)
+    await service.wait_for("call.answered", call_id=b, agent="7202", timeout=15)
     await watcher.wait("ChannelEnteredBridge", channel__id=b, bridge__id=f"{b}~talk", timeout=15)
     record = await service.wait_for("call.compliance", call_id=b, timeout=30)
     assert record["rule"] == "R-COMPLY" and record["checks"]["R-WAIT"] is True, record
-    assert record["passed"] is True and record["agent"] == "7002", record
+    assert record["passed"] is True and record["agent"] == "7202", record
     first = await service.wait_for("call.compliance", call_id=a["call_id"], timeout=5)
     assert first["checks"]["R-WAIT"] is None, first  # answered at once: no apology was due
     for _ in range(50):
