@@ -33,7 +33,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .roster import LEAVE_KINDS, LeaveDecision, LeaveEntry, Roster, RosterError, SwapEntry, agent_order, parse_day
+from .roster_types import LEAVE_KINDS, LeaveDecision, LeaveEntry, RosterError, SwapEntry, agent_order, parse_day
+
+# The roster these rules read (core.roster.Roster; not imported: the roster calls these rules)
+Roster = Any
 
 __all__ = ["LeaveRules", "RULES", "SwapDecision", "leave_decision", "swap_decision"]
 
