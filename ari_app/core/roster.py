@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from .roster_rules import SwapDecision, leave_decision, swap_decision
 from .roster_types import (LEAVE_KINDS, LeaveDecision, LeaveEntry, RosterError, Shift, SwapEntry, Team, agent_order,
