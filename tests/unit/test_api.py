@@ -11,17 +11,7 @@ from structlog.testing import capture_logs
 
 from ari_app import api
 from ari_app.api import ApiSettings, ApiToken, CommandRefused, UnknownAgent, hash_token
-
-TOKENS = {name: f"{name}-token-" + name[0] * 32 for name in ("alice", "sam", "olga")}
-SETTINGS = ApiSettings(listen_port=0, tokens=(
-    ApiToken(name="alice", role="agent", agent_id="1001", sha256=hash_token(TOKENS["alice"])),
-    ApiToken(name="sam", role="supervisor", sha256=hash_token(TOKENS["sam"])),
-    ApiToken(name="olga", role="ops", sha256=hash_token(TOKENS["olga"])),
-))
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[name]}"}
+from api_auth import SETTINGS, TOKENS, auth
 
 
 class FakeController:

@@ -19,26 +19,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
 from ari_app import api
-from ari_app.api import ApiSettings, ApiToken, hash_token
 from ari_app.core.callbacks import Attempt, CallbackRules, CallbackTask, Outcome, TaskState, stagger
 from ari_app.core.roster import LeaveEntry, Roster, Shift, Team
 from ari_app.flows.desk import CallbackDesk
 from ari_app.store.sqlite import Store
+from api_auth import SETTINGS, TOKENS, auth
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=SH).timestamp()  # Monday
 CALLER = "13800135678"
-TOKENS = {name: f"{name}-token-" + name[0] * 32 for name in ("alice", "sam", "olga")}
-SETTINGS = ApiSettings(listen_port=0, tokens=(
-    ApiToken(name="alice", role="agent", agent_id="1001", sha256=hash_token(TOKENS["alice"])),
-    ApiToken(name="sam", role="supervisor", sha256=hash_token(TOKENS["sam"])),
-    ApiToken(name="olga", role="ops", sha256=hash_token(TOKENS["olga"])),
-))
 NOT_CONFIGURED = {"error": "callbacks are not configured ([callbacks] in the config)"}
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[name]}"}
 
 
 def task(task_id: str, *, created: float = NOW - 3600, **kw) -> CallbackTask:

@@ -14,19 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from ari_app import api
-from ari_app.api import ApiSettings, ApiToken, hash_token, parse_api
+from ari_app.api import ApiSettings, parse_api
 from ari_app.events.metrics import Metrics
-
-TOKENS = {name: f"{name}-token-" + name[0] * 32 for name in ("alice", "sam", "olga")}
-TOKEN_LIST = (
-    ApiToken(name="alice", role="agent", agent_id="1001", sha256=hash_token(TOKENS["alice"])),
-    ApiToken(name="sam", role="supervisor", sha256=hash_token(TOKENS["sam"])),
-    ApiToken(name="olga", role="ops", sha256=hash_token(TOKENS["olga"])),
-)
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[name]}"}
+from api_auth import TOKEN_LIST, auth
 
 
 class Controller:

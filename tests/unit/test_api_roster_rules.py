@@ -15,25 +15,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
 from ari_app import api
-from ari_app.api import ApiSettings, ApiToken, hash_token
 from ari_app.core.callbacks import CallbackRules
 from ari_app.core.lateness import Excuse
 from ari_app.core.roster import Roster, Shift, SwapEntry, Team
 from ari_app.flows.desk import CallbackDesk
 from ari_app.store.sqlite import Store
+from api_auth import SETTINGS, auth
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=SH).timestamp()  # Monday
-TOKENS = {name: f"{name}-token-" + name[0] * 32 for name in ("alice", "sam", "olga")}
-SETTINGS = ApiSettings(listen_port=0, tokens=(
-    ApiToken(name="alice", role="agent", agent_id="1001", sha256=hash_token(TOKENS["alice"])),
-    ApiToken(name="sam", role="supervisor", sha256=hash_token(TOKENS["sam"])),
-    ApiToken(name="olga", role="ops", sha256=hash_token(TOKENS["olga"])),
-))
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[name]}"}
 
 
 class Controller:

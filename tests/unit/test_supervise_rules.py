@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
 from ari_app import api
-from ari_app.api import ApiSettings, ApiToken, CommandRefused, UnknownAgent, hash_token
+from ari_app.api import CommandRefused, UnknownAgent
 from ari_app.api._controller import SUPERVISE_MODES
 from ari_app.ari import (
     AriNotFound, Bridge, Channel, ChannelDestroyed, ChannelHangupRequest, ChannelLeftBridge, Playback,
@@ -22,6 +22,7 @@ from ari_app.flows import supervise
 from ari_app.flows.supervise import (
     MODES, Permission, SuperviseCall, Target, find_target, parse_code, supervisor_at,
 )
+from api_auth import SETTINGS, TOKENS
 
 
 # -- feature codes ---------------------------------------------------------------------------------------
@@ -375,12 +376,6 @@ def test_config_errors():
 
 
 # -- the HTTP route ------------------------------------------------------------------------------------------
-TOKENS = {name: f"{name}-token-" + name[0] * 32 for name in ("alice", "sam", "olga")}
-SETTINGS = ApiSettings(listen_port=0, tokens=(
-    ApiToken(name="alice", role="agent", agent_id="1001", sha256=hash_token(TOKENS["alice"])),
-    ApiToken(name="sam", role="supervisor", sha256=hash_token(TOKENS["sam"])),
-    ApiToken(name="olga", role="ops", sha256=hash_token(TOKENS["olga"])),
-))
 
 
 class FakeController:
