@@ -54,32 +54,30 @@ def _figures(data: Mapping[str, Any], path: str, scope: str, errors: list[str]) 
     return out
 
 
+def _named_tables(tables: Mapping[str, Any], section: str, what: str, known: list[str], scope: str,
+                  errors: list[str]) -> dict[str, dict[str, Target]]:
+    """``[targets.queues.<queue>]`` or ``[targets.teams.<team>]``: each a table of figure = target."""
+    out: dict[str, dict[str, Target]] = {}
+    for name, table in tables.items():
+        path = f"targets.{section}.{toml_key(name)}"
+        if name not in known:
+            errors.append(f"{path}: unknown {what} {name!r} ({section}: {', '.join(known) or 'none'})")
+        elif not isinstance(table, dict):
+            errors.append(f"{path}: must be a table of figure = target, got {table!r}")
+        else:
+            out[name] = _figures(table, path, scope, errors)
+    return out
+
+
 def parse_targets(data: Mapping[str, Any], errors: list[str], *, queues: Iterable[str],
                   teams: Iterable[str]) -> TargetsConfig:
     r = _Reader(data, "targets", errors)
     min_calls = r.get("min_calls", int, 1, check=lambda v: v >= 1, must=">= 1")
     live_every_s = r.get("live_every_s", float, TargetsConfig.live_every_s,
                          check=lambda v: v == 0 or 1 <= v <= 3600, must="0 (not live) or 1-3600 seconds")
-    known_queues, known_teams = list(queues), list(teams)
-    by_queue: dict[str, dict[str, Target]] = {}
-    for name, table in r.table_of("queues").items():
-        path = f"targets.queues.{toml_key(name)}"
-        if name not in known_queues:
-            errors.append(f"{path}: unknown queue {name!r} (queues: {', '.join(known_queues)})")
-        elif not isinstance(table, dict):
-            errors.append(f"{path}: must be a table of figure = target, got {table!r}")
-        else:
-            by_queue[name] = _figures(table, path, "queue", errors)
+    by_queue = _named_tables(r.table_of("queues"), "queues", "queue", list(queues), "queue", errors)
     agents = _figures(r.table_of("agents"), "targets.agents", "agent", errors)
-    by_team: dict[str, dict[str, Target]] = {}
-    for name, table in r.table_of("teams").items():
-        path = f"targets.teams.{toml_key(name)}"
-        if name not in known_teams:
-            errors.append(f"{path}: unknown team {name!r} (teams: {', '.join(known_teams) or 'none'})")
-        elif not isinstance(table, dict):
-            errors.append(f"{path}: must be a table of figure = target, got {table!r}")
-        else:
-            by_team[name] = _figures(table, path, "agent", errors)
+    by_team = _named_tables(r.table_of("teams"), "teams", "team", list(teams), "agent", errors)
     r.finish()
     return TargetsConfig(set=TargetSet(queues=by_queue, agents=agents, teams=by_team, min_calls=min_calls),
                          live_every_s=live_every_s)
