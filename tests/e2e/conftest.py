@@ -186,6 +186,11 @@ class Watcher:
     def find(self, type_: str, **match: Any) -> list[dict]:
         return [e for e in self.events if e.get("type") == type_ and _matches(e, match)]
 
+    def media_of(self, playback_id: str) -> list[str]:
+        """The media URIs one playback of several media played, in order (Asterisk sends a PlaybackStarted
+        for each item, with the item's ``media_uri``)."""
+        return [e["playback"]["media_uri"] for e in self.find("PlaybackStarted", playback__id=playback_id)]
+
     async def wait(self, type_: str, timeout: float = 15, **match: Any) -> dict:
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -141,8 +141,7 @@ async def test_r_hours_closed_message_outside_business_hours(service, ari, watch
     closed = await watcher.wait("PlaybackFinished", playback__target_uri=f"channel:{call_id}",
                                 playback__media_uri=MEDIA + "no-agent", timeout=20)
     assert closed["playback"]["state"] == "done"
-    assert [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=closed["playback"]["id"])
-            ] == [MEDIA + "no-agent"]
+    assert watcher.media_of(closed["playback"]["id"]) == [MEDIA + "no-agent"]
     # then the after-hours destination (voicemail) in the dialplan
     await watcher.wait("ChannelDialplan", channel__id=call_id, channel__dialplan__context="callcenter-voicemail",
                        timeout=5)

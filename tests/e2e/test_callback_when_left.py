@@ -56,7 +56,7 @@ async def test_duty_agent_hears_when_the_message_was_left_and_the_number_tail(se
     pb = first["playback"]["id"]
     done = await watcher.wait("PlaybackFinished", playback__id=pb, timeout=30)
     assert done["playback"]["state"] == "done"
-    heard = [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=pb)]
+    heard = watcher.media_of(pb)
     assert all(m.startswith(MEDIA) for m in heard), heard
     text = "".join(MANIFEST[m.removeprefix(MEDIA)]["zh"] for m in heard)
 

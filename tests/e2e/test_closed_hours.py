@@ -56,7 +56,7 @@ async def test_closed_message_states_a_non_default_calendars_hours(asterisk, ari
         pb = first["playback"]["id"]
         done = await watcher.wait("PlaybackFinished", playback__id=pb, timeout=40)
         assert done["playback"]["state"] == "done"
-        heard = [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=pb)]
+        heard = watcher.media_of(pb)
         assert heard == [MEDIA + p for p in EXPECTED], heard
         await watcher.wait("ChannelDialplan", channel__id=call_id,
                            channel__dialplan__context="callcenter-voicemail", timeout=5)

@@ -28,7 +28,7 @@ async def test_position_twelve_is_announced_as_shi_er(service, ari, watcher):
     pb = first_item["playback"]["id"]
     done = await watcher.wait("PlaybackFinished", playback__id=pb, timeout=30)
     assert done["playback"]["state"] == "done"
-    heard = [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=pb)]
+    heard = watcher.media_of(pb)
     # 您现在排在第 十 二 位 (then the wait estimate)
     assert heard[:4] == [MEDIA + p for p in ("position-prefix", "num-10", "digit-2", "position-suffix")], heard
     assert MEDIA + "digit-1" not in heard and MEDIA + "count-1" not in heard[:4], heard

@@ -58,8 +58,8 @@ async def test_complete_after_the_target_answered(service, ari, api, watcher):
     where = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
                                playback__media_uri=MEDIA + "xfer-to")
     await watcher.wait("PlaybackFinished", playback__id=where["playback"]["id"])
-    assert [e["playback"]["media_uri"] for e in watcher.find("PlaybackStarted", playback__id=where["playback"]["id"])
-            ] == [MEDIA + p for p in ("xfer-to", "agent-name-3002", "please-wait")]
+    assert watcher.media_of(where["playback"]["id"]) == [MEDIA + p
+                                                         for p in ("xfer-to", "agent-name-3002", "please-wait")]
     await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
     r = await api.put(f"/transfers/{xid}/complete")
     assert r.status_code == 200 and r.json()["state"] == "completed", r.text
