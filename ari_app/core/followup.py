@@ -15,7 +15,6 @@ Pure: text in, rows and messages out.
 from __future__ import annotations
 
 import csv
-import re
 from typing import NamedTuple
 
 from . import numbers

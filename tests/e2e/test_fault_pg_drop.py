@@ -11,7 +11,6 @@ call was answered, no timer fired.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 
