@@ -655,7 +655,8 @@ class Acd:
         whisper: tuple[str, ...] = ()
         if rules.greeting:  # R-GREET
             time_of_day = prompts.greeting(rules.calendar.local_hour(now)) if rules.greeting_time_of_day else None
-            greeting = announce.greeting(agent.agent_id, org=rules.greeting_org, time_of_day=time_of_day)
+            greeting = announce.greeting(agent.agent_id, org=rules.greeting_org, time_of_day=time_of_day,
+                                         available=self.site_prompts)
             whisper = tuple(w for w in (announce.queue_name(call.queue, self.site_prompts),) if w)
         return [Publish("call.answered", {"call_id": call.call_id, "queue": call.queue, "agent": agent.agent_id,
                                           "ring_s": ring_s, "within_ring_target": within,

@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from . import prompts
 
-__all__ = ["agent_name_prompt", "greeting", "queue_name", "agent_name", "transfer_connected", "transfer_hold"]
+__all__ = ["agent_name_prompt", "greeting", "org_name", "queue_name", "agent_name", "transfer_connected", "transfer_hold"]
 
 DEFAULT_ORG = "org-callcenter"  # 客户服务中心: the organisation's name when a queue names none
 
@@ -38,14 +38,21 @@ def queue_name(queue: str, available: Collection[str] = ()) -> str | None:
     return pid if pid in prompts.PROMPT_IDS or pid in available else None
 
 
-def greeting(agent_id: str, *, org: str = DEFAULT_ORG, time_of_day: str | None = None) -> tuple[str, ...]:
+def org_name(org: str, available: Collection[str] = ()) -> str:
+    """The queue's organisation prompt when Asterisk has it (built in, or a site prompt found installed);
+    otherwise the built-in ``org-callcenter``, never a gap in the greeting."""
+    return org if org in prompts.PROMPT_IDS or org in available else DEFAULT_ORG
+
+
+def greeting(agent_id: str, *, org: str = DEFAULT_ORG, time_of_day: str | None = None,
+             available: Collection[str] = ()) -> tuple[str, ...]:
     """R-GREET, the seed's "您好，中国××(工号)为您服务！":
 
-    您好 (``hello``), the organisation's name (``org``), 工号 and the ID digit by digit (1 is 幺), 为您服务.
-    ``time_of_day`` (greet-morning … greet-evening) takes the place of 您好 when the queue wants it
-    ("早上好，客户服务中心工号幺零二四为您服务"), as the seed's "早上/中午/下午好，欢迎致电…" does.
+    您好 (``hello``), the organisation's name (``org``, see org_name()), 工号 and the ID digit by digit
+    (1 is 幺), 为您服务. ``time_of_day`` (greet-morning … greet-evening) takes the place of 您好 when the
+    queue wants it ("早上好，客户服务中心工号幺零二四为您服务"), as the seed's "早上/中午/下午好，欢迎致电…" does.
     """
-    return (time_of_day or "hello", org, *prompts.agent_id_announcement(agent_id))
+    return (time_of_day or "hello", org_name(org, available), *prompts.agent_id_announcement(agent_id))
 
 
 def transfer_hold(where: str | None) -> tuple[str, ...]:

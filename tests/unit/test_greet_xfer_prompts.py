@@ -54,6 +54,12 @@ def test_r_greet_the_organisation_is_the_queue_s():
     assert c.greeting == ("hello", "org-hotline", *ID_1024, "agent-id-suffix")
 
 
+def test_r_greet_an_organisation_prompt_asterisk_lacks_falls_back_to_the_built_in_one():
+    # configured, but not installed on the PBX (flows/site_prompts.py found it missing): never a gap
+    c = answer(make(greeting_org="org-hotline", site_prompts=()))
+    assert c.greeting == ("hello", "org-callcenter", *ID_1024, "agent-id-suffix")
+
+
 def test_r_greet_time_of_day_option_takes_the_place_of_hello():
     # seed: "早上/中午/下午好,欢迎致电斐贝女性网,请问有什么可以帮到您?"
     c = answer(make(greeting_time_of_day=True))
@@ -72,10 +78,13 @@ def test_r_greet_defaults_live_in_the_core_only():
 
 
 def test_whisper_uses_a_site_queue_name_when_the_manifest_has_none():
-    acd = make(site_prompts={"queue-billing"})
-    acd.handle(CallArrived(call_id="c1", queue="support", entered_at=T0), T0)
-    assert announce.queue_name("billing", acd.site_prompts) == "queue-billing"
-    assert announce.queue_name("billing") is None
+    acd = Acd([QueueRules(name="billing", calendar=CAL)],
+              [Agent(agent_id="1024", interface="PJSIP/1024", queues=("billing",))], site_prompts={"queue-billing"})
+    acd.handle(AgentCommand(agent_id="1024", command="login"), T0 - 100)
+    acd.handle(CallArrived(call_id="c1", queue="billing", entered_at=T0), T0)
+    [c] = of(acd.handle(OfferAnswered(call_id="c1", agent_id="1024"), T0 + 2), Connect)
+    assert c.whisper == ("queue-billing",)
+    assert announce.queue_name("billing") is None  # not built in: only the site's prompt names it
     assert announce.queue_name("sales") == "queue-sales"  # built in (prompts/manifest.toml)
 
 
