@@ -144,8 +144,13 @@ class SilentPromptDone:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CallerSpoke:
-    """Talk detection heard the caller: the silent-caller script stops."""
+    """Talk detection heard the caller: the silent-caller script stops, and none starts by itself.
+
+    ``cause`` other than "speech": the flow cannot judge or say the script ("talk_detect_failed": Asterisk
+    refused TALK_DETECT, so silence cannot be told from a talking caller; "prompt_failed": a prompt could
+    not be played) — the same outcome, never a hang-up of a caller who may be talking or heard nothing."""
     call_id: str
+    cause: str = "speech"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -950,7 +955,7 @@ class Acd:
             return []
         step, call.silent = call.silent.step, None
         return [Publish("call.silent_stopped", {"call_id": call.call_id, "agent": call.agent_id, "step": step,
-                                                "rule": "R-SILENT"}),
+                                                "cause": ev.cause, "rule": "R-SILENT"}),
                 StopSilent(call_id=call.call_id)]
 
     def _hold_apology(self, call: _Call, now: float) -> list[Action]:

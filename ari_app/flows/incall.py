@@ -70,6 +70,8 @@ class InCallFlow:
                 self._silent_step = action.step
                 await self._detect_talk()  # the caller's speech stops a script the agent's key started, too
                 self._silent_pb = await self._play_bridge(action.prompt, "silent")
+                if self._silent_pb is None:  # not said: never wait for its end, never hang up over it
+                    self.report(acd.CallerSpoke(call_id=self.call_id, cause="prompt_failed"))
             case StopSilent():
                 log.info("call.silent_stopped", step=self._silent_step, rule="R-SILENT")
                 await self._stop_playback(self._silent_pb)
@@ -91,8 +93,9 @@ class InCallFlow:
         try:
             await self.ari.set_var(self.call_id, TALK_DETECT, TALK_DETECT_SETTINGS)
             log.info("call.talk_detect", channel=self.call_id, rule="R-SILENT")
-        except AriError as e:
+        except AriError as e:  # silence cannot be told from talking: no script by itself, a running one stops
             log.warning("call.talk_detect_failed", error=str(e))
+            self.report(acd.CallerSpoke(call_id=self.call_id, cause="talk_detect_failed"))
 
     async def _stop_playback(self: "InboundCall", playback_id: str | None) -> None:
         if playback_id is None or playback_id not in self.playbacks:

@@ -699,7 +699,8 @@ def test_r_silent_the_caller_speaking_stops_the_script_action_by_action():
     acd.handle(CallBridged(call_id="c1", agent_id="1001"), T0 + 2)
     acd.handle(SilentRequest(call_id="c1"), T0 + 3)
     assert acd.handle(CallerSpoke(call_id="c1"), T0 + 4) == [
-        Publish("call.silent_stopped", {"call_id": "c1", "agent": "1001", "step": 1, "rule": "R-SILENT"}),
+        Publish("call.silent_stopped", {"call_id": "c1", "agent": "1001", "step": 1, "cause": "speech",
+                                                "rule": "R-SILENT"}),
         StopSilent(call_id="c1")]  # the prompt playing stops too
     assert acd.calls["c1"].silent is None and acd.get_timer() is None
 

@@ -3,7 +3,7 @@ hold plays on the caller's channel and is cut short by resuming; talk detection 
 caller's leg, the caller's speech is reported, and the silent script's prompt playing is stopped.
 No Asterisk, no sleeps."""
 
-from ari_app.ari import Channel, ChannelTalkingStarted
+from ari_app.ari import AriError, Channel, ChannelTalkingStarted
 from ari_app.core import acd
 from ari_app.core.incall import DetectTalk, HoldAction, HoldApology, PlayToCall, StopSilent
 
@@ -82,3 +82,23 @@ async def test_stop_silent_stops_the_prompt_playing_in_the_talk_bridge_and_nobod
     assert h.ari.named("hangup") == [] and not h.flow.finished
     await h.do(StopSilent(call_id=CALL))  # nothing playing any more: no request
     assert len(h.ari.named("stop_playback")) == 1
+
+
+async def test_when_asterisk_refuses_talk_detection_no_script_starts_by_itself():
+    # review of issue 18: silence cannot be told from a talking caller, so the core is told (never a hang-up)
+    h = await connected()
+    h.reported.clear()
+    h.ari.fail["set_var"] = AriError(500, "POST", "/channels/x/variable", "refused")
+    await h.do(DetectTalk(call_id=CALL))
+    assert h.reported == [acd.CallerSpoke(call_id=CALL, cause="talk_detect_failed")]
+
+
+async def test_a_silent_script_prompt_that_cannot_play_ends_the_script_without_a_hang_up():
+    # review of issue 18: no SilentPromptDone would ever come, the script would hang for the rest of the call
+    h = await connected()
+    await h.do(DetectTalk(call_id=CALL))
+    h.reported.clear()
+    h.ari.fail["bridge_play"] = AriError(404, "POST", "/bridges/x/play", "Bridge not found")
+    await h.do(PlayToCall(call_id=CALL, prompt="silent-hello", step=1))
+    assert h.reported == [acd.CallerSpoke(call_id=CALL, cause="prompt_failed")]
+    assert h.ari.named("hangup") == [] and not h.flow.finished
