@@ -151,6 +151,42 @@ def test_site_render_a_latin_name_with_the_english_voice_and_remove_a_name_taken
     assert make_prompts("--site", str(cfg), "--out", str(out), "--check").returncode == 0
 
 
+def test_site_out_may_not_be_the_built_in_prompts_directory(tmp_path):
+    """Review finding (issue 18): `--site CONFIG --out prompts` swept prompts/<lang>/*.wav as orphans."""
+    cfg = tmp_path / "site.toml"
+    cfg.write_text('[agents.1001]\nname = "Agent 1001"\n')
+    before = sorted((REPO / "prompts" / "zh").glob("*.wav"))
+    for out in (REPO / "prompts", REPO / "prompts" / "site", Path("prompts")):
+        r = subprocess.run([sys.executable, str(MAKE_PROMPTS), "--site", str(cfg), "--out", str(out)],
+                           capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert r.returncode == 2 and "built-in prompts' directory" in r.stderr, (out, r.stderr)
+    assert sorted((REPO / "prompts" / "zh").glob("*.wav")) == before
+    assert not (REPO / "prompts" / "site").exists()
+
+
+@pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")), reason="needs espeak-ng and sox")
+def test_site_render_removes_only_what_it_rendered(tmp_path):
+    """Review finding (issue 18): a file in DIR that this tool did not make (not in DIR/.rendered.json)
+    survives a render and is not reported by --check; one it made for a name taken away is removed."""
+    cfg, out = tmp_path / "site.toml", tmp_path / "out"
+    (out / "zh").mkdir(parents=True)
+    foreign = [out / "zh" / "someone-else.wav", out / "flat.wav", out / "studio" / "zh" / "agent-name-9.wav"]
+    for f in foreign:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"RIFF not ours")
+    cfg.write_text('[agents.1001]\nname = "Agent 1001"\n[agents.1002]\nname = "Agent 1002"\n')
+    assert make_prompts("--site", str(cfg), "--out", str(out)).returncode == 0
+    cfg.write_text('[agents.1002]\nname = "Agent 1002"\n')
+    r = make_prompts("--site", str(cfg), "--out", str(out), "--check")
+    assert r.returncode == 1 and "agent-name-1001.wav: not in the config" in r.stderr
+    assert "someone-else" not in r.stderr and "flat.wav" not in r.stderr
+    r = make_prompts("--site", str(cfg), "--out", str(out))
+    assert r.returncode == 0 and "removed" in r.stdout and "agent-name-1001" in r.stdout
+    assert all(f.read_bytes() == b"RIFF not ours" for f in foreign)
+    assert sorted(p.name for p in (out / "zh").iterdir()) == ["agent-name-1002.wav", "someone-else.wav"]
+    assert make_prompts("--site", str(cfg), "--out", str(out), "--check").returncode == 0
+
+
 # -- at every ARI connect: only the site prompts Asterisk has --------------------------------------
 class SoundsAri:
     """GET /sounds/<id>: 404 for the ids in ``missing``, an outage for those in ``down``."""
