@@ -3,7 +3,9 @@ left (月/日/时/分, in the team's time zone) and the caller number's last fou
 "您上次(*月*日)咨询的…" can be said.
 
 A caller (13800131234) waits past max_wait_s in queue vmq, presses 1 and leaves a message; the next check
-calls the duty agent 5001 (tests/e2e/roster.toml: team desk, Asia/Shanghai). Judged from Asterisk's own
+calls the team's duty agent (tests/e2e/roster.toml: team desk, Asia/Shanghai). Which agent is on duty is
+read from the service's own ``callback.task`` event for this task, not assumed: the rota steps at local
+midnight (16:00 UTC), which may fall inside the test. Judged from Asterisk's own
 PlaybackStarted events on the agent's channel, mapped to the prompts' Mandarin text (prompts/manifest.toml)
 and compared with the text written here from the task's stored creation time. On the old code (099d431)
 the agent heard ``callback-message`` alone.
@@ -20,7 +22,6 @@ from ari_app.store import Store
 
 from conftest import REPO
 
-DUTY = "5001"
 CALLER = "13800131234"  # 138…: the e2e customer answers (tests/e2e/asterisk), so the callback completes
 MANIFEST = tomllib.loads((REPO / "prompts" / "manifest.toml").read_text("utf-8"))
 MEDIA = "sound:callcenter/"
@@ -48,8 +49,9 @@ async def test_duty_agent_hears_when_the_message_was_left_and_the_number_tail(se
                          variables={"E2E_WAIT": "9", "E2E_SPEAK": "18"})
     committed = await service.wait_for("voicemail.committed", timeout=45)
     task_id = committed["task_id"]
-    await service.wait_for("callback.agent_answered", agent=DUTY, timeout=30)
-    agent = await watcher.wait("ChannelCreated", channel__id=lambda i: bool(i and re.fullmatch(rf"cb-{DUTY}-\d+", i)))
+    duty = (await service.wait_for("callback.task", task_id=task_id, timeout=40))["agent"]
+    await service.wait_for("callback.agent_answered", agent=duty, timeout=5)
+    agent = await watcher.wait("ChannelCreated", channel__id=lambda i: bool(i and re.fullmatch(rf"cb-{duty}-\d+", i)))
     agent_id = agent["channel"]["id"]
     first = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{agent_id}",
                                playback__media_uri=MEDIA + "callback-left-at", timeout=20)
