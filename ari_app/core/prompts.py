@@ -210,6 +210,15 @@ def callback_left_announcement(created_at: float, tz: tzinfo, caller: str) -> li
     return out
 
 
+def callback_intro(task_count: int) -> list[str]:
+    """R-VM-CHECK: what the duty agent hears on answer, "您有<十二>条留言待处理" (callback-intro, then the
+    count as a Mandarin numeral). More than MAX_NUMBER (no 万 prompt) is said as MAX_NUMBER: the agent
+    hears "many", never nothing."""
+    if isinstance(task_count, bool) or not isinstance(task_count, int) or task_count < 0:
+        raise ValueError(f"not a task count: {task_count!r}")
+    return ["callback-intro", *number(min(task_count, MAX_NUMBER))]
+
+
 def greeting(hour: int) -> str:
     """R-GREET: the time-of-day greeting for a local hour (0-23)."""
     if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:

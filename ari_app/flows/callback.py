@@ -107,8 +107,7 @@ class DutyCall:
                 self.answered = True
                 log.info("callback.agent_answered", agent=self.agent_id, rule="R-VM-CHECK")
                 self.report(cb.DutyAnswered(agent_id=self.agent_id))
-                count = min(self.task_count, prompts.MAX_NUMBER)  # 十二 (Mandarin numerals); no 万 prompt
-                await self._play("intro", ["callback-intro", *prompts.number(count)])
+                await self._play("intro", prompts.callback_intro(self.task_count))  # 十二 (Mandarin numerals)
             case StasisStart(channel=ch) if ch.id == self.customer:
                 await self._customer_answered()
             case PlaybackFinished(playback=pb) if pb.id == self._pb:

@@ -10,7 +10,7 @@ from ari_app.ari import (
 )
 from ari_app.config import TrunkConfig
 from ari_app.core import callbacks as cb
-from ari_app.core import numbers
+from ari_app.core import numbers, prompts
 from ari_app.flows.callback import AGENT_RING_S, DutyCall, outcome_of
 
 CALL = "cb-1001-1741000000000"
@@ -183,7 +183,8 @@ async def test_agent_not_answering_ends_the_call(h):
     assert len(h.ari.calls) == 1  # nothing to hang up, no bridge
 
 
-@pytest.mark.parametrize("count,media", [(1, ["count-1"]), (2, ["digit-2"]), (12, ["num-10", "digit-2"])])  # 十二
+@pytest.mark.parametrize("count,media", [(1, ["count-1"]), (2, ["digit-2"]), (12, ["num-10", "digit-2"]),  # 十二
+                                         (12345, prompts.number(prompts.MAX_NUMBER))])  # clamped by the core
 async def test_answer_reports_and_plays_the_intro_with_the_count(count, media):
     h = Harness(task_count=count)
     await h.call.dial()

@@ -218,6 +218,18 @@ def test_queue_whisper():
     assert queue_whisper("no-such-queue") is None  # nothing is whispered without a recording
 
 
+def test_callback_intro_says_the_count_as_a_numeral_and_clamps_past_what_number_says():
+    # review finding (issue 18): the clamp was a rule in flows/callback.py; it is the core's
+    assert prompts.callback_intro(0) == ["callback-intro", "digit-0"]
+    assert prompts.callback_intro(1) == ["callback-intro", "count-1"]
+    assert prompts.callback_intro(12) == ["callback-intro", "num-10", "digit-2"]  # 十二
+    assert prompts.callback_intro(prompts.MAX_NUMBER) == ["callback-intro", *number(prompts.MAX_NUMBER)]
+    assert prompts.callback_intro(12345) == ["callback-intro", *number(prompts.MAX_NUMBER)]  # no 万 prompt
+    for bad in (-1, True, "3", 1.5):
+        with pytest.raises(ValueError, match=f"not a task count: {re.escape(repr(bad))}"):
+            prompts.callback_intro(bad)
+
+
 def test_every_announcement_uses_known_prompts():
     seqs = [
         agent_id_announcement("1234567890"),
