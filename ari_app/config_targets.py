@@ -2,7 +2,7 @@
 
     [targets]
     min_calls = 20          # a ratio or average is judged over at least this many calls (default 1)
-    live_every_s = 60       # how often the running service judges today's figures (0 = not live)
+    live_every_s = 60       # how often the running service judges today's figures (0 = not live, else >= 30)
     [targets.queues.support]
     answer_rate = ">= 90%"  # or 0.9, or {min = 0.9}: answer rate is a minimum whatever the form
     abandon_rate = {max = 0.05}
@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from .config import TargetsConfig, _Reader, toml_key
-from .core.targets import TARGETABLE, Target, TargetSet, parse_target
+from .core.targets import LIVE_MIN_GAP_S, TARGETABLE, Target, TargetSet, parse_target
 
 __all__ = ["parse_targets", "team_names"]
 
@@ -74,7 +74,8 @@ def parse_targets(data: Mapping[str, Any], errors: list[str], *, queues: Iterabl
     r = _Reader(data, "targets", errors)
     min_calls = r.get("min_calls", int, 1, check=lambda v: v >= 1, must=">= 1")
     live_every_s = r.get("live_every_s", float, TargetsConfig.live_every_s,
-                         check=lambda v: v == 0 or 1 <= v <= 3600, must="0 (not live) or 1-3600 seconds")
+                         check=lambda v: v == 0 or LIVE_MIN_GAP_S <= v <= 3600,
+                         must=f"0 (not live) or {LIVE_MIN_GAP_S:g}-3600 seconds (each check re-reads today's records)")
     by_queue = _named_tables(r.table_of("queues"), "queues", "queue", list(queues), "queue", errors)
     agents = _figures(r.table_of("agents"), "targets.agents", "agent", errors)
     by_team = _named_tables(r.table_of("teams"), "teams", "team", list(teams), "agent", errors)

@@ -30,10 +30,18 @@ from typing import Any, Mapping
 
 from .figures import Figures
 
-__all__ = ["Breach", "Direction", "FigureTarget", "TARGETABLE", "Target", "TargetSet", "active",
-           "actual", "breaches", "parse_target"]
+__all__ = ["Breach", "Direction", "FigureTarget", "LIVE_EVERY_S", "LIVE_MIN_GAP_S", "MIN_CALLS", "TARGETABLE",
+           "Target", "TargetSet", "active", "actual", "breaches", "parse_target"]
 
 EPSILON = 1e-9  # 9/10 is 0.9: float noise never makes a figure at its target a breach
+
+# The defaults, held here once; config_targets and events.kpi read them from here.
+MIN_CALLS = 1  # a ratio or average is judged over at least this many calls
+LIVE_EVERY_S = 60.0  # how often the running service judges today's figures
+# The live check's floor: no two checks closer than this, however often calls end and whatever live_every_s
+# says. One check re-reads all of today's records on the store's single thread (outbox writes wait behind
+# it); a target is a day's figure, so a breach seen 30 s later costs nothing.
+LIVE_MIN_GAP_S = 30.0
 
 
 class Direction(StrEnum):
@@ -153,7 +161,7 @@ class TargetSet:
     queues: Mapping[str, Mapping[str, Target]] = field(default_factory=dict)
     agents: Mapping[str, Target] = field(default_factory=dict)  # every agent
     teams: Mapping[str, Mapping[str, Target]] = field(default_factory=dict)
-    min_calls: int = 1
+    min_calls: int = MIN_CALLS
 
     def __bool__(self) -> bool:
         return bool(self.queues or self.agents or self.teams)
@@ -184,7 +192,7 @@ def active(f: Figures) -> bool:
                 or f.busy_overruns)
 
 
-def actual(figure: str, f: Figures, *, min_calls: int = 1, days: int = 1) -> float | None:
+def actual(figure: str, f: Figures, *, min_calls: int = MIN_CALLS, days: int = 1) -> float | None:
     """The figure's value to judge, or None when there is nothing to judge (see the module's docstring)."""
     spec = TARGETABLE[figure]
     if spec.per_day:

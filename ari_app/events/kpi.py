@@ -1,17 +1,23 @@
 """R-KPI targets live (既定标准): today's figures judged while the service runs.
 
 Every ``[targets] live_every_s`` — and a few seconds after a call ends, a missed offer or a busy
-overrun (``sink``) — the service reads today's figures from the store (the report's own
+overrun (``sink``), but never sooner than ``LIVE_MIN_GAP_S`` (30 s) after the last check — the service reads today's figures from the store (the report's own
 ``figures_between``, on the store's thread) and judges them with ``core.targets.breaches``
 (``live_only``: the figures a running day can miss — ratios, the average handle time, missed offers
 and busy overruns; a daily minimum like outbound per day is judged by the daily report, once the day
 is over). A target entering breach publishes ``kpi.target_breached``, one leaving it
-``kpi.target_recovered`` (fields: ``queue`` or ``agent``, ``figure``, ``op``, ``target``,
+``kpi.target_recovered`` (fields: ``queue`` or ``agent``, ``figure``, ``op``, ``target_value``,
 ``actual``, ``day``, ``rule`` = R-KPI) on the bus: the log, and MQTT's ``<prefix>/events/<event>``.
 ``status()`` feeds the Prometheus gauges ``callcenter_target_breach`` / ``callcenter_target``
 (per queue) and ``callcenter_agent_target_breach`` / ``callcenter_agent_target`` (per agent).
 
 A new day starts with nothing judged: a breach of yesterday recovers at the first check of today.
+
+Why the floor: one check re-reads all of today's records, agent log and outbound and recomputes the figures,
+on the store's single thread (outbox writes wait behind it) and in Python beside the event loop. A busy
+hour ends a call every few seconds; checking after each would keep that thread busy for a figure that is
+a day's. So a burst of call ends gives one check per ``LIVE_MIN_GAP_S``, and ``live_every_s`` is at
+least that (config refuses less).
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 import structlog
 
 from ..core.figures import Figures
-from ..core.targets import TARGETABLE, Breach, TargetSet, breaches
+from ..core.targets import LIVE_EVERY_S, LIVE_MIN_GAP_S, TARGETABLE, Breach, TargetSet, breaches
 from ..store.base import StoreError
 
 __all__ = ["LiveTargets", "TargetStatus", "WAKE_EVENTS"]
 
 log = structlog.get_logger()
 
-# Facts that can move a live figure: a check follows them (after settle_s, at most once per min_gap_s).
+# Facts that can move a live figure: a check follows them (after settle_s, at most once per min_gap_s,
+# itself at least LIVE_MIN_GAP_S).
 WAKE_EVENTS = frozenset({"call.completed", "call.abandoned", "call.diverted", "call.answered",
                          "call.offer_missed", "agent.busy_overrun"})
 
@@ -52,15 +59,18 @@ class LiveTargets:
 
     def __init__(self, targets: TargetSet, *, figures: FiguresToday,
                  publish: Callable[[str, Mapping[str, Any]], None],
-                 agents: Iterable[str] = (), team_of: Mapping[str, str] | None = None, every_s: float = 60.0,
-                 settle_s: float = 2.0, min_gap_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 agents: Iterable[str] = (), team_of: Mapping[str, str] | None = None,
+                 every_s: float = LIVE_EVERY_S, settle_s: float = 2.0, min_gap_s: float = LIVE_MIN_GAP_S, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  ready: Callable[[], bool] = lambda: True) -> None:
         """``ready()``: False while the store refuses writes; no check then (the store's thread is the
-        writes' to retry, and today's figures would miss the writes held)."""
+        writes' to retry, and today's figures would miss the writes held).
+
+        ``min_gap_s`` and ``every_s`` are floored at ``LIVE_MIN_GAP_S``: no two checks closer than that."""
         self.targets, self.figures, self.publish, self.ready = targets, figures, publish, ready
         self.team_of = dict(team_of or {})
-        self.every_s, self.settle_s, self.min_gap_s = every_s, settle_s, min(min_gap_s, every_s)
+        self.min_gap_s = max(min_gap_s, LIVE_MIN_GAP_S)
+        self.every_s, self.settle_s = max(every_s, self.min_gap_s), settle_s
         self.clock, self.sleep = clock, sleep
         self.breached: dict[tuple[str, str, str], Breach] = {}  # (kind, name, figure) → the breach now
         self.checks = 0
@@ -115,8 +125,8 @@ class LiveTargets:
     async def check(self) -> None:
         if not self.ready():
             return
+        self._last = self.clock()  # the check's start: a failing read is held to the floor too
         day, by_queue, by_agent = await self.figures()
-        self._last = self.clock()
         self.update(day, by_queue, by_agent)
 
     async def run(self) -> None:

@@ -148,7 +148,7 @@ def test_a_call_ending_brings_the_next_check_forward():
         today = Today()
         events: list[str] = []
         live = LiveTargets(targets(), figures=today, publish=lambda e, f: events.append(e), every_s=3600,
-                           settle_s=2.0, min_gap_s=10.0, clock=lambda: 100.0, sleep=sleep)
+                           settle_s=2.0, min_gap_s=40.0, clock=lambda: 100.0, sleep=sleep)
         task = asyncio.create_task(live.run())
         while live.checks < 1:
             await asyncio.sleep(0)
@@ -162,9 +162,43 @@ def test_a_call_ending_brings_the_next_check_forward():
             await asyncio.sleep(0)
         task.cancel()
         assert events == ["kpi.target_breached"]
-        assert slept == [10.0]  # no sooner than min_gap_s after the last check (settle_s at least)
+        assert slept == [40.0]  # no sooner than min_gap_s after the last check (settle_s at least)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("every_s, min_gap_s", [(60.0, 10.0), (1.0, 1.0), (3600.0, 0.0)])
+def test_a_burst_of_call_ends_never_checks_more_often_than_every_30_s(every_s, min_gap_s):
+    """Each check re-reads all of today's records on the store's single thread: a busy hour's call ends
+    (here one on every turn of the loop, for 5 minutes of the fake clock) give one check per 30 s, whatever
+    the caller asks for."""
+    clock = Clock(1000.0)
+
+    async def sleep(s: float) -> None:  # the fake clock: a sleep is time passing, at once
+        clock.now += s
+        await asyncio.sleep(0)
+
+    async def scenario() -> list[float]:
+        at: list[float] = []
+        today = Today()
+
+        async def figures():
+            at.append(clock.now)
+            return await today()
+
+        live = LiveTargets(targets(), figures=figures, publish=lambda e, f: None, every_s=every_s,
+                           min_gap_s=min_gap_s, clock=clock, sleep=sleep)
+        assert live.min_gap_s == 30.0 and live.every_s >= 30.0
+        task = asyncio.create_task(live.run())
+        while clock.now < 1300.0:
+            live("call.completed" if len(at) % 2 else "call.answered", {"queue": "support"})
+            await asyncio.sleep(0)
+        task.cancel()
+        return at
+
+    at = asyncio.run(scenario())
+    assert len(at) >= 10  # the burst did bring checks forward ...
+    assert min(b - a for a, b in zip(at, at[1:])) >= 30.0  # ... never closer than the floor
 
 
 @pytest.mark.parametrize("error, level", [(StoreError("database is locked"), "warning"),

@@ -179,7 +179,7 @@ def test_config_errors_name_the_key():
         config_mod.parse(config_mod.tomllib.loads(BASE + """
 [targets]
 min_calls = 0
-live_every_s = 0.5
+live_every_s = 1
 colour = "red"
 [targets.queues.support]
 answer_rate = {max = 0.9}
@@ -197,7 +197,8 @@ outbound = 1
     errors = e.value.errors
     for line in (
         "targets.min_calls: must be >= 1, got 0",
-        "targets.live_every_s: must be 0 (not live) or 1-3600 seconds, got 0.5",
+        "targets.live_every_s: must be 0 (not live) or 30-3600 seconds (each check re-reads today's records), "
+        "got 1",
         "targets.colour: unknown key",
         "targets.queues.support.answer_rate: answer_rate takes a minimum (>=): it is a breach below the "
         "target, got max",
