@@ -5,8 +5,11 @@ leaving before 17:30 is early, and more than an hour of either is absence
 (旷工). The shift times, working days and leave come from the roster
 (``core.roster``); the login sessions from the agents' state log (any state
 but ``logged_out`` is logged in). An agent who handed a shift away by a swap
-(R-LEAVE 换班) is ``swapped`` that day; the taker gets a row for the shift it
-took. The seed's penalties (事假, 旷工, excusals) are ``core.lateness``.
+(R-LEAVE 换班) is ``swapped`` that day; the taker works the shift it took: one
+row per agent and day, its own shift and the taken one merged (a taker on leave
+keeps its leave row). A row whose shift has not ended at the report's ``now``
+is ``in_progress``: its status is what is known so far, and ``core.lateness``
+counts nothing for it. The seed's penalties (事假, 旷工, excusals) are ``core.lateness``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class AttendanceRow:
     late_s: float
     early_s: float
     status: Status
+    in_progress: bool = False  # the shift had not ended at the report's ``now``: nothing counted yet
 
 
 def sessions(log: Iterable[AgentLogEntry], until: float) -> dict[str, list[tuple[float, float | None]]]:
@@ -67,29 +71,47 @@ def sessions(log: Iterable[AgentLogEntry], until: float) -> dict[str, list[tuple
 
 def attendance(roster: Roster, log: Iterable[AgentLogEntry], first: date, last: date, *,
                now: float) -> list[AttendanceRow]:
-    """Rows for every agent of every team on each working day from ``first`` to ``last`` inclusive
-    whose shift has started by ``now``."""
+    """One row per agent per working day from ``first`` to ``last`` inclusive whose shift has started by
+    ``now``, for every agent of every team and every taker of a swap (R-LEAVE 换班).
+
+    A taker's row merges the shifts it works that day — its own team's (unless it is off) and those it
+    took — judged from the earliest start to the latest end, so the day counts once. A taker on leave
+    that day has its leave row only: the shift it took is not held against it."""
     spans = sessions(log, now)
     rows: list[AttendanceRow] = []
     day = first
     while day <= last:
+        worked: dict[str, list[tuple[float, float]]] = {}  # agent -> the shifts it works that day
+        team_of: dict[str, str] = {}  # the row's team: the agent's own, else the team whose shift it took
+        off_rows: dict[str, AttendanceRow] = {}
         for team in roster.teams:
             bounds = roster.shift_bounds(team, day)
             if bounds is None or bounds[0] > now:
                 continue
             start, end = bounds
             for agent in roster.members(team):
+                team_of[agent] = team
                 off = Status.LEAVE if roster.on_leave(agent, day) else \
                     Status.SWAPPED if roster.swapped_away(agent, day) else None
-                if off is not None:
-                    rows.append(AttendanceRow(agent_id=agent, team=team, day=day, shift_start=start,
-                                              shift_end=end, first_login=None, last_logout=None, late_s=0.0,
-                                              early_s=0.0, status=off))
-                    continue
-                rows.append(_row(agent, team, day, start, end, spans.get(agent, []), now))
+                if off is None:
+                    worked.setdefault(agent, []).append(bounds)
+                else:
+                    off_rows[agent] = AttendanceRow(agent_id=agent, team=team, day=day, shift_start=start,
+                                                    shift_end=end, first_login=None, last_logout=None,
+                                                    late_s=0.0, early_s=0.0, status=off,
+                                                    in_progress=now < end)
             for swap in roster.swaps_on(team, day):  # the agent who took a shift works it (R-LEAVE 换班)
-                start, end = roster.shift_bounds(team, day, swap.shift) or bounds
-                rows.append(_row(swap.taker, team, day, start, end, spans.get(swap.taker, []), now))
+                taken = roster.shift_bounds(team, day, swap.shift) or bounds
+                if taken[0] <= now and not roster.on_leave(swap.taker, day):
+                    team_of.setdefault(swap.taker, team)
+                    worked.setdefault(swap.taker, []).append(taken)
+        for agent, team in team_of.items():  # team by team in agent-ID order, then takers from other teams
+            shifts = worked.get(agent)
+            if shifts:  # a swapped-away agent who took another shift that day works that one
+                rows.append(_row(agent, team, day, min(a for a, _ in shifts), max(b for _, b in shifts),
+                                 spans.get(agent, []), now))
+            else:
+                rows.append(off_rows[agent])
         day += timedelta(days=1)
     return rows
 
@@ -101,7 +123,7 @@ def _row(agent: str, team: str, day: date, start: float, end: float,
     if not touching:
         return AttendanceRow(agent_id=agent, team=team, day=day, shift_start=start, shift_end=end,
                              first_login=None, last_logout=None, late_s=end - start, early_s=0.0,
-                             status=Status.ABSENT)
+                             status=Status.ABSENT, in_progress=now < end)
     first_login = min(a for a, _ in touching)
     ends = [b for _, b in touching]
     # None only while a session is still open; a logout after the shift's end is still when the agent left
@@ -121,4 +143,4 @@ def _row(agent: str, team: str, day: date, start: float, end: float,
         status = Status.ON_TIME
     return AttendanceRow(agent_id=agent, team=team, day=day, shift_start=start, shift_end=end,
                          first_login=first_login, last_logout=last_logout, late_s=late_s, early_s=early_s,
-                         status=status)
+                         status=status, in_progress=not shift_over)

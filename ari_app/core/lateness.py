@@ -19,6 +19,8 @@ Decisions where the text leaves room (each has a test in ``tests/unit/test_laten
 * An excusal (第十一条: a disaster, a late shuttle bus) is recorded by a supervisor with a reason for an agent
   and a day; that day's late and early leave are not counted at all (not even over an hour), and the excused
   occurrences are listed. A day with no login at all is not lateness: it is absence (第4条, 未事先请假…按旷工处理).
+* A shift that has not ended when the report is made (a monthly report run during the month) counts nothing
+  yet: not a day worked, not a late login, not a no-show.
 
 Pure: input are ``core.attendance`` rows (epoch seconds already judged against the shift) and excusals.
 """
@@ -104,8 +106,8 @@ def summarise(rows: Iterable[AttendanceRow], excuses: Iterable[Excuse] = (), *,
     for r in sorted(rows, key=lambda r: (r.day, r.agent_id)):
         month = r.day.strftime("%Y-%m")
         s = by_key.setdefault((r.agent_id, month), MonthSummary(agent_id=r.agent_id, team=r.team, month=month))
-        if r.status in (Status.LEAVE, Status.SWAPPED):
-            continue
+        if r.in_progress or r.status in (Status.LEAVE, Status.SWAPPED):
+            continue  # a shift still running (no login yet is not yet 旷工, a late login not yet final)
         day = r.day.isoformat()
         if r.first_login is None:
             s.absences += 1

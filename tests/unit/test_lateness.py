@@ -125,3 +125,72 @@ def test_r_shift_from_logins_to_the_month_s_summary():
     rows = attendance(roster, log, days[0], days[-1], now=at(days[-1], 23, 0))
     s = one(rows)
     assert (s.days_worked, s.lates, s.personal_leave_days, s.absences) == (3, 2, 0.5, 1)
+
+
+# -- review of issue 18: a swapped day counts once; a shift still running counts nothing ------------------------
+WED = date(2026, 12, 2)
+
+
+def _at(d, hh, mm, ss=0):
+    return datetime.combine(d, time(hh, mm, ss), tzinfo=TZ).timestamp()
+
+
+def _swapped_roster() -> Roster:
+    """1001 hands Wednesday to 1002 of the same team; 1002 works its own shift that day too, so the swap
+    breaks no_consecutive and a supervisor overrode it (第6条)."""
+    roster = Roster([Team(name="t", agents=("1001", "1002"), shifts=(Shift(),))])
+    d = roster.request_swap("1001", WED, "1002", now=_at(date(2026, 12, 1), 9, 0), override_by="sup-li")
+    assert d.granted and d.broken == ("no_consecutive",)
+    return roster
+
+
+def _in(agent, d, hh, mm, out=(17, 30)):
+    return [AgentLogEntry(agent_id=agent, at=_at(d, hh, mm), event="state", state="available"),
+            AgentLogEntry(agent_id=agent, at=_at(d, *out), event="state", state="logged_out")]
+
+
+def test_r_leave_the_taker_of_a_swap_in_its_own_team_is_counted_once_that_day():
+    """第1条 30分钟以内按事假0.5天: the day the taker worked both its shift and the one it took is one day, one
+    late login, half a day. Before the fix it had two rows: 2 days worked, 2 lates, 1 day of 事假."""
+    roster = _swapped_roster()
+    rows = attendance(roster, _in("1002", WED, 9, 0), WED, WED, now=_at(WED, 23, 0))
+    assert sorted((r.agent_id, r.status) for r in rows) == [("1001", Status.SWAPPED), ("1002", Status.LATE)]
+    got = {s.agent_id: (s.days_worked, s.lates, s.personal_leave_days, s.absences) for s in summarise(rows)}
+    assert got == {"1001": (0, 0, 0.0, 0), "1002": (1, 1, 0.5, 0)}
+
+
+def test_r_leave_a_taker_on_leave_that_day_is_on_leave_not_absent():
+    """The shift taken is not held against a taker whose leave was granted after the swap: no 旷工 (第4条)."""
+    roster = _swapped_roster()
+    assert roster.request_leave("1002", WED, kind="sick", now=_at(WED, 7, 0), override_by="sup-li").granted
+    rows = attendance(roster, [], WED, WED, now=_at(WED, 23, 0))
+    assert sorted((r.agent_id, r.status) for r in rows) == [("1001", Status.SWAPPED), ("1002", Status.LEAVE)]
+    assert [(s.agent_id, s.absences, s.days_worked) for s in summarise(rows)] == [("1001", 0, 0), ("1002", 0, 0)]
+
+
+def test_r_leave_a_taker_from_another_team_has_one_row_under_its_own_team():
+    """A taker whose own team works other hours: one row from the earliest start to the latest end."""
+    roster = Roster([Team(name="a", agents=("1001",), shifts=(Shift(),)),
+                     Team(name="b", agents=("2001",), shifts=(Shift(start=time(13, 0), end=time(21, 0)),))])
+    assert roster.request_swap("1001", WED, "2001", now=_at(date(2026, 12, 1), 9, 0), override_by="sup").granted
+    [row_2001] = [r for r in attendance(roster, _in("2001", WED, 8, 40, out=(21, 0)), WED, WED,
+                                        now=_at(WED, 23, 0)) if r.agent_id == "2001"]
+    assert (row_2001.team, row_2001.shift_start, row_2001.shift_end, row_2001.status) == (
+        "b", _at(WED, 8, 45), _at(WED, 21, 0), Status.ON_TIME)
+
+
+def test_r_shift_a_shift_still_running_counts_nothing_in_the_month():
+    """A monthly report run at 10:00 on the 2nd: the 2nd's shift (08:45-17:30) has no login yet, or a late one;
+    neither is 旷工 nor 事假 until the shift is over (before the fix: absence 1 day for the no-show)."""
+    roster = Roster([Team(name="t", agents=("1001", "1002"), shifts=(Shift(),))])
+    log = _in("1001", date(2026, 12, 1), 8, 40) + _in("1002", date(2026, 12, 1), 8, 40) + \
+        [AgentLogEntry(agent_id="1001", at=_at(WED, 9, 0), event="state", state="available")]
+    rows = attendance(roster, log, date(2026, 12, 1), date(2026, 12, 31), now=_at(WED, 10, 0))
+    assert {(r.agent_id, r.day, r.status, r.in_progress) for r in rows if r.day == WED} == {
+        ("1001", WED, Status.LATE, True), ("1002", WED, Status.ABSENT, True)}
+    got = {s.agent_id: (s.days_worked, s.lates, s.personal_leave_days, s.absences) for s in summarise(rows)}
+    assert got == {"1001": (1, 0, 0.0, 0), "1002": (1, 0, 0.0, 0)}
+    # once the shift is over the same day counts
+    rows = attendance(roster, log, date(2026, 12, 1), date(2026, 12, 31), now=_at(WED, 17, 30))
+    got = {s.agent_id: (s.days_worked, s.lates, s.personal_leave_days, s.absences) for s in summarise(rows)}
+    assert got == {"1001": (2, 1, 0.5, 0), "1002": (1, 0, 0.0, 1)}
