@@ -20,7 +20,8 @@ digit. It is asked for rather than guessed: surnames are often read otherwise th
 character (单 Shàn, 曾 Zēng, 仇 Qiú). A text without Chinese characters ("Agent 1001") is read by the
 English voice in both languages.
 
-Stdlib only: ``scripts/make-prompts`` loads this file by its path (no ari_app install needed).
+Stdlib only, like the core modules it uses (``core/announce.py`` names an agent's prompt): ``scripts/make-prompts``
+imports it from the repository (no ari_app install or venv needed).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AGENT_NAME_PREFIX", "ID_RE", "SitePrompt", "collect", "pinyin_error"]
+from .core.announce import AGENT_NAME_PREFIX, agent_name_prompt
+
+__all__ = ["ID_RE", "SitePrompt", "collect", "pinyin_error"]
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 HANZI_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff0-9]")
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 PINYIN_SYLLABLE_RE = re.compile(r"[a-zü:]+[1-5]", re.IGNORECASE)
-AGENT_NAME_PREFIX = "agent-name-"
 ENTRY_KEYS = {"zh", "pinyin", "en"}
 
 
@@ -90,7 +92,7 @@ def collect(data: Mapping[str, Any], builtin: Collection[str] = ()) -> tuple[lis
         if why:
             errors.append(f"agents.{agent_id}.name_pinyin: {why}")
             continue
-        found.append(SitePrompt(prompt_id=AGENT_NAME_PREFIX + str(agent_id), zh=name.strip(),
+        found.append(SitePrompt(prompt_id=agent_name_prompt(str(agent_id)), zh=name.strip(),
                                 pinyin=pinyin.strip() if CJK_RE.search(name) else "",
                                 en=_english(name.strip(), pinyin)))
     table = data.get("site_prompts", {})

@@ -19,9 +19,12 @@ __all__ = ["agent_name_prompt", "greeting", "org_name", "queue_name", "agent_nam
 DEFAULT_ORG = "org-callcenter"  # 客户服务中心: the organisation's name when a queue names none
 
 
+AGENT_NAME_PREFIX = "agent-name-"  # the one place it is written (site_prompts.py renders these)
+
+
 def agent_name_prompt(agent_id: str) -> str:
     """The site prompt id of an agent's name (姓名): ``agent-name-<id>``."""
-    return f"agent-name-{agent_id}"
+    return f"{AGENT_NAME_PREFIX}{agent_id}"
 
 
 def agent_name(agent_id: str | None, available: Collection[str]) -> str | None:

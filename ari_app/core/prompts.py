@@ -35,6 +35,10 @@ import math
 from datetime import datetime, tzinfo
 
 MEDIA_PREFIX = "sound:callcenter/"
+# The ringback an agent hears while a leg it waits for rings (a transfer's target, a callback's customer):
+# Asterisk's tone generator, China's cadence (asterisk-config/indications.conf [cn]: 450 Hz, 1 s on, 4 s off).
+# A media URI, not a prompt id. The one place it is written (flows/transfer.py, flows/callback.py play it).
+RINGBACK = "tone:ring;tonezone=cn"
 
 DIGIT_IDS = tuple(f"digit-{d}" for d in range(10))
 COUNT_ONE = "count-1"  # 一: 1 in a count ("第一位", "一分钟"), never 幺
@@ -256,10 +260,3 @@ def position_announcement(position: int, est_wait_s: float | None) -> list[str]:
     if minutes > MAX_NUMBER:  # a week of waiting is no estimate (and past what number() says)
         return ids
     return [*ids, "wait-estimate-prefix", *number(minutes, measure=True), "minutes"]
-
-
-def queue_whisper(queue: str) -> str | None:
-    """The queue's name, whispered to the agent before the call is connected; None when the
-    manifest has no recording of that queue's name (nothing is whispered then)."""
-    prompt_id = f"queue-{queue}"
-    return prompt_id if prompt_id in PROMPT_IDS else None

@@ -317,7 +317,7 @@ class DutyCall:
         try:
             if on and self._ringtone is None:
                 self._ringtone = f"{self.call_id}~ring{self._legs}"
-                await self.ari.play(self.call_id, "tone:ring", playback_id=self._ringtone)
+                await self.ari.play(self.call_id, prompts.RINGBACK, playback_id=self._ringtone)
             elif not on and self._ringtone is not None:
                 tone, self._ringtone = self._ringtone, None
                 await self.ari.stop_playback(tone)

@@ -4,13 +4,16 @@ A mixin of ``InboundCall``: the call's own flow runs its transfer, so the transf
 (caller, agent, target legs) are handled in order with the rest of the call. The core decides
 (``core.transfer``, ``core.acd``); this module moves channels between bridges:
 
-* hold: the caller into the call's holding bridge (music) after "正在为您转接，请稍候";
+* hold: the caller into the call's holding bridge (music) after the transfer prompt, which says where
+  the caller is going (R-XFER-CONSENT, ``core.announce.transfer_hold``): "正在为您转接到<where>，请稍候",
+  <where> the target agent's name or the target queue's name prompt; without one "正在为您转接，请稍候";
 * dial: the target leg ``<call>~t<n>`` rings (the agent's phone REFER gets ``channel_progress``); the
-  agent hears ringback (``tone:ring``, China's cadence) meanwhile, not silence, until the target
-  answers or the transfer ends;
+  agent hears ringback (``core.prompts.RINGBACK``, China's cadence) meanwhile, not silence, until the
+  target answers or the transfer ends;
 * consult: agent and target in the private bridge ``<call>~consult`` (REFER: ``channel_answered``);
-* end: completed → the caller hears the target's agent ID and "不好意思让您久等了", then talks
-  with the target; cancelled / target failed → back with the agent, "对不起，让您久等了"
+* end: completed → the caller hears who took the call (R-XFER-NAME, ``core.announce.transfer_connected``):
+  "为您接通的是<name>，工号幺零二四，不好意思让您久等了" (the ID alone when the agent has no name prompt,
+  "不好意思让您久等了" alone for an extension), then talks with the target; cancelled / target failed → back with the agent, "对不起，让您久等了"
   (REFER: ``channel_unavailable``); requeued / to a queue → on hold, back in line at the head;
   abandoned → agent and target stay together if they were consulting.
 """
@@ -25,6 +28,7 @@ import structlog
 
 from ..ari import AriError
 from ..core import acd
+from ..core.prompts import RINGBACK  # China's ringback tone (core/prompts.py owns it)
 from ..core.transfer import (
     Consult, DialTarget, EndTransfer, HoldForTransfer, TransferRequest, TransferUpdate, XferEvent,
 )
@@ -36,7 +40,6 @@ __all__ = ["TransferFlow"]
 
 log = structlog.get_logger()
 
-RINGBACK = "tone:ring;tonezone=cn"  # asterisk-config/indications.conf [cn]: 450 Hz, 1 s on, 4 s off
 
 
 class TransferFlow:

@@ -432,7 +432,7 @@ def test_a_call_from_arrival_to_hang_up_action_by_action():
                                   "within_ring_target": True, "wait_s": 15, "rule": "R-RING"}),
         Connect(call_id="c1", agent_id="1001",
                 greeting=("hello", "org-callcenter", *_prompts.agent_id_announcement("1001")),
-                whisper=(_prompts.queue_whisper("support"),))]
+                whisper=("queue-support",))]
     assert [a.agent_id for a in acd.drain_changed_agents()] == ["1001"]
     assert acd.handle(CallBridged(call_id="c1", agent_id="1001", greeted=True), T0 + 17) == []
     out = acd.handle(CallEnded(call_id="c1", by="agent"), T0 + 77)

@@ -72,7 +72,7 @@ def play(media: list[str] | str, n: int) -> tuple[str, tuple[Any, ...], dict[str
 
 
 def ring(leg: int = 1) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    return ("play", (CALL, "tone:ring"), {"playback_id": f"{CALL}~ring{leg}"})
+    return ("play", (CALL, prompts.RINGBACK), {"playback_id": f"{CALL}~ring{leg}"})  # China's cadence
 
 
 def dial_customer(leg: str = C1, number: str = CUST) -> tuple[str, tuple[Any, ...], dict[str, Any]]:

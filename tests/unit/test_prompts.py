@@ -26,8 +26,8 @@ from ari_app.core.prompts import (
     media,
     number,
     position_announcement,
-    queue_whisper,
 )
+from ari_app.core.announce import queue_name
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "prompts"
@@ -132,7 +132,7 @@ def test_every_example_queue_has_a_whisper_prompt():
     queues = tomllib.loads((REPO / "config/example.toml").read_text()).get("queues", {})
     assert queues
     for name in queues:
-        assert queue_whisper(name) in PROMPT_IDS, name
+        assert queue_name(name) in PROMPT_IDS, name
 
 
 # --- ari_app.core.prompts ----------------------------------------------------------------
@@ -212,10 +212,12 @@ def test_position_announcement():
             position_announcement(1, bad_est)
 
 
-def test_queue_whisper():
-    assert queue_whisper("support") == "queue-support"
-    assert queue_whisper("sales") == "queue-sales"
-    assert queue_whisper("no-such-queue") is None  # nothing is whispered without a recording
+def test_queue_name():
+    # the whisper and the transfer's where-to (core/announce.py; prompts.queue_whisper() was its copy)
+    assert queue_name("support") == "queue-support"
+    assert queue_name("sales") == "queue-sales"
+    assert queue_name("no-such-queue") is None  # nothing is whispered without a recording
+    assert queue_name("xferq", {"queue-xferq"}) == "queue-xferq"  # a site prompt ([site_prompts.queue-xferq])
 
 
 def test_callback_intro_says_the_count_as_a_numeral_and_clamps_past_what_number_says():
@@ -235,7 +237,7 @@ def test_every_announcement_uses_known_prompts():
         agent_id_announcement("1234567890"),
         *(position_announcement(p, e) for p in (1, 2, 10, 99) for e in (None, 0, 59, 60, 61, 119, 3600)),
         [greeting(h) for h in range(24)],
-        [queue_whisper(q) for q in ("support", "sales", "lab", "slow")],
+        [queue_name(q) for q in ("support", "sales", "lab", "slow")],
         digits("0123456789"),
     ]
     for seq in seqs:
