@@ -7,12 +7,14 @@ compliance record (R-COMPLY), recorded or not, so nothing that went wrong
 escapes review.
 
 Each agent's best and worst recorded calls (the seed: "每月挑选优秀录音以及不合格的录音针对每个
-客户服务代表的服务质量进行点评") are named by the compliance record's score (``score``): the
-checks that applied to the call (R-RING answered in time, R-GREET greeting, R-WAIT apology at
-10 s, R-XFER-CONFIRM attended transfer, R-HANGUP caller hung up first), counted as rules broken
-and rules kept. Best = fewest broken, then most kept; worst = most broken, then fewest kept,
-among the agent's other recorded calls (one recorded call: a best, no worst; none: neither).
-Ties go to the earliest call (entered_at, then call id), so the same records give the same picks.
+客户服务代表的服务质量进行点评": excellent and failed recordings) are named by the compliance record's
+score (``score``): the checks that applied to the call (R-RING answered in time, R-GREET greeting,
+R-WAIT apology at 10 s, R-XFER-CONFIRM attended transfer, R-HANGUP caller hung up first), counted
+as rules broken and rules kept. Best (优秀) = a call that passed: no rule broken and at least one
+kept; the most kept wins. Worst (不合格, failed) = a call that broke at least one rule; the most
+broken wins, then the fewest kept. An agent with no passed recorded call has no best, one with no
+failed recorded call no worst (a call no check applied to is neither). Ties go to the earliest call
+(entered_at, then call id), so the same records give the same picks.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class SampleEntry:
     call_id: str
     agent: str
     entered_at: float
-    why: str  # "random", the broken rules (e.g. "R-RING R-HANGUP"), "best" or "worst"
+    why: str  # "random", the broken rules (e.g. "R-RING R-HANGUP"), "best" (优秀) or "worst" (不合格)
     recording: str | None
     score: str = ""  # the compliance record's score, e.g. "kept 3 of 4; broke R-HANGUP"
 
@@ -76,20 +78,21 @@ def _entry(r: ComplianceRecord, why: str, recordings: Mapping[str, str]) -> Samp
 
 
 def best_and_worst(records: Iterable[ComplianceRecord], recordings: Mapping[str, str]) -> list[SampleEntry]:
-    """Per agent (in ID order) its best recorded call (``why="best"``), then its worst (``"worst"``)."""
+    """Per agent (in ID order) its best recorded call (``why="best"``, 优秀: passed), then its worst
+    (``"worst"``, 不合格: failed); either is left out when the agent has no such recorded call."""
     by_agent: dict[str, list[ComplianceRecord]] = defaultdict(list)
     for r in records:
         if r.agent and r.call_id in recordings:
             by_agent[r.agent].append(r)
     out: list[SampleEntry] = []
     for agent in sorted(by_agent):
-        calls = by_agent[agent]
-        best = min(calls, key=lambda r: (score(r)[0], -score(r)[1], r.entered_at, r.call_id))
-        out.append(_entry(best, "best", recordings))
-        others = [r for r in calls if r is not best]
-        if others:
-            worst = min(others, key=lambda r: (-score(r)[0], score(r)[1], r.entered_at, r.call_id))
-            out.append(_entry(worst, "worst", recordings))
+        scored = [(score(r), r) for r in by_agent[agent]]
+        passed = [((-kept, r.entered_at, r.call_id), r)
+                  for (broken, kept), r in scored if not broken and kept]
+        failed = [((-broken, kept, r.entered_at, r.call_id), r) for (broken, kept), r in scored if broken]
+        for why, calls in (("best", passed), ("worst", failed)):
+            if calls:
+                out.append(_entry(min(calls, key=lambda c: c[0])[1], why, recordings))
     return out
 
 

@@ -100,7 +100,7 @@ def attendance_csv(rows: list[AttendanceRow]) -> str:
     return out.getvalue()
 
 
-_QA_PICKS = {"best": "best 最佳", "worst": "worst 最差"}  # R-QA: the agent's best and worst
+_QA_PICKS = {"best": "优秀 excellent", "worst": "不合格 failed"}  # R-QA: the agent's best (passed) and worst
 
 
 def qa_table(entries: list[SampleEntry], tz: str) -> str:

@@ -147,8 +147,8 @@ def test_r_qa_the_monthly_list_names_each_agents_best_and_worst_recorded_call(cf
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "Score 合规" in table.splitlines()[0]
-    [best] = [line for line in table.splitlines() if "best 最佳" in line]
-    [worst] = [line for line in table.splitlines() if "worst 最差" in line]
+    [best] = [line for line in table.splitlines() if "优秀 excellent" in line]
+    [worst] = [line for line in table.splitlines() if "不合格 failed" in line]
     assert best.split()[:2] == ["1001", "c1"] and best.endswith("kept 1 of 1")
     assert worst.split()[:2] == ["1001", "c2"] and worst.endswith("kept 0 of 1; broke R-HANGUP")
 
