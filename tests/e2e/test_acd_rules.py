@@ -68,6 +68,7 @@ async def test_r_ring_unanswered_offer_withdrawn_at_target_and_next_agent_rung(s
 
 
 async def test_r_wait_apology_at_ten_seconds_and_position_two_announced(service, ari, watcher):
+    """R-WAIT's apology at 10 s, then R-WAITLIMIT's position announcement (2) at 10 + 5 s."""
     first = await ari.call_queue("wait", talk_s=30)
     await service.wait_for("call.offered", queue="wait")  # the first caller rings agent 2003, who never answers
     await asyncio.sleep(1)

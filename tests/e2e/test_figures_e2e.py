@@ -200,6 +200,7 @@ async def script_outbound(service, ari) -> None:
 
 
 async def test_the_figures_equal_the_script_and_asterisks_own_cdr(asterisk, ari, api, tmp_path):
+    """R-KPI's figures equal the script's counts and Asterisk's CDR; the brief agent's call is R-HANGUP."""
     tap = await CdrTap().start()
     service = Service(tmp_path, config=write_config(tmp_path)).start()
     try:

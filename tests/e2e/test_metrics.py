@@ -44,6 +44,7 @@ async def agent_states() -> Counter:
 
 
 async def test_metrics_after_an_answered_call_an_abandon_and_a_short_abandon(service, ari):
+    """R-KPI live: the Prometheus figures after three calls; a missed target's gauge and alert."""
     async with httpx.AsyncClient(base_url=E2E_API, timeout=5) as http:
         refused = await http.get("/metrics")  # loopback, but the e2e config does not open it without a token
     assert refused.status_code == 401 and refused.json() == {"error": "missing bearer token"}

@@ -86,6 +86,7 @@ async def transfer_to_3002(service, api, watcher, call_id):
 
 async def test_one_recording_per_call_across_an_attended_transfer(recording_service, ari, api, watcher,
                                                                    qa_cleanup, tmp_path):
+    """R-QA: the recording notice first, then one recording of the call across an attended transfer."""
     svc = recording_service
     call_id, caller = await connected(svc, ari)
     # the notice, heard in full before the caller is bridged with the agent

@@ -15,6 +15,7 @@ CALLERS = 12
 
 
 async def test_position_twelve_is_announced_as_shi_er(service, ari, watcher):
+    """R-WAITLIMIT's position announcement in Mandarin numerals: 第十二位, not 第一二位."""
     await ari.call_queue("wait", talk_s=40, formats="ulaw")
     await service.wait_for("call.offered", queue="wait", timeout=10)  # the head of the line rings 2003
     for _ in range(CALLERS - 1):

@@ -52,6 +52,7 @@ async def back_with_agent(service, watcher, call_id, outcome):
 
 
 async def test_complete_after_the_target_answered(service, ari, api, watcher):
+    """R-XFER-CONSENT (where to, on hold), R-XFER-CONFIRM (after 3002 answered), R-XFER-NAME (张伟)."""
     call_id, caller = await connected(service, ari)
     xid = await transfer(api, "3002")
     # R-XFER-CONSENT: where the caller goes: "正在为您转接到" + 3002's name (张伟, tests/e2e/config.toml) + "请稍候"
@@ -84,6 +85,7 @@ async def test_complete_after_the_target_answered(service, ari, api, watcher):
 
 
 async def test_complete_is_refused_while_the_target_rings_then_cancel(service, ari, api, watcher):
+    """R-XFER-CONFIRM: no hand-over before the target answered; cancelling returns the caller to the agent."""
     call_id, caller = await connected(service, ari)
     xid = await transfer(api, "3003")
     await service.wait_for("transfer.target_ringing", call_id=call_id, timeout=10)
@@ -109,6 +111,7 @@ async def test_cancel_during_consultation(service, ari, api, watcher):
 
 
 async def test_target_not_answering_returns_the_caller_to_the_agent(service, ari, api, watcher):
+    """R-XFER-CONFIRM: no answer within ring_target_s, the caller returns to the original agent."""
     call_id, caller = await connected(service, ari)
     await transfer(api, "3003")
     failed = await back_with_agent(service, watcher, call_id, "target_failed")
@@ -118,6 +121,7 @@ async def test_target_not_answering_returns_the_caller_to_the_agent(service, ari
 
 
 async def test_busy_target_returns_the_caller_to_the_agent(service, ari, api, watcher):
+    """R-XFER-CONFIRM: the target busy, the caller returns to the original agent (reason busy)."""
     call_id, caller = await connected(service, ari)
     await transfer(api, "3004")
     failed = await back_with_agent(service, watcher, call_id, "target_failed")
@@ -131,6 +135,7 @@ async def test_busy_target_returns_the_caller_to_the_agent(service, ari, api, wa
 
 
 async def test_target_hanging_up_returns_the_caller_to_the_agent(service, ari, api, watcher):
+    """R-XFER-CONFIRM: the target hangs up in consultation, the caller returns to the original agent."""
     call_id, caller = await connected(service, ari)
     await transfer(api, "3005")
     await service.wait_for("transfer.consulting", call_id=call_id, timeout=10)
@@ -140,6 +145,7 @@ async def test_target_hanging_up_returns_the_caller_to_the_agent(service, ari, a
 
 
 async def test_agent_hanging_up_before_the_target_answered_requeues_at_the_head(service, ari, api, watcher):
+    """R-XFER-CONFIRM: the agent hangs up before the target answered, the caller goes back to the queue."""
     call_id, caller = await connected(service, ari)
     await transfer(api, "3003")
     await service.wait_for("transfer.target_ringing", call_id=call_id, timeout=10)

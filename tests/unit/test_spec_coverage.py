@@ -50,7 +50,9 @@ def test_a_spec_rule_no_code_and_no_test_names_fails_with_its_name(tmp_path):
     assert "R-RING" in r.stdout.split("NOT COVERED")[0]
 
 
-def test_a_rule_named_only_in_a_module_docstring_is_not_tested(tmp_path, monkeypatch):
+def test_only_a_tests_name_or_docstring_names_a_rule(tmp_path, monkeypatch):
+    """A rule in a comment, a string in the body, a decorator or the module docstring is no test of it:
+    ``# R-WAIT`` above ``assert True`` proved nothing and used to count."""
     tests = tmp_path / "tests"
     tests.mkdir()
     (tests / "test_x.py").write_text('"""R-WRAP and R-HOLD are tested here (they are not)."""\n\n'
@@ -58,22 +60,29 @@ def test_a_rule_named_only_in_a_module_docstring_is_not_tested(tmp_path, monkeyp
                                      "def test_r_hold_is_named_by_the_test():\n    assert True\n\n\n"
                                      "class TestBusy:\n    \"\"\"R-BUSY: the pause timer.\"\"\"\n\n"
                                      "    def test_timer(self):\n        assert True\n\n\n"
-                                     "async def test_wait():\n    # R-WAIT: the apology\n    assert True\n")
+                                     "async def test_wait():\n    # R-WAIT: the apology\n    assert True\n\n\n"
+                                     "def test_limit():\n    \"\"\"R-WAITLIMIT: the position.\"\"\"\n\n\n"
+                                     "def test_string():\n    rule = 'R-HANGUP'\n    assert rule\n\n\n"
+                                     "@pytest.mark.parametrize('r', ['R-SHIFT'])\ndef test_marked(r):\n    assert r\n")
     monkeypatch.setattr(cov, "ROOT", tmp_path)
     found = cov.test_functions(tests)
     assert [t.nodeid for t in found] == ["tests/test_x.py::test_something",
                                          "tests/test_x.py::test_r_hold_is_named_by_the_test",
-                                         "tests/test_x.py::TestBusy::test_timer", "tests/test_x.py::test_wait"]
+                                         "tests/test_x.py::TestBusy::test_timer", "tests/test_x.py::test_wait",
+                                         "tests/test_x.py::test_limit", "tests/test_x.py::test_string",
+                                         "tests/test_x.py::test_marked"]
 
     def named(rule):
         pattern, slug = cov._pattern(rule), cov._slug(rule)
         return [t.name for t in found if slug.search(t.name) or pattern.search(t.text)]
 
-    assert named("R-WRAP") == []
-    assert named("R-HOLD") == ["test_r_hold_is_named_by_the_test"]
-    assert named("R-BUSY") == ["test_timer"]
-    assert named("R-WAIT") == ["test_wait"]
-    assert named("R-WAITLIMIT") == []
+    assert named("R-WRAP") == []  # the module docstring
+    assert named("R-HOLD") == ["test_r_hold_is_named_by_the_test"]  # the name
+    assert named("R-BUSY") == ["test_timer"]  # the class's docstring
+    assert named("R-WAIT") == []  # a comment
+    assert named("R-WAITLIMIT") == ["test_limit"]  # the docstring
+    assert named("R-HANGUP") == []  # a string in the body
+    assert named("R-SHIFT") == []  # a decorator
 
 
 def test_e2e_and_unit_tests_are_told_apart():
