@@ -122,7 +122,7 @@ def _per_shift(roster: Roster, agent_id: str, team: str, d: date, wanted: list[s
     s, who = next(iter(busy.items()))
     what = "on leave or swapping away" if swapping else "on leave"
     return (f"team {team!r} already has {', '.join(who)} {what} in shift {s!r} on {d.isoformat()}; one agent per "
-            "team per shift (R-LEAVE); a supervisor may override"), others
+            f"team per shift {_cite('one_per_shift')}; a supervisor may override"), others
 
 
 def _check_common(roster: Roster, agent_id: str, override_by: str | None) -> str:

@@ -236,7 +236,8 @@ async def test_leave_list_add_refuse_override_cancel(client, desk):
         r = await client.post("/roster/leave", json={"agent_id": "1003", "day": "2025-03-06", "shift": "day"},
                               headers=auth("olga"))
         assert (r.status, await r.json()) == (409, {"error": "team 'support' already has 1002 on leave in shift 'day' "
-                                                             "on 2025-03-06; one agent per team per shift (R-LEAVE); "
+                                                             "on 2025-03-06; one agent per team per shift "
+                                                             "(R-LEAVE 第3条: 一个班次允许一名员工请假或换班); "
                                                              "a supervisor may override"})
         r = await client.post("/roster/leave", json={"agent_id": "1003", "day": "2025-03-06", "override": True},
                               headers=auth("olga"))

@@ -114,6 +114,7 @@ async def test_a_swap_is_granted_kept_listed_seen_by_the_duty_rota_and_cancelled
     # 第3条: a second agent of the team may not take leave in that shift
     status, got = await post(client, "/roster/leave", {"agent_id": "1002", "day": "2026-12-08"})
     assert status == 409 and "already has 1001 on leave or swapping away in shift 'day'" in got["error"]
+    assert "one agent per team per shift (R-LEAVE 第3条: 一个班次允许一名员工请假或换班)" in got["error"]  # cites it
     assert (await post(client, "/roster/swap", {"swap_id": swap_id}, method="DELETE")) == (
         200, {"cancelled": [{"swap_id": swap_id, "agent_id": "1001", "day": "2026-12-08", "shift": None,
                              "taker": "3001", "overridden_by": None}]})

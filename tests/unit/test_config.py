@@ -355,7 +355,8 @@ agent = "7"
 day = "2026-11-31"
 """) == [
         "roster.leave[1]: team 'support' already has 1001 on leave in shift 'day' on 2026-11-27; "
-        "one agent per team per shift (R-LEAVE); a supervisor may override",
+        "one agent per team per shift (R-LEAVE 第3条: 一个班次允许一名员工请假或换班); "
+        "a supervisor may override",
         "roster.leave[2]: agent '2001' is in no team",
         "roster.leave[3]: 2026-11-28 is not a working day for team 'support'",
         "roster.leave[4]: team 'support' has no shift 'night'",

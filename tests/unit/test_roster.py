@@ -101,7 +101,8 @@ def test_second_leave_in_a_team_is_refused_with_a_reason():
     second = r.request_leave("1002", TUE)
     assert not second.granted
     assert second.reason == ("team 'support' already has 1001 on leave in shift 'day' on 2025-03-04; "
-                             "one agent per team per shift (R-LEAVE); a supervisor may override")
+                             "one agent per team per shift (R-LEAVE 第3条: 一个班次允许一名员工请假或换班); "
+                             "a supervisor may override")
     assert second.conflicts == ("1001",)
     assert r.on_leave("1001", TUE) and not r.on_leave("1002", TUE)
     assert r.leave_entries() == (LeaveEntry(agent_id="1001", day=TUE),)
@@ -319,7 +320,7 @@ def test_r_leave_decisions_carry_every_field_for_shift_leave_conflicts_and_overr
         granted=False, agent_id="1002", team="support", day=MON, shift=None, conflicts=("1001",),
         broken=("one_per_shift",),
         reason="team 'support' already has 1001 on leave in shift 'am' on 2025-03-03; one agent per team per "
-               "shift (R-LEAVE); a supervisor may override")
+               "shift (R-LEAVE 第3条: 一个班次允许一名员工请假或换班); a supervisor may override")
     over = r.request_leave("1002", MON, shift="am", override_by="sup-li")
     assert over == LeaveDecision(
         granted=True, agent_id="1002", team="support", day=MON, shift="am", overridden_by="sup-li",
@@ -329,7 +330,7 @@ def test_r_leave_decisions_carry_every_field_for_shift_leave_conflicts_and_overr
     assert third == LeaveDecision(
         granted=False, agent_id="1003", team="support", day=MON, shift=None, conflicts=("1001", "1002"),
         broken=("one_per_shift",), reason="team 'support' already has 1001, 1002 on leave in shift 'am' on 2025-03-03; one agent per team "
-               "per shift (R-LEAVE); a supervisor may override")
+               "per shift (R-LEAVE 第3条: 一个班次允许一名员工请假或换班); a supervisor may override")
     both = r.request_leave("1003", MON, override_by="sup-wang")
     assert both == LeaveDecision(
         granted=True, agent_id="1003", team="support", day=MON, shift=None, overridden_by="sup-wang",

@@ -41,7 +41,8 @@ def test_r_leave_one_leave_or_swap_per_shift():
     d = r.request_leave("1002", WED, now=at(MON))
     assert (d.granted, d.broken, d.conflicts) == (False, ("one_per_shift",), ("1001",))
     assert d.reason == ("team 'day' already has 1001 on leave or swapping away in shift 'day' on 2026-12-09; one "
-                        "agent per team per shift (R-LEAVE); a supervisor may override")
+                        "agent per team per shift (R-LEAVE 第3条: 一个班次允许一名员工请假或换班); a supervisor may "
+                        "override")
     s = r.request_swap("1003", WED, "3002", now=at(MON))
     assert (s.granted, s.broken) == (False, ("one_per_shift",))
     assert r.request_leave("1002", THU, now=at(MON)).granted  # another day is free
