@@ -34,8 +34,9 @@ Pure: times are epoch seconds; ``zoneinfo`` only reads the tz database.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from .roster_rules import SwapDecision, leave_decision, swap_decision
@@ -51,7 +52,7 @@ _SEARCH_DAYS = 400  # how far ahead to look for a team's next working day
 
 
 class Roster:
-    """Teams, shifts, holidays and leave. Leave is the only state that changes."""
+    """Teams, shifts, holidays, leave and swaps. Leave and swaps are the only state that changes."""
 
     def __init__(self, teams: Iterable[Team], *, agents: Iterable[str] | None = None,
                  holidays: Iterable[date] = (), extra_workdays: Iterable[date] = (),
@@ -209,6 +210,27 @@ class Roster:
             self._check_agent(e.taker)
             if not any(x.agent_id == e.agent_id and x.day == e.day and x.shift == e.shift for x in self._swaps):
                 self._swaps.append(e)
+
+    @contextmanager
+    def _trial_swaps(self, entries: Iterable[SwapEntry]) -> Iterator[Callable[[Iterable[SwapEntry]], None]]:
+        """Add ``entries`` (as ``restore_swaps``) for the rules to look at; on leaving, the swaps are as before
+        unless ``commit(final)`` was called and the block ended without an error: then ``final`` (the entries
+        as granted) are kept instead."""
+        before = list(self._swaps)
+        kept: list[SwapEntry] | None = None
+
+        def commit(final: Iterable[SwapEntry]) -> None:
+            nonlocal kept
+            kept = list(final)
+
+        try:
+            self.restore_swaps(entries)
+            yield commit
+        except BaseException:
+            kept = None
+            raise
+        finally:
+            self._swaps = before if kept is None else [*before, *kept]
 
     def swaps_on(self, team: str, day: date | str) -> tuple[SwapEntry, ...]:
         """The swaps handing away a shift of ``team`` on ``day``."""

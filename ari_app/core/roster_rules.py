@@ -281,21 +281,18 @@ def swap_decision(roster: Roster, agent_id: str, day: date | str, taker: str, *,
                 broken.append(("two_swaps", f"agent {who} would take part in {n} swaps in "
                                             f"{month_day.strftime('%Y-%m')}; at most {limit} a month "
                                             f"{_cite('two_swaps')}"))
-    before = roster.swap_entries()
-    roster.restore_swaps(entries)  # tentatively: the consecutive rule looks at the roster with the swap
-    for e in entries:
-        if why := _consecutive(roster, e):
-            broken.append(("no_consecutive", why))
-    keys = tuple(dict.fromkeys(k for k, _ in broken))
-    if broken and override_by is None:
-        roster._swaps = list(before)
-        return decide(False, "; ".join(m for _, m in broken), broken=keys,
-                      conflicts=tuple(sorted(set(conflicts), key=agent_order)))
-    overrider = override_by if broken else None
+    with roster._trial_swaps(entries) as commit:  # the consecutive rule looks at the roster with the swap
+        broken += [("no_consecutive", why) for e in entries if (why := _consecutive(roster, e))]
+        keys = tuple(dict.fromkeys(k for k, _ in broken))
+        if broken and override_by is None:
+            return decide(False, "; ".join(m for _, m in broken), broken=keys,
+                          conflicts=tuple(sorted(set(conflicts), key=agent_order)))
+        overrider = override_by if broken else None
+        if overrider:
+            entries = [SwapEntry(swap_id=e.swap_id, agent_id=e.agent_id, day=e.day, shift=e.shift, taker=e.taker,
+                                 overridden_by=overrider) for e in entries]
+        commit(entries)
     if overrider:
-        entries = [SwapEntry(swap_id=e.swap_id, agent_id=e.agent_id, day=e.day, shift=e.shift, taker=e.taker,
-                             overridden_by=overrider) for e in entries]
-        roster._swaps = [*before, *entries]
         return decide(True, f"granted by supervisor {overrider!r} over "
                             f"{', '.join(f'{k} {RULES[k][0]}' for k in keys)}", broken=keys, overridden_by=overrider,
                       conflicts=tuple(sorted(set(conflicts), key=agent_order)))

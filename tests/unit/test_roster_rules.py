@@ -174,6 +174,24 @@ def test_r_leave_swap_refusals_that_are_not_rules():
     assert "has handed the day on 2026-12-09 to another agent" in r.request_leave("1001", WED, now=at(MON)).reason
 
 
+def test_r_leave_a_trial_swap_is_rolled_back_unless_committed():
+    """The swap rules look at the roster with the swap in it (第6条); a refusal or an error leaves it as before."""
+    r = roster()
+    entry = SwapEntry(swap_id="t", agent_id="1001", day=WED, shift=None, taker="3001")
+    with r._trial_swaps([entry]):
+        assert r.swapped_away("1001", WED)
+    assert r.swap_entries() == ()
+    with pytest.raises(ZeroDivisionError), r._trial_swaps([entry]) as commit:
+        commit([entry])
+        1 / 0
+    assert r.swap_entries() == ()
+    with r._trial_swaps([entry]) as commit:
+        commit([entry])
+    assert r.swap_entries() == (entry,)
+    refused = r.request_swap("1002", THU, "1003", now=at(MON))  # 1003 works Thursday too: refused
+    assert (refused.granted, r.swap_entries()) == (False, (entry,))
+
+
 def test_r_leave_the_roster_file_s_leave_has_a_kind_and_the_monthly_rule():
     """第2条 一个月内允许请假两天 holds for the roster file too (not 第5条: the file has no request time)."""
     from ari_app.config import ConfigError
