@@ -57,7 +57,7 @@ from .core.acd import QueueRules as _CoreQueue
 from .core.callbacks import MODES, STAGGER_S, CallbackError, CallbackRules, stagger
 from .core.incall import HOLD_APOLOGY_S, SILENT_DETECT_S, SILENT_SCRIPTS
 from .core.vmcheck import round_errors
-from .core.targets import TargetSet
+from .config_targets import TargetsConfig, parse_targets, team_names
 from .pbx_site import toml_key
 
 __all__ = [
@@ -310,13 +310,6 @@ class ReportsConfig:
     """``[reports]`` (R-KPI, R-SHIFT, R-QA): the day boundaries and the QA sample."""
     timezone: str = "Asia/Shanghai"
     qa_per_agent: int = 5  # R-QA: random recorded calls per agent per month
-
-
-@dataclass(frozen=True, kw_only=True)
-class TargetsConfig:
-    """``[targets]`` (R-KPI 既定标准): parsed by ``config_targets``; judged by ``core.targets``."""
-    set: TargetSet = field(default_factory=TargetSet)
-    live_every_s: float = 60.0  # how often the running service judges today's figures (0 = not live)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -777,9 +770,7 @@ def parse(data: Mapping[str, Any], source: str = "<config>", *,
 
     api = parse_api(top.table_of("api"), errors, agents=list(agents))
     metrics = _metrics(top.table_of("metrics"), errors)
-    from .config_targets import parse_targets, team_names
-
-    targets = parse_targets(top.table_of("targets"), errors, queues=list(queues),
+    targets = parse_targets(_Reader(top.table_of("targets"), "targets", errors), errors, queues=list(queues),
                             teams=team_names(callbacks, queues, agents))
     top.finish()
 

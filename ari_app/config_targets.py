@@ -13,17 +13,39 @@
     outbound = 40
 
 Which figures take a minimum and which a maximum is ``core.targets.TARGETABLE``; an error names the key
-(``targets.queues.support.answer_rate: answer_rate takes a minimum (>=) …``).
+(``targets.queues.support.answer_rate: answer_rate takes a minimum (>=) …``). The defaults are
+``core.targets``' (``MIN_CALLS``, ``LIVE_EVERY_S``, ``LIVE_MIN_GAP_S``).
+
+This module does not import ``config`` (``config`` imports it): ``parse_targets`` is given config's reader
+of the ``[targets]`` table.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol
 
-from .config import TargetsConfig, _Reader, toml_key
-from .core.targets import LIVE_MIN_GAP_S, TARGETABLE, Target, TargetSet, parse_target
+from .core.targets import LIVE_EVERY_S, LIVE_MIN_GAP_S, MIN_CALLS, TARGETABLE, Target, TargetSet, parse_target
+from .pbx_site import toml_key
 
-__all__ = ["parse_targets", "team_names"]
+__all__ = ["TargetsConfig", "parse_targets", "team_names"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetsConfig:
+    """``[targets]`` (R-KPI 既定标准): parsed here; judged by ``core.targets``, live by ``events.kpi``."""
+    set: TargetSet = field(default_factory=TargetSet)
+    live_every_s: float = LIVE_EVERY_S  # how often the running service judges today's figures (0 = not live)
+
+
+class Reader(Protocol):
+    """What ``parse_targets`` needs of config's table reader (``config._Reader``)."""
+
+    def get(self, key: str, kind: type, default: Any, *, check: Any = None, must: str = "") -> Any: ...
+
+    def table_of(self, key: str) -> Mapping[str, Any]: ...
+
+    def finish(self) -> None: ...
 
 
 def team_names(callbacks: Any, queues: Iterable[str], agents: Mapping[str, Any]) -> tuple[str, ...]:
@@ -69,11 +91,11 @@ def _named_tables(tables: Mapping[str, Any], section: str, what: str, known: lis
     return out
 
 
-def parse_targets(data: Mapping[str, Any], errors: list[str], *, queues: Iterable[str],
+def parse_targets(r: Reader, errors: list[str], *, queues: Iterable[str],
                   teams: Iterable[str]) -> TargetsConfig:
-    r = _Reader(data, "targets", errors)
-    min_calls = r.get("min_calls", int, 1, check=lambda v: v >= 1, must=">= 1")
-    live_every_s = r.get("live_every_s", float, TargetsConfig.live_every_s,
+    """``r``: config's reader of the ``[targets]`` table (it records its errors in ``errors`` too)."""
+    min_calls = r.get("min_calls", int, MIN_CALLS, check=lambda v: v >= 1, must=">= 1")
+    live_every_s = r.get("live_every_s", float, LIVE_EVERY_S,
                          check=lambda v: v == 0 or LIVE_MIN_GAP_S <= v <= 3600,
                          must=f"0 (not live) or {LIVE_MIN_GAP_S:g}-3600 seconds (each check re-reads today's records)")
     by_queue = _named_tables(r.table_of("queues"), "queues", "queue", list(queues), "queue", errors)

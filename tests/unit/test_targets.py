@@ -214,3 +214,16 @@ outbound = 1
         assert line in errors, (line, errors)
     assert any(x.startswith("targets.queues.support.bogus: unknown figure 'bogus'") for x in errors)
     assert any(x.startswith("targets.agents.aht_s: expected e.g. \"<= 300\"") for x in errors)
+
+
+def test_config_targets_does_not_import_config():
+    """config imports config_targets; config_targets importing config back was an import cycle."""
+    import subprocess
+    import sys
+
+    code = "import sys, ari_app.config_targets; print('ari_app.config' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    from ari_app.config_targets import TargetsConfig
+
+    assert config_mod.TargetsConfig is TargetsConfig  # still config's name for it
