@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,14 +24,23 @@ from test_callback_calls import leave_voicemail
 from test_metrics import sample, scrape
 
 TZ = ZoneInfo("Asia/Shanghai")  # tests/e2e/roster.toml
+MIDNIGHT_MARGIN_S = 120  # longer than one test here runs: none crosses Shanghai's midnight (16:00 UTC)
 
 
-def today() -> datetime:
-    return datetime.now(TZ)
+@pytest.fixture(autouse=True)
+def shanghai_day() -> date:
+    """The test's one day in Asia/Shanghai, read once, before the service starts (autouse: before the
+    ``service`` fixture). Within MIDNIGHT_MARGIN_S of midnight it first waits until past it, so the test, the
+    service and the API calls all see the same day."""
+    now = datetime.now(TZ)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), TZ)
+    if (left := (midnight - now).total_seconds()) < MIDNIGHT_MARGIN_S:
+        time.sleep(left + 1)
+    return datetime.now(TZ).date()
 
 
-def day(offset: int = 0) -> str:
-    return (today().date() + timedelta(days=offset)).isoformat()
+def day(on: date, offset: int = 0) -> str:
+    return (on + timedelta(days=offset)).isoformat()
 
 
 async def started(tmp_path, config=E2E_CONFIG) -> Service:
@@ -67,13 +76,13 @@ async def callback_rings(service, watcher, agent: str) -> str:
 
 
 async def test_r_vm_rr_the_duty_steps_to_the_next_agent_in_id_order_each_day(asterisk, ari, api, watcher,
-                                                                              tmp_path):
+                                                                              tmp_path, shanghai_day):
     """座席员按工号先后顺序每天轮流听取语音信箱留言 (R-VM-RR): the rota's pointer, as the service stored it
     yesterday (5001 held duty), is in the store; today the service makes the next agent in ID order,
     5002, the duty agent: the voicemail goes to 5002 and the check rings 5002's phone."""
     store = Store(tmp_path / "state.db")
     try:
-        yesterday = today().date() - timedelta(days=1)
+        yesterday = shanghai_day - timedelta(days=1)
         pointer = RotaPointer(last_agent="5001", day=yesterday, duty="5001")
         store.save_rota(RotaState(pointers={"desk": pointer}))
     finally:
@@ -81,22 +90,24 @@ async def test_r_vm_rr_the_duty_steps_to_the_next_agent_in_id_order_each_day(ast
     svc = await started(tmp_path)
     try:
         assert (await duty(api))["agent"] == "5002"
-        assert [(await duty(api, day(n)))["agent"] for n in (1, 2)] == ["5003", "5001"]  # a step a day, round
+        later = [(await duty(api, day(shanghai_day, n)))["agent"] for n in (1, 2)]
+        assert later == ["5003", "5001"]  # a step a day, round
         committed = await leave_voicemail(ari, svc, watcher, "13800138001")
         assigned = await svc.wait_for("callback.assigned", task_id=committed["task_id"], timeout=10)
         assert assigned["agent"] == "5002" and assigned["rule"] == "R-VM-RR", assigned
         fixed = svc.events("callback.duty", team="desk")
-        assert fixed and fixed[-1]["agent"] == "5002" and fixed[-1]["day"] == day(), fixed
+        assert fixed and fixed[-1]["agent"] == "5002" and fixed[-1]["day"] == day(shanghai_day), fixed
         await callback_rings(svc, watcher, "5002")
     finally:
         stopped_clean(svc)
 
 
-async def test_r_vm_rr_an_agent_on_leave_is_skipped_for_the_next_in_order(service, ari, api, watcher):
+async def test_r_vm_rr_an_agent_on_leave_is_skipped_for_the_next_in_order(shanghai_day, service, ari, api,
+                                                                            watcher):
     """如遇被安排…的座席员请假，依次顺延下一位 (R-VM-RR, R-LEAVE): today's duty agent 5001 is put on leave
     through the API; the next in order, 5002, takes the day, gets the voicemail and its phone is rung."""
     assert (await duty(api))["agent"] == "5001"  # a fresh rota starts at the lowest ID
-    r = await api.post("/roster/leave", json={"agent_id": "5001", "day": day(), "override": True})
+    r = await api.post("/roster/leave", json={"agent_id": "5001", "day": day(shanghai_day), "override": True})
     assert r.status_code == 200 and r.json()["granted"], r.text
     now = await duty(api)
     assert now["agent"] == "5002" and now["on_leave"] == ["5001"], now
@@ -104,7 +115,7 @@ async def test_r_vm_rr_an_agent_on_leave_is_skipped_for_the_next_in_order(servic
     assigned = await service.wait_for("callback.assigned", task_id=committed["task_id"], timeout=10)
     assert assigned["agent"] == "5002" and assigned["rule"] == "R-VM-RR", assigned
     # today is fixed now (5002 held duty): the next day continues after 5002, 5001 is not owed a turn
-    assert (await duty(api, day(1)))["agent"] == "5003"
+    assert (await duty(api, day(shanghai_day, 1)))["agent"] == "5003"
     await callback_rings(service, watcher, "5002")
 
 
