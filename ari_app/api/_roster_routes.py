@@ -30,24 +30,29 @@ from ._settings import ApiToken
 if TYPE_CHECKING:
     from ._server import _Api
 
-__all__ = ["add_roster_routes"]
+__all__ = ["DESK_ROLES", "add_roster_routes", "desk_role"]
 
 SWAP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 REASON_CHARS = 200
 
 
-def _role(token: ApiToken, what: str, roles: tuple[str, ...] = ("supervisor", "ops")) -> None:
+DESK_ROLES = ("supervisor", "ops")  # token roles that manage callbacks and the roster (also _server.py's)
+
+
+def desk_role(token: ApiToken, what: str, roles: tuple[str, ...] = DESK_ROLES) -> None:
+    """403 naming the token and ``what`` it may not do unless its role is one of ``roles``. Here, not in
+    _server.py (which imports this module), so the routes share it without importing _server."""
     if token.role not in roles:
         raise Fail(403, f"token {token.name} (role {token.role}) may not {what}")
 
 
 def add_roster_routes(app: web.Application, api: "_Api") -> None:
     async def list_swaps(request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
-        _role(token, "see the swaps")
+        desk_role(token, "see the swaps")
         return web.json_response(api._desk().swap_list())
 
     async def change_swap(request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
-        _role(token, "change the swaps")
+        desk_role(token, "change the swaps")
         if request.method == "DELETE":
             data = await body(request, {"swap_id"})
             if "swap_id" not in data:
@@ -77,7 +82,7 @@ def add_roster_routes(app: web.Application, api: "_Api") -> None:
                                                       override_by=token.name if override else None, by=token.name))
 
     async def excuse(request: web.Request, token: ApiToken, audit: dict[str, Any]) -> web.Response:
-        _role(token, "excuse lateness (supervisor only, R-SHIFT 第十一条)", ("supervisor",))
+        desk_role(token, "excuse lateness (supervisor only, R-SHIFT 第十一条)", ("supervisor",))
         data = await body(request, {"agent_id", "day", "reason"})
         for key in ("agent_id", "day", "reason"):
             if key not in data:

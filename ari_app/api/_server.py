@@ -75,13 +75,15 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..core.roster_types import LEAVE_KINDS
 from ._controller import COMMANDS, SUPERVISE_MODES, SUPERVISE_ROLES, Controller
 from ._errors import BadRequest, CommandRefused, NotFound, UnknownAgent
 from ._input import (AGENT_ID, DAY, ERROR_CHARS, INTERFACE, REASON, TASK_ID, TEAM, TRANSFER_ID, TRANSFER_TARGET, Fail,
                      check, clip, flag, show, show_query)
 from ._input import body as _body
 from ._phones import PhoneBook
-from ._roster_routes import add_roster_routes
+from ._roster_routes import DESK_ROLES, add_roster_routes
+from ._roster_routes import desk_role as _desk_role
 from ._settings import MAX_BODY, METRICS_ROLES, ApiSettings, ApiToken
 
 __all__ = ["build_app"]
@@ -410,8 +412,9 @@ class _Api:
         _desk_role(token, "change the leave")
         body = await _body(request, {"agent_id", "day", "shift", *(("override", "kind") if adding else ())})
         override, kind = body.get("override", False), body.get("kind", "personal")
-        if kind not in ("personal", "sick"):
-            raise _Fail(400, f"kind: must be personal or sick, got {json.dumps(kind, ensure_ascii=False)[:40]}")
+        if kind not in LEAVE_KINDS:
+            raise _Fail(400, f"kind: must be {' or '.join(LEAVE_KINDS)}, got "
+                             f"{json.dumps(kind, ensure_ascii=False)[:40]}")
         if adding and not isinstance(override, bool):
             raise _Fail(400, f"override: must be true or false, got {json.dumps(override)[:40]}")
         if override and token.role != "supervisor":
@@ -447,14 +450,8 @@ class _Api:
         return web.json_response(self._desk().duty(day))
 
 
-DESK_ROLES = ("supervisor", "ops")  # token roles that manage callbacks and the roster
 CALLBACK_QUERY = ("state", "agent", "team", "open", "reveal")
 ROUTE_ROLES = ("agent", "supervisor", "ops")  # every role but metrics
-
-
-def _desk_role(token: ApiToken, what: str) -> None:
-    if token.role not in DESK_ROLES:
-        raise _Fail(403, f"token {token.name} (role {token.role}) may not {what}")
 
 
 def _target(request: web.Request, token: ApiToken) -> str:

@@ -17,7 +17,7 @@ kept in memory (``stored_leave``, read once), so no API request reads the databa
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 import structlog
@@ -42,8 +42,6 @@ CLOSED_READ_S = 5.0  # ... within this time (the store's thread may be busy with
 _OPEN_STATES = {s.value for s in cb.OPEN_STATES}
 
 log = structlog.get_logger()
-
-DUTY_RANGE_DAYS = 366  # GET /roster/duty and POST /roster/leave: a day at most this far from today (UTC)
 
 
 class DeskAdmin(RosterAdmin):
@@ -220,10 +218,7 @@ class DeskAdmin(RosterAdmin):
         """R-LEAVE: grant (and persist) or refuse by the seed's rules (``core.roster_rules``, judged at the clock's
         now); ``override_by`` (a supervisor) lifts them, logged with the rules overridden."""
         team, d = self._leave_input(agent_id, day, shift)
-        today = datetime.fromtimestamp(self.clock(), UTC).date()
-        if abs((d - today).days) > DUTY_RANGE_DAYS:  # issue 17: the rota walks leave days; keep them near
-            raise BadRequest(f"day: must be within {DUTY_RANGE_DAYS} days of today ({today.isoformat()}), "
-                             f"got {d.isoformat()}")
+        self._near(d, "day")  # issue 17: the rota walks leave days; keep them near
         try:
             decision = self.roster.request_leave(agent_id, d, shift=shift, override_by=override_by, kind=kind,
                                                  now=self.clock())
@@ -294,11 +289,9 @@ class DeskAdmin(RosterAdmin):
             wanted = None if day is None else parse_day(day)
         except RosterError as e:
             raise BadRequest(str(e)) from None
+        if wanted is not None:
+            self._near(wanted, "day")  # issue 17: a bounded preview
         now = self.clock()
-        today = datetime.fromtimestamp(now, UTC).date()
-        if wanted is not None and abs((wanted - today).days) > DUTY_RANGE_DAYS:  # issue 17: a bounded preview
-            raise BadRequest(f"day: must be within {DUTY_RANGE_DAYS} days of today ({today.isoformat()}), "
-                             f"got {wanted.isoformat()}")
         mode = self.core.rules.mode
         teams: dict[str, dict[str, Any]] = {}
         for team in self.roster.teams:

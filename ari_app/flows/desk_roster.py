@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from ..store.base import Repository
     from ..store.outbox import WriteOutbox
 
-__all__ = ["EXCUSE_PAST_DAYS", "RosterAdmin"]
+__all__ = ["DUTY_RANGE_DAYS", "EXCUSE_PAST_DAYS", "RosterAdmin"]
 
 EXCUSE_PAST_DAYS = 366  # an excusal is for a day at most this far back (and not after tomorrow, UTC)
-SWAP_RANGE_DAYS = 366  # as leave (desk_admin.DUTY_RANGE_DAYS): the rota walks these days
+# GET /roster/duty, POST /roster/leave and /roster/swap: a day at most this far from today (UTC); issue 17: the
+# rota walks leave and swap days, keep them near
+DUTY_RANGE_DAYS = 366
 
 log = structlog.get_logger()
 
@@ -53,9 +55,10 @@ class RosterAdmin:
         return [self._swap_view(e) for e in entries]
 
     def _near(self, d: date, what: str) -> None:
+        """``d`` within ``DUTY_RANGE_DAYS`` of today (UTC), else BadRequest naming ``what``."""
         today = datetime.fromtimestamp(self.clock(), UTC).date()
-        if abs((d - today).days) > SWAP_RANGE_DAYS:
-            raise BadRequest(f"{what}: must be within {SWAP_RANGE_DAYS} days of today ({today.isoformat()}), "
+        if abs((d - today).days) > DUTY_RANGE_DAYS:
+            raise BadRequest(f"{what}: must be within {DUTY_RANGE_DAYS} days of today ({today.isoformat()}), "
                              f"got {d.isoformat()}")
 
     def swap_add(self, agent_id: str, day: str | date, taker: str, *, shift: str | None = None,

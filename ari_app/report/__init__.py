@@ -24,8 +24,8 @@ from ..core.targets import Breach
 from ..store.base import Repository
 from . import targets  # R-KPI 既定标准
 
-__all__ = ["Report", "Row", "attendance_report", "call_records", "daily", "figures_between", "monthly", "period",
-           "qa_report"]
+__all__ = ["Report", "Row", "attendance_report", "call_records", "daily", "figures_between", "month_days", "monthly",
+           "period", "qa_report"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,13 +47,21 @@ class Report:
     breaches: list[Breach] = field(default_factory=list)  # R-KPI: targets not met (report/targets.py)
 
 
+def month_days(month: str) -> tuple[date, date]:
+    """The first and last day of ``YYYY-MM``. Raises ValueError naming the input."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise ValueError(f"{month!r}: expected a month YYYY-MM") from None
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
 def period(day_or_month: str, tz: str) -> tuple[float, float]:
     """Epoch [start, end) of ``YYYY-MM-DD`` or ``YYYY-MM`` in ``tz``. Raises ValueError naming the input."""
     zone = ZoneInfo(tz)
     try:
         if len(day_or_month) == 7:
-            first = datetime.strptime(day_or_month, "%Y-%m").date()
-            last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+            first, last = month_days(day_or_month)
         else:
             first = last = datetime.strptime(day_or_month, "%Y-%m-%d").date()
     except ValueError:
@@ -135,9 +143,9 @@ def monthly(store: Repository, cfg: Config, month: str, *, queue: str | None = N
     by_queue, by_agent, total = sources.figures(store, cfg, start, end)
     report = Report(title=f"Monthly figures 每月指标 {month}", label=month, kind="monthly", start=start, end=end,
                     rows=_rows(by_queue, by_agent, total, queue=queue, agent=agent))
-    first = datetime.strptime(month, "%Y-%m").date()
+    first, last = month_days(month)
     active_days = targets.ActiveDays()  # R-KPI: per-day targets are judged per day worked
-    for n in range(calendar.monthrange(first.year, first.month)[1]):
+    for n in range((last - first).days + 1):
         day = (first + timedelta(days=n)).isoformat()
         d_start, d_end = period(day, cfg.reports.timezone)
         q, a, t = sources.figures(store, cfg, d_start, d_end)

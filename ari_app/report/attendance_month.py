@@ -8,15 +8,15 @@ roster (the file's and the store's leave and swaps) and the agents' logins and l
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
-from datetime import datetime
 
 from ..config import Config
 from ..core.attendance import attendance
 from ..core.lateness import MonthSummary, summarise
 from ..store.base import Repository
+from . import month_days, period
+from .render import _grid
 
 __all__ = ["attendance_month", "month_csv", "month_table"]
 
@@ -25,13 +25,8 @@ def attendance_month(store: Repository, cfg: Config, month: str, *, now: float,
                      agent: str | None = None) -> list[MonthSummary]:
     """Raises ValueError naming a malformed ``month`` (YYYY-MM)."""
     from ..roster_file import make_roster
-    from . import period
 
-    try:
-        first = datetime.strptime(month, "%Y-%m").date()
-    except ValueError:
-        raise ValueError(f"{month!r}: expected a month YYYY-MM") from None
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    first, last = month_days(month)
     roster = make_roster(cfg, store.leave(), store.swaps())
     start, end = period(month, cfg.reports.timezone)
     rows = attendance(roster, store.agent_log(start - 86400, min(end + 86400, now)), first, last, now=now)
@@ -49,11 +44,7 @@ def _cells(s: MonthSummary) -> list[str]:
 
 
 def month_table(summaries: list[MonthSummary], month: str) -> str:
-    rows = [_cells(s) for s in summaries]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(_HEADER)]
-    lines = [f"Monthly attendance 月度考勤 {month}", "", "  ".join(h.ljust(w) for h, w in zip(_HEADER, widths))]
-    lines += ["  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-              for r in rows]
+    lines = [f"Monthly attendance 月度考勤 {month}", "", _grid(_HEADER, [_cells(s) for s in summaries], left=2)]
     rules = [f"  {s.agent_id}: {line}" for s in summaries for line in s.rules]
     if rules:
         lines += ["", "Rules 依据 (人员管理制度 第1条、第4条; 坐席管理制度 第十条、第十一条):", *rules]

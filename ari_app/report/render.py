@@ -28,10 +28,12 @@ def fmt(name: str, value: float | int | None) -> str:
     return str(value)
 
 
-def _grid(header: list[str], rows: list[list[str]]) -> str:
+def _grid(header: list[str], rows: list[list[str]], *, left: int = 1) -> str:
+    """Columns two spaces apart: the first ``left`` columns left-aligned, the rest right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines += ["  ".join(c.rjust(w) if i >= left else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+              for r in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 
