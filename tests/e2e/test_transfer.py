@@ -196,8 +196,11 @@ async def test_transfer_to_a_queue_enters_it_at_the_head(service, ari, api, watc
     assert waiting["call_id"] != first["call_id"]
     call_id, caller = await connected(service, ari)
     await transfer(api, "queue:xferq")
-    await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
-                       playback__media_uri=MEDIA + "xfer-please-hold")
+    # R-XFER-CONSENT, the queue case: where to is xferq's name (site prompt queue-xferq, 售后服务)
+    where = await watcher.wait("PlaybackStarted", playback__target_uri=f"channel:{call_id}",
+                               playback__media_uri=MEDIA + "xfer-to")
+    await watcher.wait("PlaybackFinished", playback__id=where["playback"]["id"])
+    assert watcher.media_of(where["playback"]["id"]) == [MEDIA + p for p in ("xfer-to", "queue-xferq", "please-wait")]
     await service.wait_for("transfer.completed", call_id=call_id, timeout=10)
     await asyncio.sleep(1)
     assert [e["call_id"] for e in service.events("call.offered", agent="3006")] == [first["call_id"]]  # busy

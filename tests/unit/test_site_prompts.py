@@ -103,7 +103,7 @@ def test_english_reading_of_a_chinese_name_is_its_pinyin_without_tones():
 
 def test_the_e2e_config_names_the_transfer_target_and_the_lab_queue_s_organisation():
     cfg = config.load(E2E / "config.toml")
-    assert set(cfg.site_prompts) == {"agent-name-3002", "org-e2e"}
+    assert set(cfg.site_prompts) == {"agent-name-3002", "org-e2e", "queue-xferq"}  # xferq: the transfer's where-to
     assert cfg.queues["lab"].greeting_org == "org-e2e"
     assert not set(cfg.site_prompts) & prompts.PROMPT_IDS
 
@@ -117,7 +117,7 @@ def test_the_e2e_site_prompts_are_rendered_and_current():
     r = make_prompts("--site", str(E2E / "config.toml"), "--out", str(E2E / "site-prompts"), "--check")
     assert r.returncode == 0, r.stderr
     for lang in ("zh", "en"):
-        for pid in ("agent-name-3002", "org-e2e"):
+        for pid in ("agent-name-3002", "org-e2e", "queue-xferq"):
             with wave.open(str(E2E / "site-prompts" / lang / f"{pid}.wav")) as w:
                 assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
                 assert 0.3 < w.getnframes() / 8000 < 3
