@@ -283,8 +283,10 @@ class CallbackRules:
         return min(self.backoff_cap_s, self.backoff_base_s * self.backoff_factor ** (tries - 1))
 
     def offset_s(self, team: str) -> float:
-        if self.rounds:  # R-VM-CHECK: the team's round (a team in no round checks with the first)
-            return round_offsets(self.rounds, self.round_gap_s).get(team, 0.0)
+        if self.rounds:  # R-VM-CHECK: the team's round (config and Callbacks.__init__ reject a team in none)
+            offsets = round_offsets(self.rounds, self.round_gap_s)
+            assert team in offsets, f"team {team!r} is in no round of callbacks.rounds"
+            return offsets[team]
         return float(self.check_offsets.get(team, 0.0))
 
 

@@ -148,7 +148,6 @@ def summarise(rows: Iterable[AttendanceRow], excuses: Iterable[Excuse] = (), *,
             why = "≤ 30 min → 0.5 day (第1条: 30分钟以内按事假0.5天)" if leave == 0.5 else \
                 "> 30 min → 1 day (第1条: 30分钟以上按事假1天)"
             s.rules.append(f"{o.day.isoformat()} {_word(o.kind)} {_minutes(o.seconds)} → personal leave 事假 {why}")
-        s.rules.sort()
-    for s in by_key.values():
+    for s in by_key.values():  # in day order (each line starts with its day)
         s.rules.sort()
     return [by_key[k] for k in sorted(by_key, key=lambda k: (k[1], k[0]))]

@@ -150,8 +150,8 @@ def _in(agent, d, hh, mm, out=(17, 30)):
 
 
 def test_r_leave_the_taker_of_a_swap_in_its_own_team_is_counted_once_that_day():
-    """第1条 30分钟以内按事假0.5天: the day the taker worked both its shift and the one it took is one day, one
-    late login, half a day. Before the fix it had two rows: 2 days worked, 2 lates, 1 day of 事假."""
+    """第1条 30分钟以内按事假0.5天: the day the taker worked both its shift and the one it took is one
+    day, one late login, half a day. Before the fix it had two rows: 2 days worked, 2 lates, 1 day of 事假."""
     roster = _swapped_roster()
     rows = attendance(roster, _in("1002", WED, 9, 0), WED, WED, now=_at(WED, 23, 0))
     assert sorted((r.agent_id, r.status) for r in rows) == [("1001", Status.SWAPPED), ("1002", Status.LATE)]
@@ -165,14 +165,16 @@ def test_r_leave_a_taker_on_leave_that_day_is_on_leave_not_absent():
     assert roster.request_leave("1002", WED, kind="sick", now=_at(WED, 7, 0), override_by="sup-li").granted
     rows = attendance(roster, [], WED, WED, now=_at(WED, 23, 0))
     assert sorted((r.agent_id, r.status) for r in rows) == [("1001", Status.SWAPPED), ("1002", Status.LEAVE)]
-    assert [(s.agent_id, s.absences, s.days_worked) for s in summarise(rows)] == [("1001", 0, 0), ("1002", 0, 0)]
+    got = [(s.agent_id, s.absences, s.days_worked) for s in summarise(rows)]
+    assert got == [("1001", 0, 0), ("1002", 0, 0)]
 
 
 def test_r_leave_a_taker_from_another_team_has_one_row_under_its_own_team():
     """A taker whose own team works other hours: one row from the earliest start to the latest end."""
     roster = Roster([Team(name="a", agents=("1001",), shifts=(Shift(),)),
                      Team(name="b", agents=("2001",), shifts=(Shift(start=time(13, 0), end=time(21, 0)),))])
-    assert roster.request_swap("1001", WED, "2001", now=_at(date(2026, 12, 1), 9, 0), override_by="sup").granted
+    day_before = _at(date(2026, 12, 1), 9, 0)
+    assert roster.request_swap("1001", WED, "2001", now=day_before, override_by="sup").granted
     [row_2001] = [r for r in attendance(roster, _in("2001", WED, 8, 40, out=(21, 0)), WED, WED,
                                         now=_at(WED, 23, 0)) if r.agent_id == "2001"]
     assert (row_2001.team, row_2001.shift_start, row_2001.shift_end, row_2001.status) == (
@@ -180,8 +182,8 @@ def test_r_leave_a_taker_from_another_team_has_one_row_under_its_own_team():
 
 
 def test_r_shift_a_shift_still_running_counts_nothing_in_the_month():
-    """A monthly report run at 10:00 on the 2nd: the 2nd's shift (08:45-17:30) has no login yet, or a late one;
-    neither is 旷工 nor 事假 until the shift is over (before the fix: absence 1 day for the no-show)."""
+    """A monthly report run at 10:00 on the 2nd: the 2nd's shift (08:45-17:30) has no login yet, or a late
+    one; neither is 旷工 nor 事假 until the shift is over (before the fix: absence 1 day for the no-show)."""
     roster = Roster([Team(name="t", agents=("1001", "1002"), shifts=(Shift(),))])
     log = _in("1001", date(2026, 12, 1), 8, 40) + _in("1002", date(2026, 12, 1), 8, 40) + \
         [AgentLogEntry(agent_id="1001", at=_at(WED, 9, 0), event="state", state="available")]
