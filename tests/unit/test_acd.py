@@ -312,6 +312,7 @@ def test_r_greet_caller_hears_hello_org_and_agent_id_agent_hears_queue():
     assert c.whisper == ("queue-support",)
     # the time-of-day greeting is the queue's option (10:00 in Shanghai: 早上好 in place of 您好)
     acd = make(greeting_time_of_day=True, greeting_org="org-hotline")
+    acd.site_prompts = frozenset({"org-hotline"})  # the site prompt Asterisk has (flows/site_prompts.py)
     arrive(acd)
     [c] = of(acd.handle(OfferAnswered(call_id="c1", agent_id="1001"), T0 + 3), Connect)
     assert c.greeting[:3] == ("greet-morning", "org-hotline", "agent-id-prefix")
